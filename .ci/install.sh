@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Installs what CI needs beyond the machine's base image, idempotently and quietly:
+#   - Debian packages (PostgreSQL server, curl, and python3-venv when the python3 on PATH
+#     cannot make a venv); `apt-get update` runs once, and only when something is missing.
+#   - grpcurl and grpc-health-probe, pinned in .ci/tools/go.mod, built into $CI_TOOLS_BIN
+#     (skipped when the binaries already match the pinned go.sum).
+#   - a Python venv ($CI_VENV) with grpcio, grpcio-tools, grpcio-status,
+#     googleapis-common-protos and protobuf (skipped when they already import).
+# Runs alone (`bash .ci/install.sh`) or from .ci/run.
+set -euo pipefail
+# shellcheck source=.ci/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$CI_ROOT"
+
+LOGDIR="$(mktemp -d)"
+trap 'rm -rf "$LOGDIR"' EXIT
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo -n "$@"; fi
+}
+
+deb_installed() {
+  dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'
+}
+
+# --- Debian packages ------------------------------------------------------------------
+PYTHON="$(command -v python3 || true)"
+want=(postgresql curl)
+if [ -z "$PYTHON" ] || ! "$PYTHON" -c 'import venv, ensurepip' >/dev/null 2>&1; then
+  # The python3 on PATH cannot create a venv with pip: use Debian's with python3-venv.
+  want+=(python3 python3-venv)
+  PYTHON=/usr/bin/python3
+fi
+missing=()
+for p in "${want[@]}"; do
+  deb_installed "$p" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "apt: installing ${missing[*]}"
+  ci_quiet "$LOGDIR/apt-update.log" as_root apt-get -o DPkg::Lock::Timeout=300 update -qq
+  ci_quiet "$LOGDIR/apt-install.log" as_root apt-get -o DPkg::Lock::Timeout=300 install -y -qq \
+    --no-install-recommends "${missing[@]}"
+else
+  echo "apt: ${want[*]} already installed"
+fi
+
+# --- Go tools -------------------------------------------------------------------------
+if ! command -v go >/dev/null 2>&1; then
+  ci_err "go is not on PATH (this machine kind ships Go; the Go CLI tools cannot be built)"
+  exit 1
+fi
+stamp="$CI_TOOLS_BIN/.go.sum.sha256"
+want_sum="$(sha256sum .ci/tools/go.mod .ci/tools/go.sum | sha256sum | cut -d' ' -f1)"
+if [ -x "$CI_TOOLS_BIN/grpcurl" ] && [ -x "$CI_TOOLS_BIN/grpc-health-probe" ] &&
+  [ "$(cat "$stamp" 2>/dev/null)" = "$want_sum" ]; then
+  echo "go tools: grpcurl and grpc-health-probe already installed in $CI_TOOLS_BIN"
+else
+  echo "go tools: building grpcurl and grpc-health-probe into $CI_TOOLS_BIN"
+  mkdir -p "$CI_TOOLS_BIN"
+  (cd .ci/tools && ci_quiet "$LOGDIR/go-install.log" env GOBIN="$CI_TOOLS_BIN" go install tool)
+  printf '%s\n' "$want_sum" >"$stamp"
+fi
+grpcurl -version 2>&1 | sed 's/^/  /'
+grpc-health-probe -version 2>&1 | sed 's/^/  /'
+
+# --- Python venv ----------------------------------------------------------------------
+py_ok() {
+  [ -x "$CI_VENV/bin/python" ] &&
+    "$CI_VENV/bin/python" -c 'import grpc, grpc_tools.protoc, grpc_status.rpc_status, google.rpc.error_details_pb2, google.protobuf' \
+      >/dev/null 2>&1
+}
+if py_ok; then
+  echo "python: venv $CI_VENV already has ${CI_PY_PACKAGES[*]}"
+else
+  echo "python: creating venv $CI_VENV with ${CI_PY_PACKAGES[*]}"
+  ci_quiet "$LOGDIR/venv.log" "$PYTHON" -m venv --clear "$CI_VENV"
+  ci_quiet "$LOGDIR/pip.log" "$CI_VENV/bin/python" -m pip install -q --disable-pip-version-check \
+    "${CI_PY_PACKAGES[@]}"
+  py_ok || {
+    ci_err "the venv at $CI_VENV still cannot import grpc / grpc_tools / grpc_status"
+    exit 1
+  }
+fi
+"$CI_VENV/bin/python" -m pip list --disable-pip-version-check 2>/dev/null |
+  grep -Ei '^(grpcio|grpcio-tools|grpcio-status|googleapis-common-protos|protobuf) ' | sed 's/^/  /'

@@ -1,0 +1,16 @@
+export { RpcError, Code, codeName, type ErrorDetail, type RpcErrorOptions } from "./rpc-error.js";
+export {
+  badRequest,
+  errorInfo,
+  resourceInfo,
+  retryInfo,
+  preconditionFailure,
+  requestInfo,
+  type FieldViolationInit,
+} from "./error-details.js";
+export {
+  STATUS_DETAILS_KEY,
+  encodeStatusDetails,
+  decodeStatusDetails,
+  createErrorDetailRegistry,
+} from "./status-details.js";

@@ -1,0 +1,46 @@
+export * from "./errors/index.js";
+export {
+  chainInterceptors,
+  observeStream,
+  type Interceptor,
+  type Next,
+  type ServerRequest,
+  type ServerResponse,
+  type UnaryServerRequest,
+  type StreamServerRequest,
+} from "./interceptors/interceptor.js";
+export { createRecoverInterceptor } from "./interceptors/recover.js";
+export { createLoggingInterceptor, type LoggingInterceptorOptions } from "./interceptors/logging.js";
+export { createDeadlineInterceptor, type DeadlineInterceptorOptions } from "./interceptors/deadline.js";
+export { createValidationInterceptor, assertValid } from "./interceptors/validation.js";
+export { toRpcError, INTERNAL_ERROR_MESSAGE } from "./interceptors/to-rpc-error.js";
+export { compileValidator, createValidatorCache, type Validator, type FieldViolation } from "./validation/index.js";
+export { remainingMs, type CallContext } from "./server/call-context.js";
+export {
+  createServer,
+  type Server,
+  type ServerOptions,
+  type ListenAddress,
+  type BoundPorts,
+} from "./server/create-server.js";
+export { defaultServerInterceptors, type DefaultServerInterceptorOptions } from "./server/default-interceptors.js";
+export type { ServiceImpl, MethodImpl } from "./server/service-impl.js";
+export type { HealthStatus, ServingStatus } from "./server/health.js";
+export type { AdminServer, AdminRoute } from "./server/admin-server.js";
+export { shutdownOnSignals, type ShutdownOnSignalsOptions } from "./server/signals.js";
+export { createClient, type Client, type ClientMethod, type ClientOptions, type CallOptions } from "./client/create-client.js";
+export { createLogger, type Logger, type LoggerOptions } from "./observability/logger.js";
+export {
+  ConfigError,
+  readConfig,
+  integer,
+  port,
+  oneOf,
+  text,
+  optionalUrl,
+  type Env,
+  type EnvReader,
+  type ConfigSpec,
+  type ConfigOf,
+} from "./config/env.js";
+export { readServerConfig, LOG_LEVELS, type ServerConfig } from "./config/server-config.js";

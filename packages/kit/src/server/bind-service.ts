@@ -1,0 +1,303 @@
+import { randomUUID } from "node:crypto";
+import { once } from "node:events";
+import { addAbortSignal, type Readable } from "node:stream";
+import { create, fromBinary, toBinary, type DescMessage, type DescMethod, type DescService, type Message } from "@bufbuild/protobuf";
+import * as grpc from "@grpc/grpc-js";
+import { Code, RpcError } from "../errors/rpc-error.js";
+import { encodeStatusDetails, STATUS_DETAILS_KEY } from "../errors/status-details.js";
+import { requestInfo } from "../errors/error-details.js";
+import { chainInterceptors, type Next, type ServerRequest, type ServerResponse } from "../interceptors/interceptor.js";
+import type { Interceptor } from "../interceptors/interceptor.js";
+import { INTERNAL_ERROR_MESSAGE } from "../interceptors/to-rpc-error.js";
+import type { Logger } from "../observability/logger.js";
+import type { CallContext } from "./call-context.js";
+import type { CallTracker, TrackedCall } from "./call-tracker.js";
+
+/** What binding a service needs from its server. */
+export interface BindOptions {
+  readonly interceptors: readonly Interceptor[];
+  readonly logger: Logger;
+  readonly calls: CallTracker;
+  /** @default crypto.randomUUID */
+  readonly newRequestId?: () => string;
+}
+
+type AnyCall =
+  | grpc.ServerUnaryCall<Buffer, Buffer>
+  | grpc.ServerReadableStream<Buffer, Buffer>
+  | grpc.ServerWritableStream<Buffer, Buffer>
+  | grpc.ServerDuplexStream<Buffer, Buffer>;
+
+type AnyHandler = (request: never, context: CallContext) => unknown;
+
+const identity = (value: Buffer): Buffer => value;
+const REQUEST_ID_KEY = "x-request-id";
+const REQUEST_ID_PATTERN = /^[\w.:-]{1,128}$/;
+
+/**
+ * Registers a protobuf-es service on a grpc-js server: every call runs through
+ * the interceptor chain to the handler. Messages are decoded here rather than
+ * by grpc-js so that a malformed request gets INVALID_ARGUMENT (grpc-js would
+ * answer INTERNAL), and encoded with protobuf-es' binary codec.
+ */
+export function bindService(
+  server: grpc.Server,
+  service: DescService,
+  impl: Readonly<Record<string, AnyHandler>>,
+  options: BindOptions,
+): void {
+  // Requests stay raw Buffers until decoded in createGrpcHandler; responses are encoded here.
+  const definition: Record<string, grpc.MethodDefinition<Buffer, Message>> = {};
+  const implementation: grpc.UntypedServiceImplementation = {};
+  for (const method of service.methods) {
+    const handler = impl[method.localName];
+    if (typeof handler !== "function") {
+      throw new Error(`${service.typeName}: no handler for method ${method.name} (expected "${method.localName}")`);
+    }
+    const next = chainInterceptors(options.interceptors, invokeHandler(method, handler));
+    definition[method.name] = {
+      path: `/${service.typeName}/${method.name}`,
+      originalName: method.localName,
+      requestStream: method.methodKind === "client_streaming" || method.methodKind === "bidi_streaming",
+      responseStream: method.methodKind === "server_streaming" || method.methodKind === "bidi_streaming",
+      requestSerialize: identity,
+      requestDeserialize: identity,
+      responseSerialize: (message: Message) => encode(method.output, message),
+      responseDeserialize: identity as unknown as (bytes: Buffer) => Message,
+    };
+    implementation[method.name] = createGrpcHandler(method, next, options);
+  }
+  server.addService(definition, implementation);
+}
+
+function invokeHandler(method: DescMethod, handler: AnyHandler): Next {
+  const call = handler as (request: unknown, context: CallContext) => unknown;
+  return async (request: ServerRequest): Promise<ServerResponse> => {
+    const input = request.stream ? request.messages : request.message;
+    const result = call(input, request.context);
+    if (method.methodKind === "server_streaming" || method.methodKind === "bidi_streaming") {
+      return { stream: true, messages: result as AsyncIterable<Message> };
+    }
+    return { stream: false, message: toMessage(method.output, await (result as Promise<object>)) };
+  };
+}
+
+function createGrpcHandler(method: DescMethod, next: Next, options: BindOptions): grpc.UntypedHandleCall {
+  switch (method.methodKind) {
+    case "unary":
+      return (call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Message>) => {
+        const state = startCall(call, method, options);
+        const message = decodeMessage(method.input, call.request);
+        if (message instanceof RpcError) return callback(state.reject(message));
+        next({ stream: false, method, context: state.context, message }).then(
+          (response) => {
+            state.end();
+            callback(null, singleMessage(response), state.context.responseTrailers);
+          },
+          (error: unknown) => {
+            state.end();
+            callback(state.toServiceError(error));
+          },
+        );
+      };
+    case "client_streaming":
+      return (call: grpc.ServerReadableStream<Buffer, Buffer>, callback: grpc.sendUnaryData<Message>) => {
+        const state = startCall(call, method, options);
+        const messages = decodeStream(method.input, call, state.context.signal);
+        next({ stream: true, method, context: state.context, messages }).then(
+          (response) => {
+            state.end();
+            callback(null, singleMessage(response), state.context.responseTrailers);
+          },
+          (error: unknown) => {
+            state.end();
+            callback(state.toServiceError(error));
+          },
+        );
+      };
+    case "server_streaming":
+      return (call: grpc.ServerWritableStream<Buffer, Message>) => {
+        const state = startCall(call, method, options);
+        const message = decodeMessage(method.input, call.request);
+        if (message instanceof RpcError) {
+          call.emit("error", state.reject(message));
+          return;
+        }
+        void pipeResponses(call, next({ stream: false, method, context: state.context, message }), state, method);
+      };
+    case "bidi_streaming":
+      return (call: grpc.ServerDuplexStream<Buffer, Message>) => {
+        const state = startCall(call, method, options);
+        const messages = decodeStream(method.input, call, state.context.signal);
+        void pipeResponses(call, next({ stream: true, method, context: state.context, messages }), state, method);
+      };
+  }
+}
+
+async function pipeResponses(
+  call: grpc.ServerWritableStream<Buffer, Message> | grpc.ServerDuplexStream<Buffer, Message>,
+  pending: Promise<ServerResponse>,
+  state: CallState,
+  method: DescMethod,
+): Promise<void> {
+  const { signal } = state.context;
+  try {
+    const response = await pending;
+    if (!response.stream) throw new Error(`${method.name} must return an async iterable`);
+    for await (const message of response.messages) {
+      if (signal.aborted) break;
+      if (!call.write(toMessage(method.output, message))) await drainOrAbort(call, signal);
+    }
+    if (signal.aborted) throw signal.reason;
+    state.end();
+    call.end(state.context.responseTrailers);
+  } catch (error) {
+    state.end();
+    call.emit("error", state.toServiceError(error));
+  }
+}
+
+async function drainOrAbort(call: NodeJS.EventEmitter, signal: AbortSignal): Promise<void> {
+  try {
+    await once(call, "drain", { signal });
+  } catch {
+    // Aborted while waiting: the caller sees signal.aborted and stops writing.
+  }
+}
+
+interface CallState {
+  readonly context: CallContext;
+  /** Ends tracking and timers; idempotent. */
+  end(): void;
+  /** Ends a call rejected before the chain ran (malformed request), logging why. */
+  reject(error: RpcError): grpc.ServiceError;
+  toServiceError(error: unknown): grpc.ServiceError;
+}
+
+function startCall(call: AnyCall, method: DescMethod, options: BindOptions): CallState {
+  const controller = new AbortController();
+  const deadline = deadlineMs(call.getDeadline());
+  const requestId = readRequestId(call.metadata) ?? (options.newRequestId ?? randomUUID)();
+  const peer = call.getPeer();
+  const logger = options.logger.child({
+    "rpc.method": `${method.parent.typeName}/${method.name}`,
+    "http.request.id": requestId,
+    "client.address": peer,
+  });
+  const context: CallContext = {
+    method,
+    signal: controller.signal,
+    deadline,
+    requestMetadata: call.metadata,
+    requestId,
+    peer,
+    logger,
+    responseTrailers: new grpc.Metadata(),
+  };
+  const timer =
+    deadline === undefined
+      ? undefined
+      : setTimeout(() => controller.abort(deadlineExceeded()), Math.max(0, deadline - Date.now()));
+  const onCancelled = (): void => {
+    const pastDeadline = deadline !== undefined && Date.now() >= deadline;
+    controller.abort(pastDeadline ? deadlineExceeded() : new RpcError(Code.CANCELLED, "call cancelled by the client"));
+  };
+  const events = call as NodeJS.EventEmitter;
+  events.once("cancelled", onCancelled);
+  const tracked: TrackedCall = { method, abort: (reason) => controller.abort(reason) };
+  options.calls.add(tracked);
+  let ended = false;
+  const state: CallState = {
+    context,
+    end() {
+      if (ended) return;
+      ended = true;
+      if (timer !== undefined) clearTimeout(timer);
+      events.removeListener("cancelled", onCancelled);
+      options.calls.delete(tracked);
+    },
+    reject(error) {
+      state.end();
+      logger.warn({ "grpc.code": "INVALID_ARGUMENT", "error.message": error.message }, "call failed");
+      return toServiceError(error, context);
+    },
+    toServiceError(error) {
+      return toServiceError(error, context);
+    },
+  };
+  return state;
+}
+
+function decodeMessage(schema: DescMessage, bytes: Buffer): Message | RpcError {
+  try {
+    return fromBinary(schema, bytes);
+  } catch (error) {
+    return malformed(schema, error);
+  }
+}
+
+async function* decodeStream(schema: DescMessage, stream: Readable, signal: AbortSignal): AsyncIterable<Message> {
+  addAbortSignal(signal, stream);
+  // destroyOnReturn: false — the default would destroy a bidi call's duplex
+  // (its writable side too) as soon as the client half-closes.
+  for await (const chunk of stream.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
+    try {
+      yield fromBinary(schema, chunk);
+    } catch (error) {
+      throw malformed(schema, error);
+    }
+  }
+}
+
+function malformed(schema: DescMessage, error: unknown): RpcError {
+  const reason = error instanceof Error ? error.message : String(error);
+  return new RpcError(Code.INVALID_ARGUMENT, `request is not a valid ${schema.typeName}: ${reason}`);
+}
+
+function singleMessage(response: ServerResponse): Message {
+  if (response.stream) throw new Error("expected a single response message");
+  return response.message;
+}
+
+function toMessage(schema: DescMessage, value: object): Message {
+  const candidate = value as Partial<Message>;
+  return candidate.$typeName === schema.typeName ? (value as Message) : create(schema, value as never);
+}
+
+function encode(schema: DescMessage, message: Message): Buffer {
+  const bytes = toBinary(schema, message);
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+function deadlineMs(deadline: grpc.Deadline): number | undefined {
+  const ms = deadline instanceof Date ? deadline.getTime() : deadline;
+  return Number.isFinite(ms) ? ms : undefined;
+}
+
+function deadlineExceeded(): RpcError {
+  return new RpcError(Code.DEADLINE_EXCEEDED, "deadline exceeded");
+}
+
+function readRequestId(metadata: grpc.Metadata): string | undefined {
+  const value = metadata.get(REQUEST_ID_KEY)[0];
+  return typeof value === "string" && REQUEST_ID_PATTERN.test(value) ? value : undefined;
+}
+
+/**
+ * The status grpc-js sends. Unknown errors become a generic INTERNAL (the
+ * recover interceptor logs them); details and a google.rpc.RequestInfo with the
+ * request id travel in `grpc-status-details-bin`.
+ */
+function toServiceError(error: unknown, context: CallContext): grpc.ServiceError {
+  const rpcError =
+    error instanceof RpcError ? error : new RpcError(Code.INTERNAL, INTERNAL_ERROR_MESSAGE, { cause: error });
+  const metadata = context.responseTrailers.clone();
+  for (const [key, value] of Object.entries(rpcError.metadata)) metadata.set(key, value);
+  const details = [...rpcError.details, requestInfo(context.requestId)];
+  metadata.set(STATUS_DETAILS_KEY, encodeStatusDetails(rpcError.code, rpcError.message, details));
+  return Object.assign(new Error(rpcError.message), {
+    code: rpcError.code,
+    details: rpcError.message,
+    metadata,
+  });
+}

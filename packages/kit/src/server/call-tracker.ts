@@ -1,0 +1,42 @@
+import type { DescMethod } from "@bufbuild/protobuf";
+
+/** A call in progress, as the shutdown sequence sees it. */
+export interface TrackedCall {
+  readonly method: DescMethod;
+  abort(reason: unknown): void;
+}
+
+/** The calls in progress on a server, so shutdown can end the ones that outlive the grace period. */
+export interface CallTracker {
+  add(call: TrackedCall): void;
+  delete(call: TrackedCall): void;
+  readonly size: number;
+  /** Aborts the calls that match, or all of them. */
+  abortAll(reason: unknown, filter?: (call: TrackedCall) => boolean): void;
+  /** Resolves when no call is in progress. */
+  idle(): Promise<void>;
+}
+
+/** Creates an empty tracker. */
+export function createCallTracker(): CallTracker {
+  const calls = new Set<TrackedCall>();
+  let waiters: (() => void)[] = [];
+  return {
+    add: (call) => void calls.add(call),
+    delete(call) {
+      calls.delete(call);
+      if (calls.size === 0 && waiters.length > 0) {
+        const done = waiters;
+        waiters = [];
+        for (const resolve of done) resolve();
+      }
+    },
+    get size() {
+      return calls.size;
+    },
+    abortAll(reason, filter) {
+      for (const call of [...calls]) if (filter === undefined || filter(call)) call.abort(reason);
+    },
+    idle: () => (calls.size === 0 ? Promise.resolve() : new Promise((resolve) => waiters.push(resolve))),
+  };
+}

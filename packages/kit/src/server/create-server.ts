@@ -1,0 +1,177 @@
+import type { DescService } from "@bufbuild/protobuf";
+import * as grpc from "@grpc/grpc-js";
+import { Code, RpcError } from "../errors/rpc-error.js";
+import type { Interceptor } from "../interceptors/interceptor.js";
+import { createLogger, type Logger } from "../observability/logger.js";
+import { createAdminServer, type AdminServer } from "./admin-server.js";
+import { bindService } from "./bind-service.js";
+import { createCallTracker } from "./call-tracker.js";
+import { defaultServerInterceptors } from "./default-interceptors.js";
+import { createHealth, type HealthStatus } from "./health.js";
+import { addReflection } from "./reflection.js";
+import type { ServiceImpl } from "./service-impl.js";
+
+/** Options of {@link createServer}. */
+export interface ServerOptions {
+  /** @default createLogger() (JSON lines on stdout) */
+  readonly logger?: Logger;
+  /** The interceptor chain, outermost first. @default defaultServerInterceptors() */
+  readonly interceptors?: readonly Interceptor[];
+  /** Larger requests are refused with RESOURCE_EXHAUSTED. @default 4 MiB */
+  readonly maxReceiveMessageBytes?: number;
+  /** @default 4 MiB */
+  readonly maxSendMessageBytes?: number;
+  /** Serve grpc.reflection v1 and v1alpha. @default true */
+  readonly reflection?: boolean;
+  /**
+   * After a shutdown starts, how long to keep accepting calls while health
+   * reports NOT_SERVING, so load balancers and registries stop routing here
+   * before the listener closes. @default 0
+   */
+  readonly shutdownDelayMs?: number;
+  /** How long in-flight calls may take to finish before they are cancelled. @default 10_000 */
+  readonly shutdownGraceMs?: number;
+  /** Extra grpc-js server options (keepalive, etc.). @default {} */
+  readonly grpcOptions?: grpc.ServerOptions;
+}
+
+/** Where a started server listens. */
+export interface ListenAddress {
+  /** @default "0.0.0.0" */
+  readonly host?: string;
+  /** 0 picks a free port. */
+  readonly port: number;
+  /** The admin HTTP port (0 picks a free one); omit for no admin server. */
+  readonly adminPort?: number;
+}
+
+/** The ports a started server got. */
+export interface BoundPorts {
+  readonly host: string;
+  readonly port: number;
+  readonly adminPort: number | undefined;
+}
+
+/** A Trellis gRPC server. */
+export interface Server {
+  /** Registers a generated service with its handlers. Call before `listen`. */
+  addService<S extends DescService>(service: S, impl: ServiceImpl<S>): void;
+  /** Binds the ports, starts serving, and reports SERVING. */
+  listen(address: ListenAddress): Promise<BoundPorts>;
+  /** grpc.health.v1 state, for services whose readiness depends on more than the process. */
+  readonly health: HealthStatus;
+  /** The admin HTTP server, to add routes such as `/metrics`. */
+  readonly admin: AdminServer;
+  /**
+   * Runs `hook` when a shutdown starts, after health turns NOT_SERVING and
+   * before the listener closes (for example, to deregister from discovery).
+   */
+  onShutdown(hook: () => Promise<void> | void): void;
+  /**
+   * The ordered shutdown: NOT_SERVING → shutdown hooks → shutdownDelayMs →
+   * stop accepting and end response streams (UNAVAILABLE, clients reconnect)
+   * → drain in-flight calls up to shutdownGraceMs → cancel the rest → close.
+   * Idempotent: every caller gets the same promise.
+   */
+  shutdown(): Promise<void>;
+  /** The number of calls in progress. */
+  readonly inFlight: number;
+  /** The underlying grpc-js server, for what the kit does not cover. */
+  readonly grpcServer: grpc.Server;
+}
+
+const FOUR_MIB = 4 * 1024 * 1024;
+
+/**
+ * Creates a gRPC server on grpc-js with the kit's interceptor chain, health,
+ * reflection, an admin HTTP port and an ordered graceful shutdown.
+ */
+export function createServer(options: ServerOptions = {}): Server {
+  const logger = options.logger ?? createLogger();
+  const interceptors = options.interceptors ?? defaultServerInterceptors();
+  const grpcServer = new grpc.Server({
+    "grpc.max_receive_message_length": options.maxReceiveMessageBytes ?? FOUR_MIB,
+    "grpc.max_send_message_length": options.maxSendMessageBytes ?? FOUR_MIB,
+    ...options.grpcOptions,
+  });
+  const health = createHealth(grpcServer);
+  const calls = createCallTracker();
+  const services: DescService[] = [];
+  const shutdownHooks: (() => Promise<void> | void)[] = [];
+  let serving = false;
+  let shuttingDown: Promise<void> | undefined;
+  const admin = createAdminServer({ ready: () => serving && shuttingDown === undefined });
+
+  const shutdown = async (): Promise<void> => {
+    logger.info({ "event.action": "shutdown-start", "calls.in_flight": calls.size }, "shutting down");
+    serving = false;
+    health.setAll("NOT_SERVING");
+    for (const hook of shutdownHooks) {
+      try {
+        await hook();
+      } catch (error) {
+        logger.error({ error }, "shutdown hook failed");
+      }
+    }
+    await sleep(options.shutdownDelayMs ?? 0);
+    const goingAway = new RpcError(Code.UNAVAILABLE, "server is shutting down; reconnect to another instance");
+    calls.abortAll(goingAway, (call) => call.method.methodKind === "server_streaming" || call.method.methodKind === "bidi_streaming");
+    const drained = new Promise<void>((resolve) => grpcServer.tryShutdown(() => resolve()));
+    const graceMs = options.shutdownGraceMs ?? 10_000;
+    const outcome = await Promise.race([drained.then(() => "drained" as const), sleep(graceMs).then(() => "timeout" as const)]);
+    if (outcome === "timeout") {
+      logger.warn({ "calls.in_flight": calls.size }, `calls still running after ${graceMs} ms; cancelling them`);
+      calls.abortAll(goingAway);
+      await calls.idle();
+      grpcServer.forceShutdown();
+    }
+    await admin.close();
+    logger.info({ "event.action": "shutdown-complete", "event.outcome": outcome }, "shutdown complete");
+  };
+
+  return {
+    addService(service, impl) {
+      if (serving) throw new Error(`addService(${service.typeName}) after listen()`);
+      bindService(grpcServer, service, impl as unknown as Record<string, never>, { interceptors, logger, calls });
+      services.push(service);
+      health.set(service.typeName, "NOT_SERVING");
+    },
+    async listen(address) {
+      if (options.reflection ?? true) addReflection(grpcServer, services);
+      const host = address.host ?? "0.0.0.0";
+      const port = await new Promise<number>((resolve, reject) =>
+        grpcServer.bindAsync(`${formatHost(host)}:${address.port}`, grpc.ServerCredentials.createInsecure(), (error, bound) =>
+          error ? reject(new Error(`cannot listen on ${host}:${address.port}: ${error.message}`)) : resolve(bound),
+        ),
+      );
+      let adminPort: number | undefined;
+      if (address.adminPort !== undefined) {
+        try {
+          adminPort = await admin.listen(host, address.adminPort);
+        } catch (error) {
+          grpcServer.forceShutdown();
+          throw new Error(`cannot listen on admin port ${host}:${address.adminPort}: ${(error as Error).message}`);
+        }
+      }
+      serving = true;
+      health.setAll("SERVING");
+      return { host, port, adminPort };
+    },
+    health,
+    admin,
+    onShutdown: (hook) => void shutdownHooks.push(hook),
+    shutdown: () => (shuttingDown ??= shutdown()),
+    get inFlight() {
+      return calls.size;
+    },
+    grpcServer,
+  };
+}
+
+function formatHost(host: string): string {
+  return host.includes(":") && !host.startsWith("[") ? `[${host}]` : host;
+}
+
+function sleep(ms: number): Promise<void> {
+  return ms <= 0 ? Promise.resolve() : new Promise((resolve) => setTimeout(resolve, ms));
+}
