@@ -11,6 +11,9 @@
 #                          `trellis_interop` on the local cluster (started if needed)
 #   INTEROP_BACKENDS       which runs, default "embedded postgres"
 #   INTEROP_SUMMARY_FILE   if set, the summary line is also written there
+#   INTEROP_GRPCURL_SOURCE "reflection" (default): grpcurl learns the API from the server;
+#                          "protos": the CRUD calls read the .proto files instead (a
+#                          diagnostic, to tell reflection bugs from RPC-semantics bugs)
 # Prints one `ok - ...` / `FAIL - ...` line per check, then `interop: N passed, M failed`.
 set -uo pipefail
 # shellcheck source=.ci/lib.sh
@@ -23,6 +26,13 @@ SHUTDOWN_DELAY_MS=1500
 ADDR="127.0.0.1:$GRPC_PORT"
 SVC=trellis.user.v1.UserService
 PY="$CI_VENV/bin/python"
+
+GRPCURL_SOURCE_ARGS=()
+if [ "${INTEROP_GRPCURL_SOURCE:-reflection}" = protos ]; then
+  GRPCURL_SOURCE_ARGS=(-import-path services/user/api -import-path packages/kit/proto
+    -proto trellis/user/v1/user.proto)
+  echo "note: INTEROP_GRPCURL_SOURCE=protos: the grpcurl CRUD calls use the .proto files, not reflection"
+fi
 
 PASS=0
 FAIL=0
@@ -101,7 +111,7 @@ json_get() {
 # error, printing "Code: <Name>".
 call() {
   local rc
-  OUT="$(grpcurl -plaintext -max-time 10 -d "$2" "$ADDR" "$SVC/$1" 2>&1)"
+  OUT="$(grpcurl -plaintext -max-time 10 "${GRPCURL_SOURCE_ARGS[@]}" -d "$2" "$ADDR" "$SVC/$1" 2>&1)"
   rc=$?
   if [ "$rc" -eq 0 ]; then
     CODE=OK

@@ -23,7 +23,10 @@ export function createLoggingInterceptor(options: LoggingInterceptorOptions = {}
   const now = options.now ?? (() => performance.now());
   return (next) => async (request) => {
     const started = now();
-    const finish = (error: unknown): void => {
+    const finish = (thrown: unknown): void => {
+      // A stream abandoned because the call was cancelled ends without an error: report why.
+      const { signal } = request.context;
+      const error = thrown === undefined && signal.aborted ? signal.reason : thrown;
       const durationMs = Math.round((now() - started) * 1000) / 1000;
       if (error === undefined) {
         if (logSuccess) request.context.logger.info({ "grpc.code": "OK", "event.duration_ms": durationMs }, "call ok");

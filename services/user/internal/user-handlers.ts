@@ -1,0 +1,177 @@
+import { randomUUID } from "node:crypto";
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { badRequest, Code, RpcError, type ServiceImpl } from "@trellis/kit";
+import {
+  ChangeType,
+  ImportFailureSchema,
+  UserSchema,
+  type ImportFailure,
+  type User,
+  type UserService,
+  type WatchUsersResponseSchema,
+} from "../gen/trellis/user/v1/user_pb.js";
+import type { ChangeFeed } from "./change-feed.js";
+import { etagOf, versionOf } from "./etag.js";
+import { mapDomainError } from "./map-domain-error.js";
+import { decodePageToken, encodePageToken, filterFingerprint } from "./page-token.js";
+import { checkNewUser, checkPatch } from "./user-rules.js";
+import { UserNotFoundError } from "./user-errors.js";
+import type { ChangeKind, UserRecord, UserRepository } from "./user-repository.js";
+
+/** What the handlers need. */
+export interface UserHandlerDeps {
+  readonly repository: UserRepository;
+  readonly feed: ChangeFeed;
+  /** @default crypto.randomUUID */
+  readonly newId?: () => string;
+  /** ListUsers page size when the request says 0. @default 50 */
+  readonly defaultPageSize?: number;
+  /** Larger page sizes are lowered to this. @default 1000 */
+  readonly maxPageSize?: number;
+  /** How many ImportUsers failures the summary lists. @default 1000 */
+  readonly maxReportedFailures?: number;
+}
+
+type WatchEvent = MessageInitShape<typeof WatchUsersResponseSchema>;
+
+const CHANGE_TYPES: Readonly<Record<ChangeKind, ChangeType>> = {
+  created: ChangeType.CREATED,
+  updated: ChangeType.UPDATED,
+  deleted: ChangeType.DELETED,
+};
+
+/** The UserService handlers: request → business rules → repository → response. */
+export function createUserHandlers(deps: UserHandlerDeps): ServiceImpl<typeof UserService> {
+  const { repository, feed } = deps;
+  const newId = deps.newId ?? randomUUID;
+  const defaultPageSize = deps.defaultPageSize ?? 50;
+  const maxPageSize = deps.maxPageSize ?? 1000;
+  const maxReportedFailures = deps.maxReportedFailures ?? 1000;
+
+  return {
+    async getUser(request) {
+      const record = await repository.get(request.id);
+      if (record === undefined) throw mapDomainError(new UserNotFoundError(request.id));
+      return { user: toUser(record) };
+    },
+
+    async createUser(request) {
+      const record = await repository.create(checkNewUser(request, newId())).catch(rethrowMapped);
+      return { user: toUser(record) };
+    },
+
+    async updateUser(request) {
+      const user = request.user ?? create(UserSchema);
+      const patch = checkPatch(user, request.updateMask?.paths ?? []);
+      const expected = versionOf(user.etag, "user.etag");
+      const record = await repository.update(user.id, patch, expected).catch(rethrowMapped);
+      return { user: toUser(record) };
+    },
+
+    async deleteUser(request) {
+      const expected = versionOf(request.etag, "etag");
+      await repository.delete(request.id, expected).catch(rethrowMapped);
+      return {};
+    },
+
+    async listUsers(request) {
+      const query = request.query.trim();
+      const filter = filterFingerprint(query, request.role);
+      const pageSize = Math.min(request.pageSize === 0 ? defaultPageSize : request.pageSize, maxPageSize);
+      const after = request.pageToken === "" ? undefined : decodePageToken(request.pageToken, filter);
+      const rows = await repository.list({
+        limit: pageSize + 1,
+        ...(after === undefined ? {} : { after }),
+        ...(query === "" ? {} : { query }),
+        ...(request.role === 0 ? {} : { role: request.role }),
+      });
+      const page = rows.slice(0, pageSize);
+      const last = page[page.length - 1];
+      const nextPageToken =
+        rows.length > pageSize && last !== undefined
+          ? encodePageToken({ cursor: { createTime: last.createTime, id: last.id }, filter })
+          : "";
+      return { users: page.map(toUser), nextPageToken };
+    },
+
+    async *watchUsers(request, context): AsyncIterable<WatchEvent> {
+      if (request.includeSnapshot && request.resumeToken !== "") {
+        throw new RpcError(Code.INVALID_ARGUMENT, "include_snapshot and resume_token cannot be used together", {
+          details: [badRequest([{ field: "resume_token", description: "must be empty when include_snapshot is set", reason: "exclusive" }])],
+        });
+      }
+      let after: bigint;
+      if (request.resumeToken !== "") {
+        after = parseResumeToken(request.resumeToken);
+      } else if (request.includeSnapshot) {
+        const snapshot = await repository.snapshot();
+        for (const record of snapshot.users) yield { type: ChangeType.EXISTING, user: toUser(record) };
+        after = snapshot.sequence;
+        yield { type: ChangeType.SNAPSHOT_END, resumeToken: after.toString() };
+      } else {
+        after = await repository.latestSequence();
+      }
+      try {
+        for await (const change of feed.watch(after, context.signal)) {
+          yield {
+            type: CHANGE_TYPES[change.kind],
+            user: toUser(change.user),
+            resumeToken: change.sequence.toString(),
+            commitTime: timestampFromDate(change.commitTime),
+          };
+        }
+      } catch (error) {
+        throw mapDomainError(error);
+      }
+    },
+
+    async importUsers(requests) {
+      let received = 0;
+      let created = 0;
+      const failures: ImportFailure[] = [];
+      let failed = 0;
+      for await (const row of requests) {
+        const index = received;
+        received += 1;
+        try {
+          await repository.create(checkNewUser(row, newId())).catch(rethrowMapped);
+          created += 1;
+        } catch (error) {
+          if (!(error instanceof RpcError) || error.code === Code.INTERNAL) throw error;
+          failed += 1;
+          if (failures.length < maxReportedFailures) {
+            failures.push(create(ImportFailureSchema, { index, email: row.email.slice(0, 254), code: error.code, message: error.message }));
+          }
+        }
+      }
+      return { receivedCount: received, createdCount: created, failedCount: failed, failures };
+    },
+  };
+}
+
+function rethrowMapped(error: unknown): never {
+  throw mapDomainError(error);
+}
+
+function parseResumeToken(token: string): bigint {
+  if (!/^\d{1,19}$/.test(token)) {
+    throw new RpcError(Code.INVALID_ARGUMENT, "resume_token is not a token this service issued", {
+      details: [badRequest([{ field: "resume_token", description: "not a token this service issued", reason: "resume_token.invalid" }])],
+    });
+  }
+  return BigInt(token);
+}
+
+/** The API view of a stored user. */
+export function toUser(record: UserRecord): User {
+  return create(UserSchema, {
+    id: record.id,
+    email: record.email,
+    displayName: record.displayName,
+    roles: [...record.roles],
+    etag: etagOf(record.version),
+    createTime: timestampFromDate(record.createTime),
+    updateTime: timestampFromDate(record.updateTime),
+  });
+}

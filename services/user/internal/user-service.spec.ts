@@ -1,0 +1,388 @@
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
+import { toBinary, create } from "@bufbuild/protobuf";
+import { Code, RpcError, type Client } from "@trellis/kit";
+import { startTestServer, type TestServer } from "@trellis/kit/testing";
+import { BadRequestSchema, ErrorInfoSchema, ResourceInfoSchema } from "@trellis/kit/gen/google/rpc/error_details_pb.js";
+import {
+  ChangeType,
+  CreateUserRequestSchema,
+  Role,
+  UserService,
+  type WatchUsersResponse,
+} from "../gen/trellis/user/v1/user_pb.js";
+import { openUserRepository } from "../repository/open-user-repository.js";
+import { rawGrpcCall } from "../test/raw-grpc.js";
+import { createChangeFeed, type ChangeFeed } from "./change-feed.js";
+import { createUserHandlers } from "./user-handlers.js";
+import type { UserRepository } from "./user-repository.js";
+
+async function failure(promise: Promise<unknown>): Promise<RpcError> {
+  try {
+    await promise;
+  } catch (error) {
+    assert.ok(error instanceof RpcError, `expected an RpcError, got ${String(error)}`);
+    return error;
+  }
+  assert.fail("expected the call to fail");
+}
+
+async function* rows<T>(items: readonly T[], pauseMs = 0): AsyncIterable<T> {
+  for (const item of items) {
+    if (pauseMs > 0) await new Promise((resolve) => setTimeout(resolve, pauseMs));
+    yield item;
+  }
+}
+
+/** Reads `count` messages from a stream and keeps the iterator open. */
+async function take(iterator: AsyncIterator<WatchUsersResponse>, count: number): Promise<WatchUsersResponse[]> {
+  const out: WatchUsersResponse[] = [];
+  while (out.length < count) {
+    const next = await iterator.next();
+    if (next.done === true) break;
+    out.push(next.value);
+  }
+  return out;
+}
+
+let unique = 0;
+const email = (label = "u"): string => `${label}.${process.pid}.${(unique += 1)}@example.com`;
+
+describe("UserService over gRPC (embedded PGlite)", () => {
+  let repository: UserRepository;
+  let feed: ChangeFeed;
+  let t: TestServer;
+  let users: Client<typeof UserService>;
+
+  before(async () => {
+    repository = await openUserRepository({ pgliteDataDir: "memory://" });
+    feed = createChangeFeed(repository, { pollIntervalMs: 200 });
+    t = await startTestServer((server) => server.addService(UserService, createUserHandlers({ repository, feed, maxPageSize: 20 })), {
+      maxReceiveMessageBytes: 1024 * 1024,
+    });
+    users = t.client(UserService);
+  });
+  after(async () => {
+    await t.close();
+    await feed.close();
+    await repository.close();
+  });
+
+  const countRows = async (): Promise<number> => (await repository.list({ limit: 100_000 })).length;
+
+  describe("CreateUser / GetUser", () => {
+    it("creates a user with normalised fields and reads it back", async () => {
+      const { user } = await users.createUser({ email: "Grace@Example.COM", displayName: " Grace ", roles: [Role.ADMIN] });
+      assert.ok(user);
+      assert.equal(user.email, "grace@example.com");
+      assert.equal(user.displayName, "Grace");
+      assert.deepEqual(user.roles, [Role.ADMIN]);
+      assert.match(user.etag, /^v\d+$/);
+      const read = await users.getUser({ id: user.id });
+      assert.deepEqual(read.user, user);
+    });
+
+    it("gives new users the member role by default", async () => {
+      const { user } = await users.createUser({ email: email(), displayName: "Default" });
+      assert.deepEqual(user?.roles, [Role.MEMBER]);
+    });
+
+    it("answers a duplicate email (any case) with ALREADY_EXISTS and ErrorInfo EMAIL_TAKEN", async () => {
+      const address = email("dup");
+      await users.createUser({ email: address, displayName: "First" });
+      const before = await countRows();
+      const error = await failure(users.createUser({ email: address.toUpperCase(), displayName: "Second" }));
+      assert.equal(error.code, Code.ALREADY_EXISTS);
+      assert.equal(error.findDetail(ErrorInfoSchema)?.reason, "EMAIL_TAKEN");
+      assert.equal(await countRows(), before);
+    });
+
+    it("answers an unknown id with NOT_FOUND and ResourceInfo", async () => {
+      const id = randomUUID();
+      const error = await failure(users.getUser({ id }));
+      assert.equal(error.code, Code.NOT_FOUND);
+      assert.equal(error.findDetail(ResourceInfoSchema)?.resourceName, id);
+    });
+
+    it("answers bad input with INVALID_ARGUMENT naming each field, and stores nothing", async () => {
+      const before = await countRows();
+      const error = await failure(users.createUser({ email: "not-an-email", displayName: "", roles: [Role.UNSPECIFIED] }));
+      assert.equal(error.code, Code.INVALID_ARGUMENT);
+      const fields = error.findDetail(BadRequestSchema)?.fieldViolations.map((v) => v.field).sort();
+      assert.deepEqual(fields, ["display_name", "email", "roles[0]"]);
+      assert.equal((await failure(users.getUser({ id: "not-a-uuid" }))).code, Code.INVALID_ARGUMENT);
+      assert.equal((await failure(users.getUser({ id: "" }))).code, Code.INVALID_ARGUMENT);
+      assert.equal(await countRows(), before);
+    });
+
+    it("rejects huge strings with INVALID_ARGUMENT and oversize messages with RESOURCE_EXHAUSTED", async () => {
+      const before = await countRows();
+      const huge = await failure(users.createUser({ email: email(), displayName: "x".repeat(100_000) }));
+      assert.equal(huge.code, Code.INVALID_ARGUMENT);
+      const oversize = await failure(users.createUser({ email: email(), displayName: "x".repeat(2 * 1024 * 1024) }));
+      assert.equal(oversize.code, Code.RESOURCE_EXHAUSTED);
+      assert.equal(await countRows(), before);
+      assert.ok((await users.createUser({ email: email(), displayName: "after" })).user, "still serving");
+    });
+  });
+
+  describe("UpdateUser / DeleteUser", () => {
+    it("updates the masked fields when the etag matches, and changes the etag", async () => {
+      const { user } = await users.createUser({ email: email(), displayName: "Before", roles: [Role.MEMBER] });
+      assert.ok(user);
+      const { user: updated } = await users.updateUser({
+        user: { id: user.id, displayName: "After", email: "ignored@example.com", etag: user.etag },
+        updateMask: { paths: ["display_name"] },
+      });
+      assert.equal(updated?.displayName, "After");
+      assert.equal(updated?.email, user.email, "fields outside the mask are unchanged");
+      assert.notEqual(updated?.etag, user.etag);
+    });
+
+    it("answers a stale etag with ABORTED and leaves the row unchanged", async () => {
+      const { user } = await users.createUser({ email: email(), displayName: "V1" });
+      assert.ok(user);
+      await users.updateUser({ user: { id: user.id, displayName: "V2", etag: user.etag }, updateMask: { paths: ["display_name"] } });
+      const error = await failure(
+        users.updateUser({ user: { id: user.id, displayName: "V3", etag: user.etag }, updateMask: { paths: ["display_name"] } }),
+      );
+      assert.equal(error.code, Code.ABORTED);
+      assert.equal(error.findDetail(ErrorInfoSchema)?.reason, "ETAG_MISMATCH");
+      assert.equal((await users.getUser({ id: user.id })).user?.displayName, "V2");
+    });
+
+    it("answers an update to a taken email with ALREADY_EXISTS, and an unknown id with NOT_FOUND", async () => {
+      const taken = email("taken");
+      await users.createUser({ email: taken, displayName: "Owner" });
+      const { user } = await users.createUser({ email: email(), displayName: "Other" });
+      assert.ok(user);
+      const clash = await failure(users.updateUser({ user: { id: user.id, email: taken }, updateMask: { paths: ["email"] } }));
+      assert.equal(clash.code, Code.ALREADY_EXISTS);
+      const missing = await failure(users.updateUser({ user: { id: randomUUID(), displayName: "x" }, updateMask: { paths: ["display_name"] } }));
+      assert.equal(missing.code, Code.NOT_FOUND);
+    });
+
+    it("answers a bad mask, a garbage etag or a missing user field with INVALID_ARGUMENT", async () => {
+      const { user } = await users.createUser({ email: email(), displayName: "Masked" });
+      assert.ok(user);
+      const badPath = await failure(users.updateUser({ user: { id: user.id }, updateMask: { paths: ["id"] } }));
+      assert.equal(badPath.code, Code.INVALID_ARGUMENT);
+      const badEtag = await failure(
+        users.updateUser({ user: { id: user.id, displayName: "x", etag: "W/\"nope\"" }, updateMask: { paths: ["display_name"] } }),
+      );
+      assert.equal(badEtag.code, Code.INVALID_ARGUMENT);
+      assert.equal((await failure(users.updateUser({ updateMask: { paths: ["display_name"] } }))).code, Code.INVALID_ARGUMENT);
+      assert.equal((await users.getUser({ id: user.id })).user?.etag, user.etag, "nothing changed");
+    });
+
+    it("deletes a user (etag checked when given), then answers NOT_FOUND", async () => {
+      const { user } = await users.createUser({ email: email(), displayName: "Doomed" });
+      assert.ok(user);
+      await users.updateUser({ user: { id: user.id, displayName: "Doomed 2" }, updateMask: { paths: ["display_name"] } });
+      assert.equal((await failure(users.deleteUser({ id: user.id, etag: user.etag }))).code, Code.ABORTED);
+      await users.deleteUser({ id: user.id });
+      assert.equal((await failure(users.getUser({ id: user.id }))).code, Code.NOT_FOUND);
+      assert.equal((await failure(users.deleteUser({ id: user.id }))).code, Code.NOT_FOUND);
+    });
+  });
+
+  describe("ListUsers", () => {
+    const tag = `list${process.pid}`;
+    before(async () => {
+      for (let i = 0; i < 7; i += 1) {
+        await users.createUser({ email: `${tag}.${i}@example.com`, displayName: `Lister ${i}`, roles: i % 2 === 0 ? [Role.MODERATOR] : [Role.MEMBER] });
+      }
+    });
+
+    it("pages through a query in creation order with no gaps or repeats", async () => {
+      const seen: string[] = [];
+      let pageToken = "";
+      let pages = 0;
+      do {
+        const page = await users.listUsers({ query: tag, pageSize: 3, pageToken });
+        seen.push(...page.users.map((u) => u.email));
+        pageToken = page.nextPageToken;
+        pages += 1;
+      } while (pageToken !== "");
+      assert.equal(pages, 3);
+      assert.deepEqual(seen, [0, 1, 2, 3, 4, 5, 6].map((i) => `${tag}.${i}@example.com`));
+    });
+
+    it("filters by role", async () => {
+      const page = await users.listUsers({ query: tag, role: Role.MODERATOR });
+      assert.deepEqual(page.users.map((u) => u.displayName), ["Lister 0", "Lister 2", "Lister 4", "Lister 6"]);
+    });
+
+    it("treats % and _ in the query as text", async () => {
+      assert.equal((await users.listUsers({ query: "%" })).users.length, 0);
+    });
+
+    it("lowers an over-large page size to the maximum", async () => {
+      assert.ok((await users.listUsers({ pageSize: 5000 })).users.length <= 20);
+    });
+
+    it("answers a negative page size, a garbage token, or a token from another query with INVALID_ARGUMENT", async () => {
+      assert.equal((await failure(users.listUsers({ pageSize: -1 }))).code, Code.INVALID_ARGUMENT);
+      assert.equal((await failure(users.listUsers({ pageToken: "garbage" }))).code, Code.INVALID_ARGUMENT);
+      const first = await users.listUsers({ query: tag, pageSize: 2 });
+      const replay = await failure(users.listUsers({ query: "other", pageToken: first.nextPageToken }));
+      assert.equal(replay.code, Code.INVALID_ARGUMENT);
+    });
+  });
+
+  describe("WatchUsers", () => {
+    it("streams a snapshot, then every change in commit order, to every watcher", async () => {
+      const { user: existing } = await users.createUser({ email: email("snap"), displayName: "Existing" });
+      assert.ok(existing);
+      const controller = new AbortController();
+      const a = users.watchUsers({ includeSnapshot: true }, { signal: controller.signal })[Symbol.asyncIterator]();
+      const b = users.watchUsers({}, { signal: controller.signal })[Symbol.asyncIterator]();
+      const snapshot: WatchUsersResponse[] = [];
+      for (;;) {
+        const next = await a.next();
+        assert.ok(!next.done);
+        snapshot.push(next.value);
+        if (next.value.type === ChangeType.SNAPSHOT_END) break;
+      }
+      assert.ok(snapshot.some((e) => e.type === ChangeType.EXISTING && e.user?.id === existing.id));
+      await new Promise((resolve) => setTimeout(resolve, 100)); // b has started
+      const { user: created } = await users.createUser({ email: email("live"), displayName: "Live" });
+      assert.ok(created);
+      await users.updateUser({ user: { id: created.id, displayName: "Live 2" }, updateMask: { paths: ["display_name"] } });
+      await users.deleteUser({ id: created.id });
+      for (const watcher of [a, b]) {
+        const events = await take(watcher, 3);
+        assert.deepEqual(events.map((e) => e.type), [ChangeType.CREATED, ChangeType.UPDATED, ChangeType.DELETED]);
+        assert.deepEqual(events.map((e) => e.user?.displayName), ["Live", "Live 2", "Live 2"]);
+        const tokens = events.map((e) => BigInt(e.resumeToken));
+        assert.ok(tokens[0]! < tokens[1]! && tokens[1]! < tokens[2]!);
+      }
+      controller.abort();
+    });
+
+    it("resumes after a token without losing or repeating changes", async () => {
+      const controller = new AbortController();
+      const watcher = users.watchUsers({}, { signal: controller.signal })[Symbol.asyncIterator]();
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      await users.createUser({ email: email("r1"), displayName: "R1" });
+      const [first] = await take(watcher, 1);
+      controller.abort();
+      await users.createUser({ email: email("r2"), displayName: "R2" });
+      await users.createUser({ email: email("r3"), displayName: "R3" });
+      const resumed = new AbortController();
+      const again = users.watchUsers({ resumeToken: first!.resumeToken }, { signal: resumed.signal })[Symbol.asyncIterator]();
+      assert.deepEqual((await take(again, 2)).map((e) => e.user?.displayName), ["R2", "R3"]);
+      resumed.abort();
+    });
+
+    it("answers a garbage resume token with INVALID_ARGUMENT", async () => {
+      const error = await failure((async () => {
+        for await (const _ of users.watchUsers({ resumeToken: "yesterday" })) void _;
+      })());
+      assert.equal(error.code, Code.INVALID_ARGUMENT);
+    });
+
+    it("ends with DEADLINE_EXCEEDED when the client's deadline passes mid-stream", async () => {
+      const received: WatchUsersResponse[] = [];
+      const error = await failure((async () => {
+        for await (const event of users.watchUsers({ includeSnapshot: true }, { timeoutMs: 400 })) received.push(event);
+      })());
+      assert.equal(error.code, Code.DEADLINE_EXCEEDED);
+      assert.ok(received.some((e) => e.type === ChangeType.SNAPSHOT_END), "events arrived before the deadline");
+    });
+
+    it("stops the server-side watch when the client cancels mid-stream", async () => {
+      const controller = new AbortController();
+      const requestId = `cancel-${randomUUID()}`;
+      const watcher = users.watchUsers({ includeSnapshot: true }, { signal: controller.signal, metadata: { "x-request-id": requestId } });
+      await assert.rejects(async () => {
+        for await (const event of watcher) if (event.type === ChangeType.SNAPSHOT_END) controller.abort();
+      });
+      const deadline = Date.now() + 5_000;
+      let line: Record<string, unknown> | undefined;
+      while (line === undefined && Date.now() < deadline) {
+        line = t.logs.find((l) => l["http.request.id"] === requestId && l["grpc.code"] !== undefined);
+        if (line === undefined) await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      assert.equal(line?.["grpc.code"], "CANCELLED");
+    });
+  });
+
+  describe("ImportUsers", () => {
+    it("creates the good rows and reports each bad one with its index and code", async () => {
+      const taken = email("imp-taken");
+      await users.createUser({ email: taken, displayName: "Already" });
+      const summary = await users.importUsers(
+        rows([
+          { email: email("imp"), displayName: "One" },
+          { email: "broken", displayName: "Two" },
+          { email: taken, displayName: "Three" },
+          { email: email("imp"), displayName: "Four", roles: [Role.ADMIN] },
+          { email: email("imp"), displayName: "   " },
+        ]),
+      );
+      assert.equal(summary.receivedCount, 5);
+      assert.equal(summary.createdCount, 2);
+      assert.equal(summary.failedCount, 3);
+      assert.deepEqual(summary.failures.map((f) => [f.index, f.code]), [
+        [1, Code.INVALID_ARGUMENT],
+        [2, Code.ALREADY_EXISTS],
+        [4, Code.INVALID_ARGUMENT],
+      ]);
+    });
+
+    it("answers an empty import with an empty summary", async () => {
+      const summary = await users.importUsers(rows([]));
+      assert.equal(summary.receivedCount, 0);
+    });
+  });
+
+  describe("hostile bytes and headers", () => {
+    it("answers malformed protobuf with INVALID_ARGUMENT and stores nothing", async () => {
+      const before = await countRows();
+      const outcome = await rawGrpcCall(t.address, "/trellis.user.v1.UserService/CreateUser", Buffer.from([0x0a, 0x05, 0x61]));
+      assert.equal(outcome.grpcStatus, Code.INVALID_ARGUMENT);
+      const wrongType = Buffer.from(toBinary(CreateUserRequestSchema, create(CreateUserRequestSchema, {}))).length === 0
+        ? Buffer.from([0x08, 0x96, 0x01]) // field 1 (email, a string) sent as a varint
+        : Buffer.alloc(0);
+      const wrong = await rawGrpcCall(t.address, "/trellis.user.v1.UserService/CreateUser", wrongType);
+      assert.equal(wrong.grpcStatus, Code.INVALID_ARGUMENT);
+      assert.equal(await countRows(), before);
+    });
+
+    it("answers an unknown method with UNIMPLEMENTED", async () => {
+      const outcome = await rawGrpcCall(t.address, "/trellis.user.v1.UserService/DropAllTables", Buffer.alloc(0));
+      assert.equal(outcome.grpcStatus, Code.UNIMPLEMENTED);
+    });
+
+    it("survives a request id with invalid characters and a non-ASCII header value", async () => {
+      const outcome = await rawGrpcCall(t.address, "/trellis.user.v1.UserService/ListUsers", Buffer.alloc(0), {
+        "x-request-id": "\u00ff\u00fe<script>",
+        "x-note": "caf\u00e9 \u00ff",
+      });
+      assert.equal(outcome.grpcStatus, Code.OK);
+      assert.ok((await users.listUsers({ pageSize: 1 })).users, "still serving");
+    });
+  });
+});
+
+describe("UserService shutdown", () => {
+  it("drains an in-flight import before closing, so no row is lost", async () => {
+    const repository = await openUserRepository({ pgliteDataDir: "memory://" });
+    const feed = createChangeFeed(repository);
+    const t = await startTestServer((server) => server.addService(UserService, createUserHandlers({ repository, feed })));
+    const users = t.client(UserService);
+    const batch = Array.from({ length: 5 }, (_, i) => ({ email: `drain${i}@example.com`, displayName: `Drain ${i}` }));
+    const importing = users.importUsers(rows(batch, 60));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const stopped = t.server.shutdown();
+    const summary = await importing;
+    await stopped;
+    assert.equal(summary.createdCount, 5);
+    assert.equal((await repository.list({ limit: 100 })).length, 5);
+    await t.close();
+    await feed.close();
+    await repository.close();
+  });
+});

@@ -1,0 +1,68 @@
+/**
+ * The user service process: config → repository → handlers → server.
+ * Configured only by the environment (see the README's "user service" section).
+ */
+import { ConfigError, createLogger, readConfig, readServerConfig, shutdownOnSignals, optionalUrl, text } from "@trellis/kit";
+import { createChangeFeed } from "./internal/change-feed.js";
+import { createUserServer } from "./internal/server.js";
+import { openUserRepository } from "./repository/open-user-repository.js";
+
+async function main(): Promise<void> {
+  let server;
+  let own;
+  try {
+    server = readServerConfig({ grpcPort: 50051, adminPort: 9091 });
+    own = readConfig({
+      DATABASE_URL: optionalUrl(["postgres", "postgresql"]),
+      PGLITE_DATA_DIR: text({ default: ".data/user" }),
+    });
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`user: ${error.message}\n`);
+      process.exit(2);
+    }
+    throw error;
+  }
+  const logger = createLogger({ level: server.logLevel, serviceName: "user" });
+  const repository = await openUserRepository({
+    ...(own.DATABASE_URL === undefined ? {} : { databaseUrl: own.DATABASE_URL }),
+    pgliteDataDir: own.PGLITE_DATA_DIR,
+  });
+  const feed = createChangeFeed(repository);
+  const grpcServer = createUserServer(
+    { repository, feed },
+    {
+      logger,
+      maxMessageBytes: server.maxMessageBytes,
+      shutdownDelayMs: server.shutdownDelayMs,
+      shutdownGraceMs: server.shutdownGraceMs,
+      maxCallMs: server.maxCallMs,
+    },
+  );
+  const bound = await grpcServer.listen({ host: server.host, port: server.grpcPort, adminPort: server.adminPort });
+  const shownHost = bound.host === "0.0.0.0" || bound.host === "::" ? "localhost" : bound.host;
+  logger.info(
+    {
+      "server.address": bound.host,
+      "server.port": bound.port,
+      "admin.port": bound.adminPort,
+      "db.system": own.DATABASE_URL === undefined ? "pglite" : "postgresql",
+      "db.location": own.DATABASE_URL === undefined ? own.PGLITE_DATA_DIR : "DATABASE_URL",
+    },
+    `user service listening on ${shownHost}:${bound.port} (gRPC), admin on http://${shownHost}:${bound.adminPort}`,
+  );
+  shutdownOnSignals(
+    async () => {
+      await grpcServer.shutdown();
+      await feed.close();
+      await repository.close();
+    },
+    { logger },
+  );
+}
+
+main().catch((error: unknown) => {
+  const message = error instanceof Error ? error.message : String(error);
+  process.stderr.write(`user: failed to start: ${message}\n`);
+  process.exit(1);
+});
