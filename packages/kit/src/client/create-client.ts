@@ -12,7 +12,8 @@ import {
 } from "@bufbuild/protobuf";
 import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
 import * as grpc from "@grpc/grpc-js";
-import { Code, RpcError } from "../errors/rpc-error.js";
+import type { RpcError } from "../errors/rpc-error.js";
+import { Code } from "../errors/rpc-error.js";
 import { createErrorDetailRegistry, decodeStatusDetails } from "../errors/status-details.js";
 
 /** Per-call options. */

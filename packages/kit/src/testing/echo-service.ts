@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { Code, RpcError } from "../errors/rpc-error.js";
 import { resourceInfo } from "../errors/error-details.js";
-import { EchoService } from "../gen-test/trellis/kittest/v1/echo_pb.js";
+import type { EchoService } from "../gen-test/trellis/kittest/v1/echo_pb.js";
 import type { ServiceImpl } from "../server/service-impl.js";
 import type { CallContext } from "../server/call-context.js";
 
