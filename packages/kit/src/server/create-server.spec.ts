@@ -202,6 +202,30 @@ describe("createServer: shutdown", () => {
     await t.close();
   });
 
+  it("pushes NOT_SERVING to grpc.health.v1 Watch subscribers when a shutdown starts", async () => {
+    const t = await startTestServer((s) => s.addService(EchoService, createEchoHandlers()), { shutdownDelayMs: 200 });
+    const Health = grpc.makeGenericClientConstructor(healthService as grpc.ServiceDefinition, "Health");
+    const client = new Health(t.address, grpc.credentials.createInsecure()) as unknown as {
+      watch(req: { service: string }): grpc.ClientReadableStream<{ status: string }>;
+      close(): void;
+    };
+    const seen: string[] = [];
+    const call = client.watch({ service: "trellis.kittest.v1.EchoService" });
+    const notServing = new Promise<void>((resolve) =>
+      call.on("data", (message: { status: string }) => {
+        seen.push(message.status);
+        if (message.status === "SERVING") void t.server.shutdown();
+        if (message.status === "NOT_SERVING") resolve();
+      }),
+    );
+    call.on("error", () => undefined);
+    await notServing;
+    assert.deepEqual(seen, ["SERVING", "NOT_SERVING"]);
+    call.cancel();
+    client.close();
+    await t.close();
+  });
+
   it("answers /readyz 200 while serving and 503 once shutting down; /healthz stays 200", async () => {
     const t = await startTestServer((s) => s.addService(EchoService, createEchoHandlers()), { shutdownDelayMs: 300 });
     const adminPort = await t.server.admin.listen("127.0.0.1", 0);
