@@ -247,6 +247,7 @@ function measure(fn, arg, n) {
   return { median: sorted[Math.floor(RUNS / 2)], min: sorted[0], max: sorted[RUNS - 1], runs };
 }
 
+const loadAvgStart = os.loadavg();
 const results = [];
 for (const c of timed) {
   for (const { key, label, n } of MESSAGES) {
@@ -301,6 +302,8 @@ const out = {
   cpus: os.cpus().length,
   pinned: "run under taskset -c 1 (see README)",
   quick: QUICK,
+  // 1-minute load average at start/end: the machine is shared, other work on CPU 1 skews results
+  loadAvg1m: { start: loadAvgStart[0], end: os.loadavg()[0] },
   warmupIterations: WARMUP,
   runs: RUNS,
   packages: {
