@@ -4,10 +4,10 @@ import { toBinary, type DescFile, type DescService } from "@bufbuild/protobuf";
 import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
 import { loadSync, type PackageDefinition } from "@grpc/proto-loader";
 import { ReflectionService } from "@grpc/reflection";
-import { protoPath as healthProtoPath } from "grpc-health-check";
 import type { Server } from "@grpc/grpc-js";
 import { file_google_rpc_error_details } from "../gen/google/rpc/error_details_pb.js";
 import { file_google_rpc_status } from "../gen/google/rpc/status_pb.js";
+import { file_grpc_health_v1_health } from "../gen/grpc/health/v1/health_pb.js";
 
 const require = createRequire(import.meta.url);
 
@@ -17,8 +17,9 @@ const require = createRequire(import.meta.url);
  * generated code — the services' files and everything they import — passed to
  * @grpc/reflection as raw FileDescriptorProtos. (Round-tripping them through
  * proto-loader's descriptor-set loader drops each file's `dependency` list,
- * and grpcurl then cannot resolve imported types.) The health and reflection
- * protos are added so that `grpcurl list` shows every service the server has.
+ * and grpcurl then cannot resolve imported types.) The health, reflection and
+ * google.rpc protos are added so that `grpcurl list` shows every service the
+ * server has and error details can be decoded.
  */
 export function addReflection(server: Server, services: readonly DescService[]): void {
   const files = new Map<string, DescFile>();
@@ -31,6 +32,7 @@ export function addReflection(server: Server, services: readonly DescService[]):
   // So that grpcurl and Postman can decode the google.rpc details in error trailers.
   visit(file_google_rpc_status);
   visit(file_google_rpc_error_details);
+  visit(file_grpc_health_v1_health);
 
   const packageDefinition: PackageDefinition = { ...builtInServices() };
   for (const file of files.values()) {
@@ -44,11 +46,11 @@ export function addReflection(server: Server, services: readonly DescService[]):
   new ReflectionService(packageDefinition).addToServer(server);
 }
 
-/** The package definitions of grpc.health.v1 and grpc.reflection (v1, v1alpha). */
+/** The package definitions of grpc.reflection v1 and v1alpha. */
 function builtInServices(): PackageDefinition {
   const reflectionRoot = join(require.resolve("@grpc/reflection/package.json"), "..", "build", "proto");
   return loadSync(
-    [healthProtoPath, "grpc/reflection/v1/reflection.proto", "grpc/reflection/v1alpha/reflection.proto"],
+    ["grpc/reflection/v1/reflection.proto", "grpc/reflection/v1alpha/reflection.proto"],
     { includeDirs: [reflectionRoot] },
   );
 }
