@@ -9,7 +9,7 @@
 //
 // Writes bench/codec/results.json and prints a Markdown table.
 
-import { readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -143,10 +143,7 @@ const includeDirs = [join(repo, "services/user/api"), join(repo, "packages/kit/p
 root.resolvePath = (origin, target) => {
   for (const dir of includeDirs) {
     const p = join(dir, target);
-    try {
-      readFileSync(p);
-      return p;
-    } catch {}
+    if (existsSync(p)) return p;
   }
   return protobuf.util.path.resolve(origin, target); // google/protobuf/*: protobufjs' bundled common types
 };
