@@ -39,6 +39,16 @@ async function main(): Promise<void> {
       maxCallMs: server.maxCallMs,
     },
   );
+  // Installed before "listening" is announced: a SIGTERM that arrives before a
+  // handler exists would kill the process outright instead of draining it.
+  shutdownOnSignals(
+    async () => {
+      await grpcServer.shutdown();
+      await feed.close();
+      await repository.close();
+    },
+    { logger },
+  );
   const bound = await grpcServer.listen({ host: server.host, port: server.grpcPort, adminPort: server.adminPort });
   const shownHost = bound.host === "0.0.0.0" || bound.host === "::" ? "localhost" : bound.host;
   logger.info(
@@ -50,14 +60,6 @@ async function main(): Promise<void> {
       "db.location": own.DATABASE_URL === undefined ? own.PGLITE_DATA_DIR : "DATABASE_URL",
     },
     `user service listening on ${shownHost}:${bound.port} (gRPC), admin on http://${shownHost}:${bound.adminPort}`,
-  );
-  shutdownOnSignals(
-    async () => {
-      await grpcServer.shutdown();
-      await feed.close();
-      await repository.close();
-    },
-    { logger },
   );
 }
 

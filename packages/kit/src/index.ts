@@ -1,6 +1,10 @@
 export * from "./errors/index.js";
 export {
+  chain,
   chainInterceptors,
+  type Handler,
+  type Middleware,
+  type RpcResponse,
   observeStream,
   type Interceptor,
   type Next,
@@ -28,6 +32,17 @@ export type { ServiceImpl, MethodImpl } from "./server/service-impl.js";
 export type { HealthStatus, ServingStatus } from "./server/health.js";
 export type { AdminServer, AdminRoute } from "./server/admin-server.js";
 export { shutdownOnSignals, type ShutdownOnSignalsOptions } from "./server/signals.js";
+export type {
+  ClientCallOptions,
+  ClientInterceptor,
+  ClientNext,
+  ClientRequest,
+  ClientResponse,
+  UnaryClientRequest,
+  StreamClientRequest,
+} from "./interceptors/client-interceptor.js";
+export { callContextStorage, currentCallContext } from "./server/call-context-storage.js";
+export type { ServiceInstance, Registrar, Discovery, Registry as ServiceRegistry } from "./discovery/registry.js";
 export { createClient, type Client, type ClientMethod, type ClientOptions, type CallOptions } from "./client/create-client.js";
 export { createLogger, type Logger, type LoggerOptions } from "./observability/logger.js";
 export {

@@ -12,9 +12,11 @@ import {
 } from "@bufbuild/protobuf";
 import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
 import * as grpc from "@grpc/grpc-js";
+import type { Code } from "../errors/rpc-error.js";
 import type { RpcError } from "../errors/rpc-error.js";
-import { Code } from "../errors/rpc-error.js";
 import { createErrorDetailRegistry, decodeStatusDetails } from "../errors/status-details.js";
+import type { ClientCallOptions, ClientInterceptor, ClientNext, ClientRequest, ClientResponse } from "../interceptors/client-interceptor.js";
+import { chain } from "../interceptors/interceptor.js";
 
 /** Per-call options. */
 export interface CallOptions {
@@ -43,6 +45,8 @@ export type Client<S extends DescService> = (S extends GenService<infer Shape ex
   : never) & {
   /** Closes the channel. */
   close(): void;
+  /** The underlying grpc-js client, for connectivity state and what the kit does not cover. */
+  readonly channel: grpc.Client;
 };
 
 /** Options of {@link createClient}. */
@@ -51,6 +55,8 @@ export interface ClientOptions {
   readonly credentials?: grpc.ChannelCredentials;
   /** grpc-js channel options. @default {} */
   readonly channelOptions?: grpc.ChannelOptions;
+  /** The client chain, outermost first. @default [] */
+  readonly interceptors?: readonly ClientInterceptor[];
   /** Decodes google.rpc error details. @default the standard google.rpc types */
   readonly errorDetailRegistry?: Registry;
 }
@@ -58,53 +64,108 @@ export interface ClientOptions {
 /**
  * A typed client over a grpc-js channel: unary methods return promises, streamed
  * responses are async iterables, failures throw RpcError with decoded
- * google.rpc details.
+ * google.rpc details. Every call runs through the client interceptor chain.
  */
 export function createClient<S extends DescService>(service: S, target: string, options: ClientOptions = {}): Client<S> {
   const channel = new grpc.Client(target, options.credentials ?? grpc.credentials.createInsecure(), options.channelOptions);
   const registry = options.errorDetailRegistry ?? createErrorDetailRegistry();
-  const methods: Record<string, unknown> = { close: () => channel.close() };
-  for (const method of service.methods) methods[method.localName] = bindMethod(channel, method, registry);
+  const next = chain(options.interceptors ?? [], createTransport(channel, registry));
+  const methods: Record<string, unknown> = { close: () => channel.close(), channel };
+  for (const method of service.methods) methods[method.localName] = bindMethod(method, target, next);
   return methods as Client<S>;
 }
 
-function bindMethod(channel: grpc.Client, method: DescMethod, registry: Registry): unknown {
-  const path = `/${method.parent.typeName}/${method.name}`;
-  const serialize = (value: object): Buffer => encode(method.input, value);
-  const deserialize = (bytes: Buffer): Message => fromBinary(method.output, bytes);
-  const toError = (error: grpc.ServiceError): RpcError => toRpcError(error, registry);
+function bindMethod(method: DescMethod, target: string, next: ClientNext): unknown {
+  const optionsOf = (options: CallOptions): ClientCallOptions => ({
+    ...(options.timeoutMs === undefined ? {} : { deadline: Date.now() + options.timeoutMs }),
+    ...(options.signal === undefined ? {} : { signal: options.signal }),
+    metadata: options.metadata ?? {},
+  });
   switch (method.methodKind) {
     case "unary":
-      return (request: object, options: CallOptions = {}) =>
-        new Promise((resolve, reject) => {
-          const call = channel.makeUnaryRequest(path, serialize, deserialize, request, metadataOf(options), callOptionsOf(options), (error, value) =>
-            error ? reject(toError(error)) : resolve(value),
-          );
-          cancelOnAbort(call, options.signal);
-        });
+      return async (request: object, options: CallOptions = {}) =>
+        single(await next({ stream: false, method, target, message: toMessage(method.input, request), options: optionsOf(options) }));
     case "server_streaming":
-      return (request: object, options: CallOptions = {}) => {
-        const call = channel.makeServerStreamRequest(path, serialize, deserialize, request, metadataOf(options), callOptionsOf(options));
-        cancelOnAbort(call, options.signal);
-        return readAll(call, toError);
-      };
+      return (request: object, options: CallOptions = {}) =>
+        streamOf(() => next({ stream: false, method, target, message: toMessage(method.input, request), options: optionsOf(options) }));
     case "client_streaming":
+      return async (requests: AsyncIterable<object>, options: CallOptions = {}) =>
+        single(await next({ stream: true, method, target, messages: toMessages(method.input, requests), options: optionsOf(options) }));
+    case "bidi_streaming":
       return (requests: AsyncIterable<object>, options: CallOptions = {}) =>
-        new Promise((resolve, reject) => {
-          const call = channel.makeClientStreamRequest(path, serialize, deserialize, metadataOf(options), callOptionsOf(options), (error, value) =>
-            error ? reject(toError(error)) : resolve(value),
+        streamOf(() => next({ stream: true, method, target, messages: toMessages(method.input, requests), options: optionsOf(options) }));
+  }
+}
+
+/** The end of the client chain: one grpc-js call per invocation. */
+function createTransport(channel: grpc.Client, registry: Registry): ClientNext {
+  return (request: ClientRequest): Promise<ClientResponse> => {
+    const { method, options } = request;
+    const path = `/${method.parent.typeName}/${method.name}`;
+    const serialize = (message: Message): Buffer => encode(method.input, message);
+    const deserialize = (bytes: Buffer): Message => fromBinary(method.output, bytes);
+    const metadata = new grpc.Metadata();
+    for (const [key, value] of Object.entries(options.metadata)) metadata.set(key, value);
+    const callOptions: grpc.CallOptions = options.deadline === undefined ? {} : { deadline: options.deadline };
+    const toError = (error: grpc.ServiceError): RpcError => toRpcError(error, registry);
+    switch (method.methodKind) {
+      case "unary":
+        return new Promise((resolve, reject) => {
+          if (request.stream) throw new Error("unary call with a request stream");
+          const call = channel.makeUnaryRequest(path, serialize, deserialize, request.message, metadata, callOptions, (error, value) =>
+            error || value === undefined ? reject(toError(error!)) : resolve({ stream: false, message: value }),
           );
           cancelOnAbort(call, options.signal);
-          void writeAll(call, requests);
         });
-    case "bidi_streaming":
-      return (requests: AsyncIterable<object>, options: CallOptions = {}) => {
-        const call = channel.makeBidiStreamRequest(path, serialize, deserialize, metadataOf(options), callOptionsOf(options));
+      case "client_streaming":
+        return new Promise((resolve, reject) => {
+          if (!request.stream) throw new Error("client-streaming call without a request stream");
+          const call = channel.makeClientStreamRequest(path, serialize, deserialize, metadata, callOptions, (error, value) =>
+            error || value === undefined ? reject(toError(error!)) : resolve({ stream: false, message: value }),
+          );
+          cancelOnAbort(call, options.signal);
+          void writeAll(call, request.messages);
+        });
+      case "server_streaming": {
+        if (request.stream) throw new Error("server-streaming call with a request stream");
+        const call = channel.makeServerStreamRequest(path, serialize, deserialize, request.message, metadata, callOptions);
         cancelOnAbort(call, options.signal);
-        void writeAll(call, requests);
-        return readAll(call, toError);
-      };
-  }
+        return Promise.resolve({ stream: true, messages: readAll(call, toError) });
+      }
+      case "bidi_streaming": {
+        if (!request.stream) throw new Error("bidi call without a request stream");
+        const call = channel.makeBidiStreamRequest(path, serialize, deserialize, metadata, callOptions);
+        cancelOnAbort(call, options.signal);
+        void writeAll(call, request.messages);
+        return Promise.resolve({ stream: true, messages: readAll(call, toError) });
+      }
+    }
+  };
+}
+
+function single(response: ClientResponse): Message {
+  if (response.stream) throw new Error("expected a single response message");
+  return response.message;
+}
+
+/**
+ * Starts the call now (so a watch is live before the caller's next action) and
+ * hands out its messages when iterated; a failure to start surfaces there too.
+ */
+function streamOf(start: () => Promise<ClientResponse>): AsyncIterable<Message> {
+  const pending = start();
+  pending.catch(() => undefined);
+  return {
+    async *[Symbol.asyncIterator]() {
+      const response = await pending;
+      if (!response.stream) throw new Error("expected a response stream");
+      yield* response.messages;
+    },
+  };
+}
+
+async function* toMessages(schema: DescMessage, values: AsyncIterable<object>): AsyncIterable<Message> {
+  for await (const value of values) yield toMessage(schema, value);
 }
 
 async function* readAll(call: grpc.ClientReadableStream<Message>, toError: (e: grpc.ServiceError) => RpcError): AsyncIterable<Message> {
@@ -117,7 +178,7 @@ async function* readAll(call: grpc.ClientReadableStream<Message>, toError: (e: g
   }
 }
 
-async function writeAll(call: grpc.ClientWritableStream<object>, requests: AsyncIterable<object>): Promise<void> {
+async function writeAll(call: grpc.ClientWritableStream<Message>, requests: AsyncIterable<Message>): Promise<void> {
   try {
     for await (const request of requests) {
       if (!call.write(request)) await new Promise((resolve) => call.once("drain", resolve));
@@ -137,18 +198,11 @@ function cancelOnAbort(call: grpc.Call, signal: AbortSignal | undefined): void {
   call.on("status", () => signal.removeEventListener("abort", cancel));
 }
 
-function metadataOf(options: CallOptions): grpc.Metadata {
-  const metadata = new grpc.Metadata();
-  for (const [key, value] of Object.entries(options.metadata ?? {})) metadata.set(key, value);
-  return metadata;
+function toMessage(schema: DescMessage, value: object): Message {
+  return (value as Partial<Message>).$typeName === schema.typeName ? (value as Message) : create(schema, value as never);
 }
 
-function callOptionsOf(options: CallOptions): grpc.CallOptions {
-  return options.timeoutMs === undefined ? {} : { deadline: Date.now() + options.timeoutMs };
-}
-
-function encode(schema: DescMessage, value: object): Buffer {
-  const message = (value as Partial<Message>).$typeName === schema.typeName ? (value as Message) : create(schema, value as never);
+function encode(schema: DescMessage, message: Message): Buffer {
   const bytes = toBinary(schema, message);
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
@@ -160,5 +214,3 @@ function isServiceError(error: unknown): error is grpc.ServiceError {
 function toRpcError(error: grpc.ServiceError, registry: Registry): RpcError {
   return decodeStatusDetails(error.code as Code, error.details, error.metadata, registry);
 }
-
-export { Code };

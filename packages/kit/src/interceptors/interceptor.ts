@@ -2,6 +2,30 @@ import type { DescMethod, Message } from "@bufbuild/protobuf";
 import type { CallContext } from "../server/call-context.js";
 
 /**
+ * The one interceptor model, for server and client alike (connect-es'
+ * `Interceptor`, Kratos' `Middleware`): a handler takes a request and resolves
+ * to a response; a middleware wraps a handler. Unary and streaming calls share
+ * it: requests and responses say whether they carry one message or a stream.
+ */
+export type Handler<Req, Res> = (request: Req) => Promise<Res>;
+
+/** Wraps the rest of a chain. */
+export type Middleware<Req, Res> = (next: Handler<Req, Res>) => Handler<Req, Res>;
+
+/** Composes middleware so that the first one listed runs outermost. */
+export function chain<Req, Res>(middleware: readonly Middleware<Req, Res>[], handler: Handler<Req, Res>): Handler<Req, Res> {
+  return middleware.reduceRight<Handler<Req, Res>>((next, wrap) => wrap(next), handler);
+}
+
+/**
+ * A response: one message (unary, client streaming) or an async iterable
+ * (server streaming, bidi), finished when the iterable is.
+ */
+export type RpcResponse =
+  | { readonly stream: false; readonly message: Message }
+  | { readonly stream: true; readonly messages: AsyncIterable<Message> };
+
+/**
  * One request model for all four call kinds. A request is `stream: false` when
  * the client sends exactly one message (unary, server streaming) and
  * `stream: true` when it sends a stream (client streaming, bidi).
@@ -24,27 +48,18 @@ export interface StreamServerRequest {
   readonly messages: AsyncIterable<Message>;
 }
 
-/**
- * A response is `stream: false` with one message (unary, client streaming) or
- * `stream: true` with an async iterable (server streaming, bidi). A streamed
- * response is finished when its iterable is.
- */
-export type ServerResponse =
-  | { readonly stream: false; readonly message: Message }
-  | { readonly stream: true; readonly messages: AsyncIterable<Message> };
+/** What a server handler chain resolves to. */
+export type ServerResponse = RpcResponse;
 
-/** Handles a call: the next interceptor, or the service handler at the end. */
-export type Next = (request: ServerRequest) => Promise<ServerResponse>;
+/** Handles a server call: the next interceptor, or the service handler at the end. */
+export type Next = Handler<ServerRequest, ServerResponse>;
 
-/**
- * Wraps the rest of the chain. The same type serves unary and streaming calls,
- * like connect-es' `Interceptor` and Kratos' `Middleware`.
- */
-export type Interceptor = (next: Next) => Next;
+/** A server interceptor. */
+export type Interceptor = Middleware<ServerRequest, ServerResponse>;
 
-/** Composes interceptors so that the first one listed runs outermost. */
+/** Composes server interceptors so that the first one listed runs outermost. */
 export function chainInterceptors(interceptors: readonly Interceptor[], handler: Next): Next {
-  return interceptors.reduceRight<Next>((next, interceptor) => interceptor(next), handler);
+  return chain(interceptors, handler);
 }
 
 /**

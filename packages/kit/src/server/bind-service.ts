@@ -12,6 +12,7 @@ import { INTERNAL_ERROR_MESSAGE } from "../interceptors/to-rpc-error.js";
 import type { Logger } from "../observability/logger.js";
 import type { CallContext } from "./call-context.js";
 import type { CallTracker, TrackedCall } from "./call-tracker.js";
+import { callContextStorage } from "./call-context-storage.js";
 
 /** What binding a service needs from its server. */
 export interface BindOptions {
@@ -89,7 +90,7 @@ function createGrpcHandler(method: DescMethod, next: Next, options: BindOptions)
         const state = startCall(call, method, options);
         const message = decodeMessage(method.input, call.request);
         if (message instanceof RpcError) return callback(state.reject(message));
-        next({ stream: false, method, context: state.context, message }).then(
+        callContextStorage.run(state.context, next, { stream: false, method, context: state.context, message }).then(
           (response) => {
             state.end();
             callback(null, singleMessage(response), state.context.responseTrailers);
@@ -104,7 +105,7 @@ function createGrpcHandler(method: DescMethod, next: Next, options: BindOptions)
       return (call: grpc.ServerReadableStream<Buffer, Buffer>, callback: grpc.sendUnaryData<Message>) => {
         const state = startCall(call, method, options);
         const messages = decodeStream(method.input, call, state.context.signal);
-        next({ stream: true, method, context: state.context, messages }).then(
+        callContextStorage.run(state.context, next, { stream: true, method, context: state.context, messages }).then(
           (response) => {
             state.end();
             callback(null, singleMessage(response), state.context.responseTrailers);
@@ -123,13 +124,15 @@ function createGrpcHandler(method: DescMethod, next: Next, options: BindOptions)
           call.emit("error", state.reject(message));
           return;
         }
-        void pipeResponses(call, next({ stream: false, method, context: state.context, message }), state, method);
+        const request = { stream: false, method, context: state.context, message } as const;
+        void callContextStorage.run(state.context, () => pipeResponses(call, next(request), state, method));
       };
     case "bidi_streaming":
       return (call: grpc.ServerDuplexStream<Buffer, Message>) => {
         const state = startCall(call, method, options);
         const messages = decodeStream(method.input, call, state.context.signal);
-        void pipeResponses(call, next({ stream: true, method, context: state.context, messages }), state, method);
+        const request = { stream: true, method, context: state.context, messages } as const;
+        void callContextStorage.run(state.context, () => pipeResponses(call, next(request), state, method));
       };
   }
 }
