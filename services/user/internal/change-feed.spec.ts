@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
-import { migrate } from "../repository/migrate.js";
-import { openPgliteExecutor } from "../repository/pglite-executor.js";
+import { migrate, openPgliteExecutor } from "@trellis/sql";
+import { userMigrationsDir } from "../repository/open-user-repository.js";
 import { createSqlUserRepository } from "../repository/sql-user-repository.js";
 import { createChangeFeed } from "./change-feed.js";
 import { ChangesPrunedError } from "./user-errors.js";
@@ -10,7 +10,7 @@ import type { UserChange, UserRecord, UserRepository } from "./user-repository.j
 
 async function openRepository(options: { retainChanges?: number; pruneEvery?: number } = {}): Promise<UserRepository> {
   const executor = await openPgliteExecutor("memory://");
-  await migrate(executor);
+  await migrate(executor, { dir: userMigrationsDir(), namespace: "user" });
   return createSqlUserRepository(executor, options);
 }
 

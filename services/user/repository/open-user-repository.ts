@@ -1,16 +1,23 @@
+import { existsSync } from "node:fs";
+import { openSqlExecutor } from "@trellis/sql";
 import type { UserRepository } from "../internal/user-repository.js";
-import { migrate } from "./migrate.js";
-import { createPgExecutor } from "./pg-executor.js";
-import { openPgliteExecutor } from "./pglite-executor.js";
-import { createSqlUserRepository } from "./sql-user-repository.js";
-import type { SqlUserRepositoryOptions } from "./sql-user-repository.js";
+import { createSqlUserRepository, type SqlUserRepositoryOptions } from "./sql-user-repository.js";
 
-/** Where the user repository stores its data. */
+/** Where the user service keeps its data. */
 export interface UserRepositoryConfig {
   /** Postgres connection string; when set, Postgres is used and `pgliteDataDir` ignored. */
   readonly databaseUrl?: string;
   /** Embedded PGlite data folder (created if missing), or `memory://` for in-memory. */
   readonly pgliteDataDir: string;
+}
+
+/**
+ * The migrations folder: `migrations/` beside the compiled module when a build
+ * copied it there (container images), else the source folder.
+ */
+export function userMigrationsDir(): URL {
+  const beside = new URL("./migrations/", import.meta.url);
+  return existsSync(beside) ? beside : new URL("../../repository/migrations/", import.meta.url);
 }
 
 /**
@@ -21,14 +28,11 @@ export async function openUserRepository(
   config: UserRepositoryConfig,
   options: SqlUserRepositoryOptions = {},
 ): Promise<UserRepository> {
-  const executor = config.databaseUrl
-    ? createPgExecutor({ connectionString: config.databaseUrl })
-    : await openPgliteExecutor(config.pgliteDataDir);
-  try {
-    await migrate(executor);
-  } catch (error) {
-    await executor.close().catch(() => {});
-    throw error;
-  }
+  const executor = await openSqlExecutor({
+    ...(config.databaseUrl === undefined ? {} : { databaseUrl: config.databaseUrl }),
+    pgliteDataDir: config.pgliteDataDir,
+    migrationsDir: userMigrationsDir(),
+    namespace: "user",
+  });
   return createSqlUserRepository(executor, options);
 }

@@ -5,9 +5,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { repositoryContract } from "../test/repository-contract.js";
-import { migrate } from "./migrate.js";
 import { openUserRepository } from "./open-user-repository.js";
-import { openPgliteExecutor } from "./pglite-executor.js";
+import { migrate, openPgliteExecutor } from "@trellis/sql";
+import { userMigrationsDir } from "./open-user-repository.js";
 import { createSqlUserRepository } from "./sql-user-repository.js";
 
 repositoryContract("PGlite in memory", () => openUserRepository({ pgliteDataDir: "memory://" }));
@@ -22,9 +22,9 @@ describe("PGlite user repository", () => {
       await first.close();
 
       const executor = await openPgliteExecutor(dataDir);
-      assert.deepEqual(await migrate(executor), [], "already applied");
+      assert.deepEqual(await migrate(executor, { dir: userMigrationsDir(), namespace: "user" }), [], "already applied");
       const rows = await executor.query("SELECT name FROM schema_migrations");
-      assert.deepEqual(rows, [{ name: "001_init.sql" }]);
+      assert.deepEqual(rows, [{ name: "user/001_init.sql" }]);
       const second = createSqlUserRepository(executor);
       assert.deepEqual(await second.get(user.id), user);
       await second.close();
@@ -35,7 +35,7 @@ describe("PGlite user repository", () => {
 
   it("prunes the change log down to the newest retainChanges", async () => {
     const executor = await openPgliteExecutor("memory://");
-    await migrate(executor);
+    await migrate(executor, { dir: userMigrationsDir(), namespace: "user" });
     const repository = createSqlUserRepository(executor, { retainChanges: 3, pruneEvery: 2 });
     try {
       assert.equal(await repository.oldestSequence(), 1n);

@@ -117,7 +117,7 @@ if (!databaseUrl) {
         );
         await Promise.all(instances.map((instance) => instance.close()));
         const applied = await admin.query(`SELECT name FROM ${schema}.schema_migrations`);
-        assert.deepEqual(applied.rows, [{ name: "001_init.sql" }]);
+        assert.deepEqual(applied.rows, [{ name: "user/001_init.sql" }]);
       } finally {
         await admin.query(`DROP SCHEMA ${schema} CASCADE`);
       }

@@ -9,8 +9,7 @@ import type {
   UserRepository,
   UserSnapshot,
 } from "../internal/user-repository.js";
-import { sqlConstraint, sqlState } from "./sql-executor.js";
-import type { SqlExecutor, SqlRow, SqlRunner } from "./sql-executor.js";
+import { sqlConstraint, sqlState, type SqlExecutor, type SqlRow, type SqlRunner } from "@trellis/sql";
 
 /** The NOTIFY channel every committed write announces its sequence on. */
 export const USER_CHANGES_CHANNEL = "trellis_user_changes";

@@ -1,4 +1,3 @@
-import { existsSync } from "node:fs";
 import { readdir, readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -7,22 +6,15 @@ import type { SqlExecutor } from "./sql-executor.js";
 /** Advisory lock key that serialises migrations across instances ("trellis-migrate"). */
 const MIGRATION_LOCK_KEY = 0x7472_6c6d_6967n;
 
-/**
- * Where the `.sql` files live. The compiler does not copy them, so from
- * `dist/repository/migrate.js` they are read from the source folder `repository/migrations/`;
- * a `migrations/` folder beside this file (running from source, or a bundle that copied
- * them) wins.
- */
-export function defaultMigrationsDir(): URL {
-  const beside = new URL("./migrations/", import.meta.url);
-  if (existsSync(beside)) return beside;
-  return new URL("../../repository/migrations/", import.meta.url);
-}
-
 /** Options of {@link migrate}. */
 export interface MigrateOptions {
-  /** Folder holding `NNN_name.sql` files. @default defaultMigrationsDir() */
-  readonly dir?: URL | string;
+  /** Folder holding `NNN_name.sql` files. */
+  readonly dir: URL | string;
+  /**
+   * Which service the migrations belong to: recorded with each name, so services
+   * sharing one database keep separate histories. @default "default"
+   */
+  readonly namespace?: string;
 }
 
 /**
@@ -31,8 +23,9 @@ export interface MigrateOptions {
  * advisory lock, so instances starting together apply each migration exactly once (the
  * second waits, then finds them recorded). Returns the names it applied.
  */
-export async function migrate(executor: SqlExecutor, options: MigrateOptions = {}): Promise<string[]> {
-  const dir = options.dir ?? defaultMigrationsDir();
+export async function migrate(executor: SqlExecutor, options: MigrateOptions): Promise<string[]> {
+  const dir = options.dir;
+  const namespace = options.namespace ?? "default";
   const dirUrl = typeof dir === "string" ? pathToFileURL(`${resolve(dir)}/`) : dir;
   const names = (await readdir(dirUrl)).filter((name) => name.endsWith(".sql")).sort();
   const scripts = await Promise.all(names.map((name) => readFile(new URL(name, dirUrl), "utf8")));
@@ -47,11 +40,12 @@ export async function migrate(executor: SqlExecutor, options: MigrateOptions = {
     );
     const rows = await tx.query<{ name: string }>("SELECT name FROM schema_migrations");
     const applied = new Set(rows.map((row) => row.name));
+    const recorded = (file: string): string => `${namespace}/${file}`;
     const done: string[] = [];
     for (const [index, name] of names.entries()) {
-      if (applied.has(name)) continue;
+      if (applied.has(recorded(name))) continue;
       await tx.exec(scripts[index] ?? "");
-      await tx.query("INSERT INTO schema_migrations (name) VALUES ($1)", [name]);
+      await tx.query("INSERT INTO schema_migrations (name) VALUES ($1)", [recorded(name)]);
       done.push(name);
     }
     return done;
