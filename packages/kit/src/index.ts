@@ -59,3 +59,5 @@ export {
   type ConfigOf,
 } from "./config/env.js";
 export { readServerConfig, LOG_LEVELS, type ServerConfig } from "./config/server-config.js";
+export { compileCodec, createCodecCache, type Codec, type CodecCache } from "./codec/index.js";
+export * from "./resilience/index.js";

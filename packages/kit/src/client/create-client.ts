@@ -1,7 +1,5 @@
 import {
   create,
-  fromBinary,
-  toBinary,
   type DescMessage,
   type DescMethod,
   type DescService,
@@ -17,6 +15,7 @@ import type { RpcError } from "../errors/rpc-error.js";
 import { createErrorDetailRegistry, decodeStatusDetails } from "../errors/status-details.js";
 import type { ClientCallOptions, ClientInterceptor, ClientNext, ClientRequest, ClientResponse } from "../interceptors/client-interceptor.js";
 import { chain } from "../interceptors/interceptor.js";
+import { compileCodec, createCodecCache, type CodecCache } from "../codec/index.js";
 
 /** Per-call options. */
 export interface CallOptions {
@@ -69,7 +68,7 @@ export interface ClientOptions {
 export function createClient<S extends DescService>(service: S, target: string, options: ClientOptions = {}): Client<S> {
   const channel = new grpc.Client(target, options.credentials ?? grpc.credentials.createInsecure(), options.channelOptions);
   const registry = options.errorDetailRegistry ?? createErrorDetailRegistry();
-  const next = chain(options.interceptors ?? [], createTransport(channel, registry));
+  const next = chain(options.interceptors ?? [], createTransport(channel, registry, createCodecCache()));
   const methods: Record<string, unknown> = { close: () => channel.close(), channel };
   for (const method of service.methods) methods[method.localName] = bindMethod(method, target, next);
   return methods as Client<S>;
@@ -98,12 +97,14 @@ function bindMethod(method: DescMethod, target: string, next: ClientNext): unkno
 }
 
 /** The end of the client chain: one grpc-js call per invocation. */
-function createTransport(channel: grpc.Client, registry: Registry): ClientNext {
+function createTransport(channel: grpc.Client, registry: Registry, codecs: CodecCache): ClientNext {
   return (request: ClientRequest): Promise<ClientResponse> => {
     const { method, options } = request;
     const path = `/${method.parent.typeName}/${method.name}`;
-    const serialize = (message: Message): Buffer => encode(method.input, message);
-    const deserialize = (bytes: Buffer): Message => fromBinary(method.output, bytes);
+    const input = compileCodec(method.input, codecs);
+    const output = compileCodec(method.output, codecs);
+    const serialize = (message: Message): Buffer => toBuffer(input.encode(message));
+    const deserialize = (bytes: Buffer): Message => output.decode(bytes);
     const metadata = new grpc.Metadata();
     for (const [key, value] of Object.entries(options.metadata)) metadata.set(key, value);
     const callOptions: grpc.CallOptions = options.deadline === undefined ? {} : { deadline: options.deadline };
@@ -202,9 +203,8 @@ function toMessage(schema: DescMessage, value: object): Message {
   return (value as Partial<Message>).$typeName === schema.typeName ? (value as Message) : create(schema, value as never);
 }
 
-function encode(schema: DescMessage, message: Message): Buffer {
-  const bytes = toBinary(schema, message);
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+function toBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 function isServiceError(error: unknown): error is grpc.ServiceError {

@@ -6,6 +6,7 @@ import { createLogger, type Logger } from "../observability/logger.js";
 import { createAdminServer, type AdminServer } from "./admin-server.js";
 import { bindService } from "./bind-service.js";
 import { createCallTracker } from "./call-tracker.js";
+import { createCodecCache } from "../codec/index.js";
 import { defaultServerInterceptors } from "./default-interceptors.js";
 import { createHealth, type HealthStatus } from "./health.js";
 import { addReflection } from "./reflection.js";
@@ -96,6 +97,7 @@ export function createServer(options: ServerOptions = {}): Server {
   });
   const health = createHealth(grpcServer);
   const calls = createCallTracker();
+  const codecs = createCodecCache();
   const services: DescService[] = [];
   const shutdownHooks: (() => Promise<void> | void)[] = [];
   let serving = false;
@@ -132,7 +134,7 @@ export function createServer(options: ServerOptions = {}): Server {
   return {
     addService(service, impl) {
       if (serving) throw new Error(`addService(${service.typeName}) after listen()`);
-      bindService(grpcServer, service, impl as unknown as Record<string, never>, { interceptors, logger, calls });
+      bindService(grpcServer, service, impl as unknown as Record<string, never>, { interceptors, logger, calls, codecs });
       services.push(service);
       health.set(service.typeName, "NOT_SERVING");
     },

@@ -1,0 +1,68 @@
+import { LRUCache } from "lru-cache";
+import { Code, preconditionFailure, retryInfo, RpcError, type Client } from "@trellis/kit";
+import type { UserService } from "@trellis/user/gen/trellis/user/v1/user_pb.js";
+
+/** A resolved sender. */
+export interface Sender {
+  readonly id: string;
+  readonly displayName: string;
+}
+
+/** Finds users through the user service. */
+export interface UserDirectory {
+  /**
+   * The user with this id.
+   * @throws RpcError FAILED_PRECONDITION for an unknown user; UNAVAILABLE while the user service is unreachable
+   */
+  resolve(userId: string): Promise<Sender>;
+}
+
+/** Options of {@link createUserDirectory}. */
+export interface UserDirectoryOptions {
+  /** Users kept in memory. @default 1000 */
+  readonly maxEntries?: number;
+  /** How long a cached user is trusted (renames show up after this). @default 30_000 */
+  readonly ttlMs?: number;
+  /** Timeout of one lookup; the calling chat request's deadline still applies. @default 1000 */
+  readonly timeoutMs?: number;
+}
+
+/** The user-service codes that mean "not reachable right now" rather than a wrong request. */
+const OUTAGE = new Set<Code>([Code.UNAVAILABLE, Code.DEADLINE_EXCEEDED, Code.RESOURCE_EXHAUSTED, Code.INTERNAL, Code.UNKNOWN]);
+
+/**
+ * Resolves senders through UserService with a small bounded LRU cache, and turns
+ * user-service failures into statuses a chat client can act on: an unknown
+ * sender is the client's problem (FAILED_PRECONDITION), an outage is transient
+ * (UNAVAILABLE with RetryInfo), so chat degrades clearly instead of hanging.
+ */
+export function createUserDirectory(users: Pick<Client<typeof UserService>, "getUser">, options: UserDirectoryOptions = {}): UserDirectory {
+  const cache = new LRUCache<string, Sender>({ max: options.maxEntries ?? 1000, ttl: options.ttlMs ?? 30_000 });
+  const timeoutMs = options.timeoutMs ?? 1000;
+  return {
+    async resolve(userId) {
+      const cached = cache.get(userId);
+      if (cached !== undefined) return cached;
+      try {
+        const { user } = await users.getUser({ id: userId }, { timeoutMs });
+        if (user === undefined) throw new Error("GetUser returned no user");
+        const sender = { id: user.id, displayName: user.displayName };
+        cache.set(userId, sender);
+        return sender;
+      } catch (error) {
+        if (error instanceof RpcError && error.code === Code.NOT_FOUND) {
+          throw new RpcError(Code.FAILED_PRECONDITION, `user ${userId} does not exist`, {
+            details: [preconditionFailure([{ type: "USER", subject: `users/${userId}`, description: "the sender must be an existing user" }])],
+          });
+        }
+        if (error instanceof RpcError && OUTAGE.has(error.code)) {
+          throw new RpcError(Code.UNAVAILABLE, `user service unavailable (${error.message}); try again`, {
+            details: [retryInfo(1000)],
+            cause: error,
+          });
+        }
+        throw error;
+      }
+    },
+  };
+}
