@@ -61,3 +61,11 @@ export {
 export { readServerConfig, LOG_LEVELS, type ServerConfig } from "./config/server-config.js";
 export { compileCodec, createCodecCache, type Codec, type CodecCache } from "./codec/index.js";
 export * from "./resilience/index.js";
+export * from "./balancer/index.js";
+export {
+  registerTrellisResolvers,
+  discoveryChannelOptions,
+  parseAddressList,
+  DISCOVERY_CHANNEL_OPTION,
+  TRELLIS_RESOLVER_SCHEMES,
+} from "./discovery/grpc-resolver.js";

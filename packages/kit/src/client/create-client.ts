@@ -16,6 +16,9 @@ import { createErrorDetailRegistry, decodeStatusDetails } from "../errors/status
 import type { ClientCallOptions, ClientInterceptor, ClientNext, ClientRequest, ClientResponse } from "../interceptors/client-interceptor.js";
 import { chain } from "../interceptors/interceptor.js";
 import { compileCodec, createCodecCache, type CodecCache } from "../codec/index.js";
+import { assertLoadBalancingConfig, registerP2cEwma, serviceConfigFor, type LoadBalancingPolicy } from "../balancer/index.js";
+import { discoveryChannelOptions, registerTrellisResolvers } from "../discovery/grpc-resolver.js";
+import type { Discovery } from "../discovery/registry.js";
 
 /** Per-call options. */
 export interface CallOptions {
@@ -54,6 +57,16 @@ export interface ClientOptions {
   readonly credentials?: grpc.ChannelCredentials;
   /** grpc-js channel options. @default {} */
   readonly channelOptions?: grpc.ChannelOptions;
+  /**
+   * Client-side load balancing over the target's instances. Ignored when
+   * `channelOptions` carries its own `grpc.service_config`. @default "p2c_ewma"
+   */
+  readonly loadBalancing?: LoadBalancingPolicy;
+  /**
+   * Where `etcd:///name`, `consul:///name`, `static:///name` and
+   * `trellis-dns:///name` targets find their instances (a registry instance).
+   */
+  readonly discovery?: Discovery;
   /** The client chain, outermost first. @default [] */
   readonly interceptors?: readonly ClientInterceptor[];
   /** Decodes google.rpc error details. @default the standard google.rpc types */
@@ -66,7 +79,16 @@ export interface ClientOptions {
  * google.rpc details. Every call runs through the client interceptor chain.
  */
 export function createClient<S extends DescService>(service: S, target: string, options: ClientOptions = {}): Client<S> {
-  const channel = new grpc.Client(target, options.credentials ?? grpc.credentials.createInsecure(), options.channelOptions);
+  // grpc-js keeps resolvers and policies in process-wide tables: registering is idempotent.
+  registerTrellisResolvers();
+  registerP2cEwma();
+  const channelOptions: grpc.ChannelOptions = {
+    "grpc.service_config": serviceConfigFor(options.loadBalancing ?? "p2c_ewma"),
+    ...(options.discovery === undefined ? {} : discoveryChannelOptions(options.discovery)),
+    ...options.channelOptions,
+  };
+  assertLoadBalancingConfig(channelOptions);
+  const channel = new grpc.Client(target, options.credentials ?? grpc.credentials.createInsecure(), channelOptions);
   const registry = options.errorDetailRegistry ?? createErrorDetailRegistry();
   const next = chain(options.interceptors ?? [], createTransport(channel, registry, createCodecCache()));
   const methods: Record<string, unknown> = { close: () => channel.close(), channel };
