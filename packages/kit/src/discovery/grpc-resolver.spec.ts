@@ -43,7 +43,11 @@ function createFakeDiscovery(options: { readonly failWith?: Error; readonly fail
   const signals: AbortSignal[] = [];
   const acknowledge = (upTo: number): void => {
     consumed = Math.max(consumed, upTo);
-    for (const ack of acks) if (ack.version <= consumed) (acks.delete(ack), ack.resolve());
+    for (const ack of acks) {
+      if (ack.version > consumed) continue;
+      acks.delete(ack);
+      ack.resolve();
+    }
   };
   return {
     ...(options.scheme === undefined ? {} : { scheme: options.scheme }),
