@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what CI needs beyond the machine's base image, idempotently and quietly:
-#   - Debian packages (PostgreSQL server, curl, and python3-venv when the python3 on PATH
-#     cannot make a venv); `apt-get update` runs once, and only when something is missing.
+#   - Debian packages (PostgreSQL server, etcd server, curl, and python3-venv when the python3
+#     on PATH cannot make a venv); `apt-get update` runs once, and only when something is missing.
 #   - grpcurl and grpc-health-probe, pinned in .ci/tools/go.mod, built into $CI_TOOLS_BIN
 #     (skipped when the binaries already match the pinned go.sum).
 #   - a Python venv ($CI_VENV) with grpcio, grpcio-tools, grpcio-status,
@@ -25,7 +25,7 @@ deb_installed() {
 
 # --- Debian packages ------------------------------------------------------------------
 PYTHON="$(command -v python3 || true)"
-want=(postgresql curl)
+want=(postgresql etcd-server curl)
 if [ -z "$PYTHON" ] || ! "$PYTHON" -c 'import venv, ensurepip' >/dev/null 2>&1; then
   # The python3 on PATH cannot create a venv with pip: use Debian's with python3-venv.
   want+=(python3 python3-venv)

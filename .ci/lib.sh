@@ -109,3 +109,86 @@ ci_pg_fresh_db() {
     -c "CREATE DATABASE \"$db\" OWNER \"$CI_PG_USER\"" >&2 || return 1
   printf 'postgres://%s:%s@127.0.0.1:%s/%s\n' "$CI_PG_USER" "$CI_PG_PASSWORD" "$CI_PG_PORT" "$db"
 }
+
+# --- etcd -----------------------------------------------------------------------------
+
+# A throwaway etcd for test:etcd, on ports of its own (a system etcd keeps 2379/2380).
+CI_ETCD_CLIENT_PORT=23790
+CI_ETCD_PEER_PORT=23800
+# "<pid> <data dir>" of the running one: lets a later run kill what an aborted run left.
+CI_ETCD_PIDFILE="${CI_ETCD_PIDFILE:-${TMPDIR:-/tmp}/trellis-ci-etcd.pid}"
+
+ci_etcd_healthy() {
+  if command -v etcdctl >/dev/null 2>&1; then
+    ETCDCTL_API=3 etcdctl --endpoints="127.0.0.1:$CI_ETCD_CLIENT_PORT" --dial-timeout=2s \
+      endpoint health >/dev/null 2>&1
+  else
+    curl -fsS --max-time 2 "http://127.0.0.1:$CI_ETCD_CLIENT_PORT/health" 2>/dev/null |
+      grep -q '"health":"true"'
+  fi
+}
+
+# ci_stop_etcd: kill the etcd named in the pid file (if it is still an etcd) and remove its
+# data dir. Idempotent; runs from the EXIT trap that ci_start_etcd installs.
+ci_stop_etcd() {
+  local pid dir i
+  [ -f "$CI_ETCD_PIDFILE" ] || return 0
+  read -r pid dir <"$CI_ETCD_PIDFILE" || true
+  # The pid may have been reused since an old run: only kill an etcd.
+  if [ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = etcd ]; then
+    kill "$pid" 2>/dev/null
+    for ((i = 0; i < 50; i++)); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -9 "$pid" 2>/dev/null
+  fi
+  case "$dir" in
+    "${TMPDIR:-/tmp}"/tmp.*) rm -rf "$dir" ;;
+  esac
+  rm -f "$CI_ETCD_PIDFILE"
+}
+
+# ci_start_etcd: start a throwaway etcd (fresh data dir, 127.0.0.1:23790 for clients, :23800
+# for peers), killing one an earlier run left behind; wait until it is healthy (30 s at most);
+# export TEST_ETCD_ENDPOINT. The etcd is stopped when the calling shell exits.
+ci_start_etcd() {
+  if ! command -v etcd >/dev/null 2>&1; then
+    ci_err "etcd is not installed (etcd-server); run .ci/install.sh"
+    return 1
+  fi
+  ci_stop_etcd
+  if (exec 3<>"/dev/tcp/127.0.0.1/$CI_ETCD_CLIENT_PORT") 2>/dev/null; then
+    ci_err "port $CI_ETCD_CLIENT_PORT is taken by a process that is not CI's etcd; stop it and re-run"
+    return 1
+  fi
+  local dir pid i current
+  dir="$(mktemp -d)" || return 1
+  # etcd 3.4 refuses to start on arm64 unless told that this is deliberate.
+  ETCD_UNSUPPORTED_ARCH="$(uname -m | sed 's/^aarch64$/arm64/')" etcd --name trellis-ci \
+    --data-dir "$dir/data" \
+    --listen-client-urls "http://127.0.0.1:$CI_ETCD_CLIENT_PORT" \
+    --advertise-client-urls "http://127.0.0.1:$CI_ETCD_CLIENT_PORT" \
+    --listen-peer-urls "http://127.0.0.1:$CI_ETCD_PEER_PORT" \
+    --initial-advertise-peer-urls "http://127.0.0.1:$CI_ETCD_PEER_PORT" \
+    --initial-cluster "trellis-ci=http://127.0.0.1:$CI_ETCD_PEER_PORT" \
+    >"$dir/etcd.log" 2>&1 &
+  pid=$!
+  printf '%s %s\n' "$pid" "$dir" >"$CI_ETCD_PIDFILE"
+  # Chain onto the caller's EXIT trap instead of replacing it.
+  eval "current=($(trap -p EXIT))"
+  trap -- "${current[2]:+${current[2]}; }ci_stop_etcd" EXIT
+  for ((i = 0; i < 60; i++)); do
+    ci_etcd_healthy && break
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.5
+  done
+  if ! ci_etcd_healthy; then
+    ci_err "etcd did not become healthy on 127.0.0.1:$CI_ETCD_CLIENT_PORT within 30 s"
+    tail -n 20 "$dir/etcd.log" >&2
+    ci_stop_etcd
+    return 1
+  fi
+  ci_info "etcd $(etcd --version 2>/dev/null | sed -n 's/^etcd Version: //p') on 127.0.0.1:$CI_ETCD_CLIENT_PORT (pid $pid)"
+  export TEST_ETCD_ENDPOINT="127.0.0.1:$CI_ETCD_CLIENT_PORT"
+}

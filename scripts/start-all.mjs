@@ -9,7 +9,7 @@ import { fileURLToPath } from "node:url";
 const root = fileURLToPath(new URL("..", import.meta.url));
 const services = [
   { name: "user", entry: "services/user/dist/main.js", env: {} },
-  { name: "chat", entry: "services/chat/dist/main.js", env: { USER_SERVICE_TARGET: process.env.USER_SERVICE_TARGET ?? "dns:///localhost:50051" } },
+  { name: "chat", entry: "services/chat/dist/main.js", env: {} },
 ];
 
 const children = services.map((service) => {

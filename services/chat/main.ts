@@ -4,11 +4,15 @@
  */
 import {
   ConfigError,
+  createRegistryFromUrl,
+  readDiscoveryConfig,
+  registerWhileServing,
   createClient,
   createLogger,
   defaultClientInterceptors,
   readConfig,
   readServerConfig,
+  serviceTarget,
   shutdownOnSignals,
   optionalUrl,
   text,
@@ -22,12 +26,18 @@ import { openChatRepository } from "./repository/open-chat-repository.js";
 async function main(): Promise<void> {
   let server;
   let own;
+  let discovery;
   try {
+    discovery = readDiscoveryConfig();
     server = readServerConfig({ grpcPort: 50052, adminPort: 9092 });
     own = readConfig({
       DATABASE_URL: optionalUrl(["postgres", "postgresql"]),
       PGLITE_DATA_DIR: text({ default: ".data/chat" }),
-      USER_SERVICE_TARGET: text({ default: "dns:///localhost:50051", pattern: /^[\w.+-]+:\/\/\/?[^\s]*$|^[^\s/]+:\d+$/, expected: "a gRPC target such as dns:///user:50051" }),
+      USER_SERVICE_TARGET: text({
+        default: serviceTarget(discovery, "user", 50051),
+        pattern: /^[\w.+-]+:\/\/\/?[^\s]*$|^[^\s/]+:\d+$/,
+        expected: "a gRPC target such as etcd:///user or dns:///user:50051",
+      }),
     });
   } catch (error) {
     if (error instanceof ConfigError) {
@@ -42,7 +52,8 @@ async function main(): Promise<void> {
     pgliteDataDir: own.PGLITE_DATA_DIR,
   });
   const hub = createRoomHub(repository);
-  const users = createClient(UserService, own.USER_SERVICE_TARGET, { interceptors: defaultClientInterceptors() });
+  const registry = await createRegistryFromUrl(discovery.registryUrl, { staticServices: discovery.staticServices });
+  const users = createClient(UserService, own.USER_SERVICE_TARGET, { interceptors: defaultClientInterceptors(), discovery: registry });
   const grpcServer = createChatServer(
     { repository, hub, users: createUserDirectory(users) },
     {
@@ -57,6 +68,7 @@ async function main(): Promise<void> {
   shutdownOnSignals(
     async () => {
       await grpcServer.shutdown();
+      await registry.close();
       hub.close();
       users.close();
       await repository.close();
@@ -64,6 +76,7 @@ async function main(): Promise<void> {
     { logger },
   );
   const bound = await grpcServer.listen({ host: server.host, port: server.grpcPort, adminPort: server.adminPort });
+  const instance = await registerWhileServing(grpcServer, { registry, service: "chat", host: discovery.advertiseHost, port: bound.port });
   const shownHost = bound.host === "0.0.0.0" || bound.host === "::" ? "localhost" : bound.host;
   logger.info(
     {
@@ -72,6 +85,8 @@ async function main(): Promise<void> {
       "admin.port": bound.adminPort,
       "db.system": own.DATABASE_URL === undefined ? "pglite" : "postgresql",
       "user_service.target": own.USER_SERVICE_TARGET,
+      "registry.kind": discovery.registry.kind,
+      "service.instance.id": instance.id,
     },
     `chat service listening on ${shownHost}:${bound.port} (gRPC), admin on http://${shownHost}:${bound.adminPort}; users from ${own.USER_SERVICE_TARGET}`,
   );

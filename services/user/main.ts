@@ -2,7 +2,18 @@
  * The user service process: config → repository → handlers → server.
  * Configured only by the environment (see the README's "user service" section).
  */
-import { ConfigError, createLogger, readConfig, readServerConfig, shutdownOnSignals, optionalUrl, text } from "@trellis/kit";
+import {
+  ConfigError,
+  createLogger,
+  createRegistryFromUrl,
+  readConfig,
+  readDiscoveryConfig,
+  readServerConfig,
+  registerWhileServing,
+  shutdownOnSignals,
+  optionalUrl,
+  text,
+} from "@trellis/kit";
 import { createChangeFeed } from "./internal/change-feed.js";
 import { createUserServer } from "./internal/server.js";
 import { openUserRepository } from "./repository/open-user-repository.js";
@@ -10,7 +21,9 @@ import { openUserRepository } from "./repository/open-user-repository.js";
 async function main(): Promise<void> {
   let server;
   let own;
+  let discovery;
   try {
+    discovery = readDiscoveryConfig();
     server = readServerConfig({ grpcPort: 50051, adminPort: 9091 });
     own = readConfig({
       DATABASE_URL: optionalUrl(["postgres", "postgresql"]),
@@ -29,6 +42,7 @@ async function main(): Promise<void> {
     pgliteDataDir: own.PGLITE_DATA_DIR,
   });
   const feed = createChangeFeed(repository);
+  const registry = await createRegistryFromUrl(discovery.registryUrl, { staticServices: discovery.staticServices });
   const grpcServer = createUserServer(
     { repository, feed },
     {
@@ -44,12 +58,14 @@ async function main(): Promise<void> {
   shutdownOnSignals(
     async () => {
       await grpcServer.shutdown();
+      await registry.close();
       await feed.close();
       await repository.close();
     },
     { logger },
   );
   const bound = await grpcServer.listen({ host: server.host, port: server.grpcPort, adminPort: server.adminPort });
+  const instance = await registerWhileServing(grpcServer, { registry, service: "user", host: discovery.advertiseHost, port: bound.port });
   const shownHost = bound.host === "0.0.0.0" || bound.host === "::" ? "localhost" : bound.host;
   logger.info(
     {
@@ -58,6 +74,8 @@ async function main(): Promise<void> {
       "admin.port": bound.adminPort,
       "db.system": own.DATABASE_URL === undefined ? "pglite" : "postgresql",
       "db.location": own.DATABASE_URL === undefined ? own.PGLITE_DATA_DIR : "DATABASE_URL",
+      "registry.kind": discovery.registry.kind,
+      "service.instance.id": instance.id,
     },
     `user service listening on ${shownHost}:${bound.port} (gRPC), admin on http://${shownHost}:${bound.adminPort}`,
   );

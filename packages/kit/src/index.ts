@@ -69,3 +69,8 @@ export {
   DISCOVERY_CHANNEL_OPTION,
   TRELLIS_RESOLVER_SCHEMES,
 } from "./discovery/grpc-resolver.js";
+export { registerWhileServing, type ServiceRegistrationOptions } from "./discovery/service-registration.js";
+export { createRegistryFromUrl, parseRegistryUrl, type RegistryUrl, type RegistryFromUrlOptions } from "./discovery/create-registry.js";
+export { createStaticRegistry, parseStaticConfig, parseStaticTarget } from "./discovery/static-registry.js";
+export { createDnsDiscovery, type DnsDiscoveryOptions } from "./discovery/dns-discovery.js";
+export { readDiscoveryConfig, serviceTarget, LOCAL_SERVICES, type DiscoveryConfig } from "./config/discovery-config.js";

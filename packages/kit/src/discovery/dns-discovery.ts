@@ -1,0 +1,181 @@
+import * as dns from "node:dns/promises";
+import { isIP } from "node:net";
+import { setTimeout as delay } from "node:timers/promises";
+import type { Registry, ServiceInstance } from "./registry.js";
+import { formatHostPort, parseHostPort } from "./static-registry.js";
+
+/** An SRV record, as `node:dns/promises` returns it. */
+export interface SrvRecord {
+  readonly name: string;
+  readonly port: number;
+  readonly priority: number;
+  readonly weight: number;
+}
+
+/** The lookups {@link createDnsDiscovery} needs; `node:dns/promises` fits. */
+export interface DnsResolver {
+  resolve4(host: string): Promise<string[]>;
+  resolve6(host: string): Promise<string[]>;
+  resolveSrv(name: string): Promise<SrvRecord[]>;
+}
+
+/** Waits `ms`, or less if `signal` aborts; never rejects. */
+export type Sleep = (ms: number, signal: AbortSignal) => Promise<void>;
+
+/** Options of {@link createDnsDiscovery}. */
+export interface DnsDiscoveryOptions {
+  /** The resolver. @default node:dns/promises */
+  readonly resolver?: DnsResolver;
+  /** Port for `host` names that carry none. @default 50051 */
+  readonly defaultPort?: number;
+  /**
+   * How often a name is resolved again. Re-resolving is what makes scale-ups visible to
+   * existing channels (grpc-js' own dns resolver only re-resolves on connection loss).
+   * @default 5000
+   */
+  readonly refreshIntervalMs?: number;
+  /** First retry delay after a failed re-resolution; doubles per failure. @default 1000 */
+  readonly backoffInitialMs?: number;
+  /** Longest retry delay. @default 30000 */
+  readonly backoffMaxMs?: number;
+  /** Timer, injected so tests run without waiting. @default node:timers/promises setTimeout */
+  readonly sleep?: Sleep;
+  /** Jitter source in [0, 1). @default Math.random */
+  readonly random?: () => number;
+}
+
+/** Error codes meaning "this name has no records": an empty pool, not an outage. */
+const NO_RECORDS = new Set(["ENOTFOUND", "ENODATA"]);
+
+function isNoRecords(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === "string" && NO_RECORDS.has(code);
+}
+
+const defaultSleep: Sleep = (ms, signal) => delay(ms, undefined, { signal }).catch(() => undefined);
+
+/** Resolves with `promise`, or with `undefined` as soon as `signal` aborts. */
+function unlessAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T | undefined> {
+  if (signal.aborted) return Promise.resolve(undefined);
+  return new Promise<T | undefined>((resolve, reject) => {
+    const onAbort = (): void => resolve(undefined);
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(error);
+      },
+    );
+  });
+}
+
+function byId(a: ServiceInstance, b: ServiceInstance): number {
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}
+
+/**
+ * Discovery through DNS records managed by the platform (e.g. a Kubernetes headless
+ * service), so `register`/`deregister` are no-ops. `watch(name)` takes either an SRV name
+ * (starts with `_`, e.g. `_grpc._tcp.user.default.svc.cluster.local`: SRV, then A/AAAA of
+ * each target) or `host[:port]` (A and AAAA; an IP literal is used as is), re-resolves every
+ * `refreshIntervalMs` and yields only when the set changed.
+ *
+ * NXDOMAIN / no data yields an empty set. Other failures keep the last set and retry with
+ * backoff, except on the first resolution, where they throw from the iterator so that a
+ * broken resolver fails loudly instead of yielding an empty pool.
+ */
+export function createDnsDiscovery(options: DnsDiscoveryOptions = {}): Registry {
+  const resolver = options.resolver ?? dns;
+  const defaultPort = options.defaultPort ?? 50051;
+  const refreshIntervalMs = options.refreshIntervalMs ?? 5000;
+  const backoffInitialMs = options.backoffInitialMs ?? 1000;
+  const backoffMaxMs = options.backoffMaxMs ?? 30_000;
+  const sleep = options.sleep ?? defaultSleep;
+  const random = options.random ?? Math.random;
+  const closed = new AbortController();
+
+  /** A and AAAA of `host`; an empty list when the name has no records. */
+  const addressesOf = async (host: string): Promise<string[]> => {
+    if (isIP(host)) return [host];
+    const lookups = await Promise.allSettled([resolver.resolve4(host), resolver.resolve6(host)]);
+    const addresses: string[] = [];
+    for (const lookup of lookups) {
+      if (lookup.status === "fulfilled") addresses.push(...lookup.value);
+      else if (!isNoRecords(lookup.reason)) throw lookup.reason;
+    }
+    return addresses;
+  };
+
+  const resolveOnce = async (service: string): Promise<ServiceInstance[]> => {
+    const found = new Map<string, ServiceInstance>();
+    const add = (host: string, port: number, metadata: Record<string, string>): void => {
+      const id = formatHostPort(host, port);
+      if (!found.has(id)) found.set(id, { id, service, host, port, metadata });
+    };
+    if (service.startsWith("_")) {
+      let records: SrvRecord[];
+      try {
+        records = await resolver.resolveSrv(service);
+      } catch (error) {
+        if (isNoRecords(error)) return [];
+        throw error;
+      }
+      const targets = await Promise.all(records.map((record) => addressesOf(record.name)));
+      records.forEach((record, i) => {
+        const metadata = { target: record.name, priority: String(record.priority), weight: String(record.weight) };
+        for (const host of targets[i] ?? []) add(host, record.port, metadata);
+      });
+    } else {
+      const address = parseHostPort(service, defaultPort);
+      if (!address) throw new Error(`dns discovery: "${service}" is neither host[:port] nor an SRV name (_service._proto.name)`);
+      for (const host of await addressesOf(address.host)) add(host, address.port, {});
+    }
+    return [...found.values()].sort(byId);
+  };
+
+  return {
+    scheme: "dns",
+    async register() {
+      // DNS records belong to the platform (Kubernetes, Consul DNS, a zone file).
+    },
+    async deregister() {},
+    async close() {
+      closed.abort();
+    },
+    async *watch(service, signal) {
+      const stop = AbortSignal.any([signal, closed.signal]);
+      let last: string | undefined;
+      let failures = 0;
+      while (!stop.aborted) {
+        let instances: ServiceInstance[] | undefined;
+        try {
+          instances = await unlessAborted(resolveOnce(service), stop);
+        } catch (error) {
+          if (stop.aborted) return;
+          if (last === undefined) {
+            const reason = error instanceof Error ? error.message : String(error);
+            throw new Error(`dns discovery: resolving "${service}" failed: ${reason}`, { cause: error });
+          }
+          // Keep serving the last known set: a DNS hiccup must not empty the pool.
+          failures++;
+          const ceiling = Math.min(backoffMaxMs, backoffInitialMs * 2 ** (failures - 1));
+          await sleep(ceiling / 2 + (random() * ceiling) / 2, stop);
+          continue;
+        }
+        if (instances === undefined) return;
+        failures = 0;
+        const key = JSON.stringify(instances);
+        if (key !== last) {
+          last = key;
+          yield instances;
+        }
+        if (stop.aborted) return; // aborted while the consumer held the value
+        await sleep(refreshIntervalMs, stop);
+      }
+    },
+  };
+}
