@@ -317,7 +317,7 @@ export function createConsulRegistry(options: ConsulRegistryOptions): Registry {
       try {
         await put(`/v1/agent/service/deregister/${encodeURIComponent(instance.id)}`);
       } catch (error) {
-        // Consul ≥1.11 answers 404 "Unknown service ID" (older ones 200): already gone is fine.
+        // Current Consul answers 404 "Unknown service ID" (older versions 200): already gone is fine.
         if (!(error instanceof ConsulError && error.status === 404)) throw error;
       }
     },
