@@ -1,0 +1,4 @@
+import { repositoryContract } from "../test/repository-contract.js";
+import { createMemoryUserRepository } from "./memory-user-repository.js";
+
+repositoryContract("in memory", async () => createMemoryUserRepository());
