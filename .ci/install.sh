@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs what CI needs beyond the machine's base image, idempotently and quietly:
-#   - Debian packages (PostgreSQL server, etcd server, curl, and python3-venv when the python3
-#     on PATH cannot make a venv); `apt-get update` runs once, and only when something is missing.
-#   - grpcurl and grpc-health-probe, pinned in .ci/tools/go.mod, built into $CI_TOOLS_BIN
+#   - Debian packages (PostgreSQL server, etcd server, curl, nghttp2-client for h2load, and
+#     python3-venv when the python3 on PATH cannot make a venv); `apt-get update` runs once, and
+#     only when something is missing.
+#   - grpcurl, grpc-health-probe and ghz (the bench's gRPC load generator), pinned in
+#     .ci/tools/go.mod, built into $CI_TOOLS_BIN
 #     (skipped when the binaries already match the pinned go.sum).
 #   - a Python venv ($CI_VENV) with grpcio, grpcio-tools, grpcio-status,
 #     googleapis-common-protos and protobuf (skipped when they already import).
@@ -25,7 +27,7 @@ deb_installed() {
 
 # --- Debian packages ------------------------------------------------------------------
 PYTHON="$(command -v python3 || true)"
-want=(postgresql etcd-server curl)
+want=(postgresql etcd-server curl nghttp2-client)
 if [ -z "$PYTHON" ] || ! "$PYTHON" -c 'import venv, ensurepip' >/dev/null 2>&1; then
   # The python3 on PATH cannot create a venv with pip: use Debian's with python3-venv.
   want+=(python3 python3-venv)
@@ -52,16 +54,19 @@ fi
 stamp="$CI_TOOLS_BIN/.go.sum.sha256"
 want_sum="$(sha256sum .ci/tools/go.mod .ci/tools/go.sum | sha256sum | cut -d' ' -f1)"
 if [ -x "$CI_TOOLS_BIN/grpcurl" ] && [ -x "$CI_TOOLS_BIN/grpc-health-probe" ] &&
-  [ "$(cat "$stamp" 2>/dev/null)" = "$want_sum" ]; then
-  echo "go tools: grpcurl and grpc-health-probe already installed in $CI_TOOLS_BIN"
+  [ -x "$CI_TOOLS_BIN/ghz" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want_sum" ]; then
+  echo "go tools: grpcurl, grpc-health-probe and ghz already installed in $CI_TOOLS_BIN"
 else
-  echo "go tools: building grpcurl and grpc-health-probe into $CI_TOOLS_BIN"
+  echo "go tools: building grpcurl, grpc-health-probe and ghz into $CI_TOOLS_BIN"
   mkdir -p "$CI_TOOLS_BIN"
   (cd .ci/tools && ci_quiet "$LOGDIR/go-install.log" env GOBIN="$CI_TOOLS_BIN" go install tool)
   printf '%s\n' "$want_sum" >"$stamp"
 fi
 grpcurl -version 2>&1 | sed 's/^/  /'
 grpc-health-probe -version 2>&1 | sed 's/^/  /'
+# ghz built by `go install tool` has no version stamped in; the module version is in the binary.
+go version -m "$CI_TOOLS_BIN/ghz" | awk '$1 == "mod" { print "  ghz " $3 }'
+h2load --version 2>&1 | head -n 1 | sed 's/^/  /'
 
 # --- Python venv ----------------------------------------------------------------------
 py_ok() {

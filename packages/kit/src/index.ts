@@ -15,7 +15,6 @@ export {
 } from "./interceptors/interceptor.js";
 export { createRecoverInterceptor } from "./interceptors/recover.js";
 export { createLoggingInterceptor, type LoggingInterceptorOptions } from "./interceptors/logging.js";
-export { createDeadlineInterceptor, type DeadlineInterceptorOptions } from "./interceptors/deadline.js";
 export { createValidationInterceptor, assertValid } from "./interceptors/validation.js";
 export { toRpcError, INTERNAL_ERROR_MESSAGE } from "./interceptors/to-rpc-error.js";
 export { compileValidator, createValidatorCache, type Validator, type FieldViolation } from "./validation/index.js";

@@ -1,4 +1,4 @@
-import { createServer, defaultServerInterceptors, type Logger, type Server } from "@trellis/kit";
+import { createServer, type Logger, type Server } from "@trellis/kit";
 import { ChatService } from "../gen/trellis/chat/v1/chat_pb.js";
 import { createChatHandlers, type ChatHandlerDeps } from "./chat-handlers.js";
 
@@ -19,7 +19,7 @@ export interface ChatServerOptions {
 export function createChatServer(deps: ChatHandlerDeps, options: ChatServerOptions): Server {
   const server = createServer({
     logger: options.logger,
-    interceptors: defaultServerInterceptors({ maxCallMs: options.maxCallMs ?? 30_000 }),
+    maxCallMs: options.maxCallMs ?? 30_000,
     ...(options.maxMessageBytes === undefined ? {} : { maxReceiveMessageBytes: options.maxMessageBytes, maxSendMessageBytes: options.maxMessageBytes }),
     ...(options.shutdownDelayMs === undefined ? {} : { shutdownDelayMs: options.shutdownDelayMs }),
     ...(options.shutdownGraceMs === undefined ? {} : { shutdownGraceMs: options.shutdownGraceMs }),

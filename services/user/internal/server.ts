@@ -1,4 +1,4 @@
-import { createServer, defaultServerInterceptors, type Logger, type Server } from "@trellis/kit";
+import { createServer, type Logger, type Server } from "@trellis/kit";
 import { UserService } from "../gen/trellis/user/v1/user_pb.js";
 import { createUserHandlers, type UserHandlerDeps } from "./user-handlers.js";
 
@@ -19,7 +19,7 @@ export interface UserServerOptions {
 export function createUserServer(deps: UserHandlerDeps, options: UserServerOptions): Server {
   const server = createServer({
     logger: options.logger,
-    interceptors: defaultServerInterceptors({ maxCallMs: options.maxCallMs ?? 30_000 }),
+    maxCallMs: options.maxCallMs ?? 30_000,
     ...(options.maxMessageBytes === undefined ? {} : { maxReceiveMessageBytes: options.maxMessageBytes, maxSendMessageBytes: options.maxMessageBytes }),
     ...(options.shutdownDelayMs === undefined ? {} : { shutdownDelayMs: options.shutdownDelayMs }),
     ...(options.shutdownGraceMs === undefined ? {} : { shutdownGraceMs: options.shutdownGraceMs }),

@@ -1,13 +1,12 @@
 import { randomUUID } from "node:crypto";
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
-import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { badRequest, Code, RpcError, type ServiceImpl } from "@trellis/kit";
 import {
   ChangeType,
   ImportFailureSchema,
   UserSchema,
   type ImportFailure,
-  type User,
+  type Role,
   type UserService,
   type WatchUsersResponseSchema,
 } from "../gen/trellis/user/v1/user_pb.js";
@@ -118,7 +117,7 @@ export function createUserHandlers(deps: UserHandlerDeps): ServiceImpl<typeof Us
             type: CHANGE_TYPES[change.kind],
             user: toUser(change.user),
             resumeToken: change.sequence.toString(),
-            commitTime: timestampFromDate(change.commitTime),
+            commitTime: timestampOf(change.commitTime),
           };
         }
       } catch (error) {
@@ -163,15 +162,27 @@ function parseResumeToken(token: string): bigint {
   return BigInt(token);
 }
 
-/** The API view of a stored user. */
-export function toUser(record: UserRecord): User {
-  return create(UserSchema, {
+/**
+ * The API view of a stored user, as a plain init object: the kit's compiled
+ * codec encodes it as is, so no message is built with `create()` (which filled
+ * defaults per field and showed up in profiles).
+ */
+export function toUser(record: UserRecord): UserInit {
+  return {
     id: record.id,
     email: record.email,
     displayName: record.displayName,
-    roles: [...record.roles],
+    roles: record.roles as Role[],
     etag: etagOf(record.version),
-    createTime: timestampFromDate(record.createTime),
-    updateTime: timestampFromDate(record.updateTime),
-  });
+    createTime: timestampOf(record.createTime),
+    updateTime: timestampOf(record.updateTime),
+  };
+}
+
+type UserInit = MessageInitShape<typeof UserSchema>;
+
+function timestampOf(date: Date): { seconds: bigint; nanos: number } {
+  const ms = date.getTime();
+  const seconds = Math.floor(ms / 1000);
+  return { seconds: BigInt(seconds), nanos: (ms - seconds * 1000) * 1_000_000 };
 }

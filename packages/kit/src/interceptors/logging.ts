@@ -1,9 +1,17 @@
 import { codeName, Code } from "../errors/rpc-error.js";
 import { observeStream, type Interceptor } from "./interceptor.js";
 import { toRpcError } from "./to-rpc-error.js";
+import type { Logger } from "../observability/logger.js";
+import type { ServerRequest } from "./interceptor.js";
 
 /** Options of {@link createLoggingInterceptor}. */
 export interface LoggingInterceptorOptions {
+  /**
+   * Where access lines go, with the call's method, request id and peer as
+   * fields. @default each call's `context.logger` (a child logger per call,
+   * which costs an allocation per call; the server passes its own logger)
+   */
+  readonly logger?: Logger;
   /** Log successful calls too, not only failures. @default true */
   readonly logSuccess?: boolean;
   /** Clock for durations, in milliseconds. @default performance.now */
@@ -21,21 +29,39 @@ const SERVER_FAULTS = new Set<Code>([Code.INTERNAL, Code.UNKNOWN, Code.DATA_LOSS
 export function createLoggingInterceptor(options: LoggingInterceptorOptions = {}): Interceptor {
   const logSuccess = options.logSuccess ?? true;
   const now = options.now ?? (() => performance.now());
+  const base = options.logger;
+  // With a base logger, one line carries the call's fields; no child logger is made.
+  const lineFor = (request: ServerRequest, fields: Record<string, unknown>): [Logger, Record<string, unknown>] =>
+    base === undefined
+      ? [request.context.logger, fields]
+      : [
+          base,
+          {
+            "rpc.method": `${request.method.parent.typeName}/${request.method.name}`,
+            "http.request.id": request.context.requestId,
+            "client.address": request.context.peer,
+            ...fields,
+          },
+        ];
   return (next) => async (request) => {
     const started = now();
-    const finish = (thrown: unknown): void => {
+    const finish = (thrown: unknown, streamed = false): void => {
       // A stream abandoned because the call was cancelled ends without an error: report why.
-      const { signal } = request.context;
-      const error = thrown === undefined && signal.aborted ? signal.reason : thrown;
+      // (Only streams: reading the signal of a unary call would allocate it for nothing.)
+      const signal = streamed ? request.context.signal : undefined;
+      const error = thrown === undefined && signal?.aborted === true ? (signal.reason as unknown) : thrown;
       const durationMs = Math.round((now() - started) * 1000) / 1000;
       if (error === undefined) {
-        if (logSuccess) request.context.logger.info({ "grpc.code": "OK", "event.duration_ms": durationMs }, "call ok");
+        if (logSuccess) {
+          const [logger, fields] = lineFor(request, { "grpc.code": "OK", "event.duration_ms": durationMs });
+          logger.info(fields, "call ok");
+        }
         return;
       }
       const rpcError = toRpcError(error);
-      const fields = { "grpc.code": codeName(rpcError.code), "event.duration_ms": durationMs, "error.message": rpcError.message };
-      if (SERVER_FAULTS.has(rpcError.code)) request.context.logger.error(fields, "call failed");
-      else request.context.logger.warn(fields, "call failed");
+      const [logger, fields] = lineFor(request, { "grpc.code": codeName(rpcError.code), "event.duration_ms": durationMs, "error.message": rpcError.message });
+      if (SERVER_FAULTS.has(rpcError.code)) logger.error(fields, "call failed");
+      else logger.warn(fields, "call failed");
     };
     let response;
     try {
@@ -48,6 +74,6 @@ export function createLoggingInterceptor(options: LoggingInterceptorOptions = {}
       finish(undefined);
       return response;
     }
-    return { stream: true, messages: observeStream(response.messages, finish) };
+    return { stream: true, messages: observeStream(response.messages, (error) => finish(error, true)) };
   };
 }

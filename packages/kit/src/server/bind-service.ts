@@ -22,6 +22,8 @@ export interface BindOptions {
   readonly calls: CallTracker;
   /** Compiled message codecs, shared by the server's services. */
   readonly codecs: CodecCache;
+  /** Server-side cap on unary and client-streaming calls; 0 disables. */
+  readonly maxCallMs: number;
   /** @default crypto.randomUUID */
   readonly newRequestId?: () => string;
 }
@@ -96,30 +98,20 @@ function createGrpcHandler(method: DescMethod, input: Codec<Message>, next: Next
         const state = startCall(call, method, options);
         const message = decodeMessage(method.input, input, call.request);
         if (message instanceof RpcError) return callback(state.reject(message));
+        const respond = state.responder(callback);
         callContextStorage.run(state.context, next, { stream: false, method, context: state.context, message }).then(
-          (response) => {
-            state.end();
-            callback(null, singleMessage(response), state.context.responseTrailers);
-          },
-          (error: unknown) => {
-            state.end();
-            callback(state.toServiceError(error));
-          },
+          (response) => respond(undefined, singleMessage(response)),
+          (error: unknown) => respond(error, undefined),
         );
       };
     case "client_streaming":
       return (call: grpc.ServerReadableStream<Buffer, Buffer>, callback: grpc.sendUnaryData<Message>) => {
         const state = startCall(call, method, options);
         const messages = decodeStream(method.input, input, call, state.context.signal);
+        const respond = state.responder(callback);
         callContextStorage.run(state.context, next, { stream: true, method, context: state.context, messages }).then(
-          (response) => {
-            state.end();
-            callback(null, singleMessage(response), state.context.responseTrailers);
-          },
-          (error: unknown) => {
-            state.end();
-            callback(state.toServiceError(error));
-          },
+          (response) => respond(undefined, singleMessage(response)),
+          (error: unknown) => respond(error, undefined),
         );
       };
     case "server_streaming":
@@ -159,7 +151,7 @@ async function pipeResponses(
     }
     if (signal.aborted) throw signal.reason;
     state.end();
-    call.end(state.context.responseTrailers);
+    call.end(state.trailers());
   } catch (error) {
     state.end();
     call.emit("error", state.toServiceError(error));
@@ -176,44 +168,92 @@ async function drainOrAbort(call: NodeJS.EventEmitter, signal: AbortSignal): Pro
 
 interface CallState {
   readonly context: CallContext;
-  /** Ends tracking and timers; idempotent. */
+  /** Ends tracking; idempotent. */
   end(): void;
   /** Ends a call rejected before the chain ran (malformed request), logging why. */
   reject(error: RpcError): grpc.ServiceError;
   toServiceError(error: unknown): grpc.ServiceError;
+  /** The response trailers, if a handler set any. */
+  trailers(): grpc.Metadata | undefined;
+  /**
+   * A once-only responder for single-response calls: the handler's result, or
+   * the server's own time limit, whichever comes first.
+   */
+  responder(callback: grpc.sendUnaryData<Message>): (error: unknown, message: Message | undefined) => void;
 }
 
+/**
+ * Per-call state. Built lazily because most calls never touch most of it: the
+ * AbortController, the request id, the bound logger and the trailers are
+ * created on first use (profiling showed per-call allocation dominating the
+ * chain's cost). Client deadlines need no timer of ours: grpc-js cancels the
+ * call at the deadline and we turn that into the signal's reason; the server's
+ * own cap on single-response calls is enforced by the tracker's sweep.
+ */
 function startCall(call: AnyCall, method: DescMethod, options: BindOptions): CallState {
-  const controller = new AbortController();
-  const deadline = deadlineMs(call.getDeadline());
-  const requestId = readRequestId(call.metadata) ?? (options.newRequestId ?? randomUUID)();
-  const peer = call.getPeer();
-  const logger = options.logger.child({
-    "rpc.method": `${method.parent.typeName}/${method.name}`,
-    "http.request.id": requestId,
-    "client.address": peer,
-  });
+  const clientDeadline = deadlineMs(call.getDeadline());
+  const singleResponse = method.methodKind === "unary" || method.methodKind === "client_streaming";
+  const capAt = singleResponse && options.maxCallMs > 0 ? Date.now() + options.maxCallMs : undefined;
+  const deadline = clientDeadline === undefined ? capAt : capAt === undefined ? clientDeadline : Math.min(clientDeadline, capAt);
+  let controller: AbortController | undefined;
+  let abortReason: RpcError | undefined;
+  let requestId: string | undefined;
+  let logger: Logger | undefined;
+  let trailers: grpc.Metadata | undefined;
+  let onExpire: ((error: RpcError) => void) | undefined;
+  const abort = (reason: unknown): void => {
+    if (abortReason !== undefined) return;
+    abortReason = reason instanceof RpcError ? reason : new RpcError(Code.CANCELLED, String(reason));
+    controller?.abort(abortReason);
+  };
   const context: CallContext = {
     method,
-    signal: controller.signal,
     deadline,
     requestMetadata: call.metadata,
-    requestId,
-    peer,
-    logger,
-    responseTrailers: new grpc.Metadata(),
+    get signal() {
+      if (controller === undefined) {
+        controller = new AbortController();
+        if (abortReason !== undefined) controller.abort(abortReason);
+      }
+      return controller.signal;
+    },
+    get requestId() {
+      return (requestId ??= readRequestId(call.metadata) ?? (options.newRequestId ?? randomUUID)());
+    },
+    get peer() {
+      return call.getPeer();
+    },
+    get logger() {
+      return (logger ??= options.logger.child({
+        "rpc.method": `${method.parent.typeName}/${method.name}`,
+        "http.request.id": context.requestId,
+        "client.address": call.getPeer(),
+      }));
+    },
+    get responseTrailers() {
+      return (trailers ??= new grpc.Metadata());
+    },
   };
-  const timer =
-    deadline === undefined
-      ? undefined
-      : setTimeout(() => controller.abort(deadlineExceeded()), Math.max(0, deadline - Date.now()));
   const onCancelled = (): void => {
-    const pastDeadline = deadline !== undefined && Date.now() >= deadline;
-    controller.abort(pastDeadline ? deadlineExceeded() : new RpcError(Code.CANCELLED, "call cancelled by the client"));
+    const pastDeadline = clientDeadline !== undefined && Date.now() >= clientDeadline;
+    abort(pastDeadline ? deadlineExceeded() : new RpcError(Code.CANCELLED, "call cancelled by the client"));
   };
   const events = call as NodeJS.EventEmitter;
   events.once("cancelled", onCancelled);
-  const tracked: TrackedCall = { method, abort: (reason) => controller.abort(reason) };
+  const tracked: TrackedCall = {
+    method,
+    abort,
+    ...(capAt === undefined
+      ? {}
+      : {
+          expiresAt: capAt,
+          expire: () => {
+            const error = new RpcError(Code.DEADLINE_EXCEEDED, `call exceeded the server's limit of ${options.maxCallMs} ms`);
+            abort(error);
+            onExpire?.(error);
+          },
+        }),
+  };
   options.calls.add(tracked);
   let ended = false;
   const state: CallState = {
@@ -221,17 +261,29 @@ function startCall(call: AnyCall, method: DescMethod, options: BindOptions): Cal
     end() {
       if (ended) return;
       ended = true;
-      if (timer !== undefined) clearTimeout(timer);
       events.removeListener("cancelled", onCancelled);
       options.calls.delete(tracked);
     },
     reject(error) {
       state.end();
-      logger.warn({ "grpc.code": "INVALID_ARGUMENT", "error.message": error.message }, "call failed");
+      context.logger.warn({ "grpc.code": "INVALID_ARGUMENT", "error.message": error.message }, "call failed");
       return toServiceError(error, context);
     },
     toServiceError(error) {
       return toServiceError(error, context);
+    },
+    trailers: () => trailers,
+    responder(callback) {
+      let settled = false;
+      const respond = (error: unknown, message: Message | undefined): void => {
+        if (settled) return;
+        settled = true;
+        state.end();
+        if (error !== undefined || message === undefined) callback(toServiceError(error, context));
+        else callback(null, message, trailers);
+      };
+      onExpire = (error) => respond(error, undefined);
+      return respond;
     },
   };
   return state;

@@ -4,6 +4,10 @@ import type { DescMethod } from "@bufbuild/protobuf";
 export interface TrackedCall {
   readonly method: DescMethod;
   abort(reason: unknown): void;
+  /** When the server's own time limit for the call runs out (epoch ms), if it has one. */
+  readonly expiresAt?: number;
+  /** Ends the call because its time limit ran out. */
+  expire?(): void;
 }
 
 /** The calls in progress on a server, so shutdown can end the ones that outlive the grace period. */
@@ -15,6 +19,8 @@ export interface CallTracker {
   abortAll(reason: unknown, filter?: (call: TrackedCall) => boolean): void;
   /** Resolves when no call is in progress. */
   idle(): Promise<void>;
+  /** Expires the calls whose time limit has passed. */
+  sweep(now: number): void;
 }
 
 /** Creates an empty tracker. */
@@ -38,5 +44,8 @@ export function createCallTracker(): CallTracker {
       for (const call of [...calls]) if (filter === undefined || filter(call)) call.abort(reason);
     },
     idle: () => (calls.size === 0 ? Promise.resolve() : new Promise((resolve) => waiters.push(resolve))),
+    sweep(now) {
+      for (const call of calls) if (call.expiresAt !== undefined && call.expiresAt <= now) call.expire?.();
+    },
   };
 }

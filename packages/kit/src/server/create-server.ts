@@ -32,6 +32,14 @@ export interface ServerOptions {
   readonly shutdownDelayMs?: number;
   /** How long in-flight calls may take to finish before they are cancelled. @default 10_000 */
   readonly shutdownGraceMs?: number;
+  /**
+   * The longest a single-response call (unary, client streaming) may run on this
+   * server, whatever deadline the client sent (or none), so a forgotten
+   * deadline cannot pin a handler for ever; it then fails with
+   * DEADLINE_EXCEEDED. Response streams are subscriptions and are not capped.
+   * Enforced to within a quarter second. 0 disables. @default 30_000
+   */
+  readonly maxCallMs?: number;
   /** Extra grpc-js server options (keepalive, etc.). @default {} */
   readonly grpcOptions?: grpc.ServerOptions;
 }
@@ -89,7 +97,7 @@ const FOUR_MIB = 4 * 1024 * 1024;
  */
 export function createServer(options: ServerOptions = {}): Server {
   const logger = options.logger ?? createLogger();
-  const interceptors = options.interceptors ?? defaultServerInterceptors();
+  const interceptors = options.interceptors ?? defaultServerInterceptors({ logger });
   const grpcServer = new grpc.Server({
     "grpc.max_receive_message_length": options.maxReceiveMessageBytes ?? FOUR_MIB,
     "grpc.max_send_message_length": options.maxSendMessageBytes ?? FOUR_MIB,
@@ -97,6 +105,10 @@ export function createServer(options: ServerOptions = {}): Server {
   });
   const health = createHealth(grpcServer);
   const calls = createCallTracker();
+  const maxCallMs = options.maxCallMs ?? 30_000;
+  // One sweep for every call's time limit instead of a timer per call.
+  const sweeper = maxCallMs > 0 ? setInterval(() => calls.sweep(Date.now()), 250) : undefined;
+  sweeper?.unref();
   const codecs = createCodecCache();
   const services: DescService[] = [];
   const shutdownHooks: (() => Promise<void> | void)[] = [];
@@ -128,13 +140,14 @@ export function createServer(options: ServerOptions = {}): Server {
       grpcServer.forceShutdown();
     }
     await admin.close();
+    if (sweeper !== undefined) clearInterval(sweeper);
     logger.info({ "event.action": "shutdown-complete", "event.outcome": outcome }, "shutdown complete");
   };
 
   return {
     addService(service, impl) {
       if (serving) throw new Error(`addService(${service.typeName}) after listen()`);
-      bindService(grpcServer, service, impl as unknown as Record<string, never>, { interceptors, logger, calls, codecs });
+      bindService(grpcServer, service, impl as unknown as Record<string, never>, { interceptors, logger, calls, codecs, maxCallMs });
       services.push(service);
       health.set(service.typeName, "NOT_SERVING");
     },

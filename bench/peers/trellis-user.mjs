@@ -1,0 +1,43 @@
+// Trellis' user service as a benchmark peer: the real service code
+// (createUserServer: the kit's server with its full default interceptor chain —
+// logging every call, recover, deadline cap, validation — and the compiled
+// codec) over the shared in-memory dataset. Access logs go to a file under
+// bench/results/tmp so they cost what they cost in production (a write per
+// line) without flooding the harness' pipes.
+import { createLogger } from "@trellis/kit";
+import { createUserServer } from "../../services/user/dist/internal/server.js";
+import { createChangeFeed } from "../../services/user/dist/internal/change-feed.js";
+import { createMemoryUserRepository } from "../../services/user/dist/repository/memory-user-repository.js";
+import { users } from "./dataset.mjs";
+import { logDestination } from "./trellis-log.mjs";
+
+const ROLE = { ROLE_MEMBER: 1, ROLE_MODERATOR: 2, ROLE_ADMIN: 3 };
+
+function seedRecords() {
+  return users.map((u) => ({
+    id: u.id,
+    email: u.email,
+    displayName: u.displayName,
+    roles: u.roles.map((r) => ROLE[r]),
+    version: 1,
+    createTime: new Date(u.seconds * 1000),
+    updateTime: new Date(u.seconds * 1000),
+  }));
+}
+
+function portArg() {
+  const i = process.argv.indexOf("--port");
+  const port = Number(process.argv[i + 1]);
+  if (i < 0 || !Number.isInteger(port)) throw new Error("usage: trellis-user.mjs --port <n>");
+  return port;
+}
+
+const repository = createMemoryUserRepository({ seed: seedRecords() });
+const feed = createChangeFeed(repository);
+const logger = createLogger({ level: process.env.LOG_LEVEL ?? "info", serviceName: "user", destination: logDestination("trellis-user") });
+const server = createUserServer({ repository, feed }, { logger });
+const bound = await server.listen({ host: "127.0.0.1", port: portArg() });
+process.stdout.write(`READY ${bound.port}\n`);
+process.on("SIGTERM", () => {
+  server.shutdown().then(() => feed.close()).then(() => process.exit(0));
+});
