@@ -47,8 +47,8 @@ export function createChatHandlers(deps: ChatHandlerDeps): ServiceImpl<typeof Ch
     repository.append({ id: newId(), room, senderId: sender.id, senderName: sender.displayName, text });
 
   return {
-    async send(request) {
-      const sender = await users.resolve(request.senderId);
+    async send(request, context) {
+      const sender = await users.resolve(request.senderId, context);
       return { message: toChatMessage(await post(request.room, sender, request.text)) };
     },
 
@@ -86,7 +86,7 @@ export function createChatHandlers(deps: ChatHandlerDeps): ServiceImpl<typeof Ch
             const { room, userId } = action.value;
             if (sender === undefined) {
               if (userId === "") throw failedPrecondition("the first join of a stream must name the user (user_id)");
-              sender = await users.resolve(userId);
+              sender = await users.resolve(userId, context);
             } else if (userId !== "" && userId !== sender.id) {
               throw new RpcError(Code.INVALID_ARGUMENT, "a stream belongs to one user; open another stream for another user");
             }

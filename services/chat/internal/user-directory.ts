@@ -1,5 +1,5 @@
 import { LRUCache } from "lru-cache";
-import { Code, preconditionFailure, retryInfo, RpcError, type Client } from "@trellis/kit";
+import { Code, preconditionFailure, retryInfo, RpcError, type CallContext, type Client } from "@trellis/kit";
 import type { UserService } from "@trellis/user/gen/trellis/user/v1/user_pb.js";
 
 /** A resolved sender. */
@@ -11,10 +11,11 @@ export interface Sender {
 /** Finds users through the user service. */
 export interface UserDirectory {
   /**
-   * The user with this id.
+   * The user with this id. `parent` is the chat call being handled: the lookup
+   * gets at most its remaining budget and is cancelled with it.
    * @throws RpcError FAILED_PRECONDITION for an unknown user; UNAVAILABLE while the user service is unreachable
    */
-  resolve(userId: string): Promise<Sender>;
+  resolve(userId: string, parent?: CallContext): Promise<Sender>;
 }
 
 /** Options of {@link createUserDirectory}. */
@@ -40,11 +41,11 @@ export function createUserDirectory(users: Pick<Client<typeof UserService>, "get
   const cache = new LRUCache<string, Sender>({ max: options.maxEntries ?? 1000, ttl: options.ttlMs ?? 30_000 });
   const timeoutMs = options.timeoutMs ?? 1000;
   return {
-    async resolve(userId) {
+    async resolve(userId, parent) {
       const cached = cache.get(userId);
       if (cached !== undefined) return cached;
       try {
-        const { user } = await users.getUser({ id: userId }, { timeoutMs });
+        const { user } = await users.getUser({ id: userId }, { timeoutMs, ...(parent === undefined ? {} : { parent }) });
         if (user === undefined) throw new Error("GetUser returned no user");
         const sender = { id: user.id, displayName: user.displayName };
         cache.set(userId, sender);

@@ -11,6 +11,7 @@ import {
 import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
 import * as grpc from "@grpc/grpc-js";
 import type { Code } from "../errors/rpc-error.js";
+import type { CallContext } from "../server/call-context.js";
 import type { RpcError } from "../errors/rpc-error.js";
 import { createErrorDetailRegistry, decodeStatusDetails } from "../errors/status-details.js";
 import type { ClientCallOptions, ClientInterceptor, ClientNext, ClientRequest, ClientResponse } from "../interceptors/client-interceptor.js";
@@ -28,6 +29,15 @@ export interface CallOptions {
   readonly signal?: AbortSignal;
   /** Request headers. */
   readonly metadata?: Readonly<Record<string, string>>;
+  /**
+   * The server call this call is made while handling (its `CallContext`): the
+   * client's deadline interceptor gives this call at most the parent's
+   * remaining budget, cancels it with the parent, and forwards its request id —
+   * Go's explicit context passing. Without it, the interceptor falls back to
+   * the implicit call context, which the server provides only when created
+   * with `implicitCallContext: true`.
+   */
+  readonly parent?: CallContext;
 }
 
 /** A client method, typed by the method's kind. */
@@ -100,6 +110,7 @@ function bindMethod(method: DescMethod, target: string, next: ClientNext): unkno
   const optionsOf = (options: CallOptions): ClientCallOptions => ({
     ...(options.timeoutMs === undefined ? {} : { deadline: Date.now() + options.timeoutMs }),
     ...(options.signal === undefined ? {} : { signal: options.signal }),
+    ...(options.parent === undefined ? {} : { parent: options.parent }),
     metadata: options.metadata ?? {},
   });
   switch (method.methodKind) {

@@ -1,5 +1,6 @@
 import type { DescMethod, Message } from "@bufbuild/protobuf";
 import type { Handler, Middleware, RpcResponse } from "./interceptor.js";
+import type { CallContext } from "../server/call-context.js";
 
 /** Per-call settings as they travel down the client chain; interceptors may replace them. */
 export interface ClientCallOptions {
@@ -9,6 +10,8 @@ export interface ClientCallOptions {
   readonly signal?: AbortSignal;
   /** Request headers (ASCII values). */
   readonly metadata: Readonly<Record<string, string>>;
+  /** The server call this call is made for: its remaining deadline, cancellation and request id carry over. */
+  readonly parent?: CallContext;
 }
 
 /** A client call: one request message, or a stream of them. */

@@ -3,6 +3,7 @@ import { observeStream, type Interceptor } from "./interceptor.js";
 import { toRpcError } from "./to-rpc-error.js";
 import type { Logger } from "../observability/logger.js";
 import type { ServerRequest } from "./interceptor.js";
+import type { DescMethod } from "@bufbuild/protobuf";
 
 /** Options of {@link createLoggingInterceptor}. */
 export interface LoggingInterceptorOptions {
@@ -30,19 +31,23 @@ export function createLoggingInterceptor(options: LoggingInterceptorOptions = {}
   const logSuccess = options.logSuccess ?? true;
   const now = options.now ?? (() => performance.now());
   const base = options.logger;
-  // With a base logger, one line carries the call's fields; no child logger is made.
-  const lineFor = (request: ServerRequest, fields: Record<string, unknown>): [Logger, Record<string, unknown>] =>
-    base === undefined
-      ? [request.context.logger, fields]
-      : [
-          base,
-          {
-            "rpc.method": `${request.method.parent.typeName}/${request.method.name}`,
-            "http.request.id": request.context.requestId,
-            "client.address": request.context.peer,
-            ...fields,
-          },
-        ];
+  // One child logger per method, made once: its bindings are serialized once,
+  // so each access line only serializes the per-call fields.
+  const byMethod = new Map<DescMethod, Logger>();
+  const methodLogger = (method: DescMethod, logger: Logger): Logger => {
+    let child = byMethod.get(method);
+    if (child === undefined) {
+      child = logger.child({ "rpc.method": `${method.parent.typeName}/${method.name}` });
+      byMethod.set(method, child);
+    }
+    return child;
+  };
+  const lineFor = (request: ServerRequest, fields: Record<string, unknown>): [Logger, Record<string, unknown>] => {
+    if (base === undefined) return [request.context.logger, fields];
+    fields["http.request.id"] = request.context.requestId;
+    fields["client.address"] = request.context.peer;
+    return [methodLogger(request.method, base), fields];
+  };
   return (next) => async (request) => {
     const started = now();
     const finish = (thrown: unknown, streamed = false): void => {

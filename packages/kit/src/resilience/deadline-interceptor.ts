@@ -60,7 +60,7 @@ export function createClientDeadlineInterceptor(options: ClientDeadlineIntercept
 
   return (next) => async (request) => {
     const at = now();
-    const parent = currentCallContext();
+    const parent = request.options.parent ?? currentCallContext();
     const timeout = timeoutOf(request.method);
     const deadline = earliest(request.options.deadline, timeout === undefined ? undefined : at + timeout, parent?.deadline);
     const signals = [request.options.signal, parent?.signal].filter((s): s is AbortSignal => s !== undefined);

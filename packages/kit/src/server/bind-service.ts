@@ -24,6 +24,8 @@ export interface BindOptions {
   readonly codecs: CodecCache;
   /** Server-side cap on unary and client-streaming calls; 0 disables. */
   readonly maxCallMs: number;
+  /** Run handlers inside the AsyncLocalStorage call context. */
+  readonly implicitCallContext: boolean;
   /** @default crypto.randomUUID */
   readonly newRequestId?: () => string;
 }
@@ -92,6 +94,11 @@ function invokeHandler(method: DescMethod, handler: AnyHandler): Next {
 }
 
 function createGrpcHandler(method: DescMethod, input: Codec<Message>, next: Next, options: BindOptions): grpc.UntypedHandleCall {
+  // AsyncLocalStorage costs every promise of the process a hook on Node 20
+  // (measured: ~6 µs of a ~55 µs call), so the implicit context is opt-in.
+  const enter: <T>(context: CallContext, fn: () => T) => T = options.implicitCallContext
+    ? (context, fn) => callContextStorage.run(context, fn)
+    : (_context, fn) => fn();
   switch (method.methodKind) {
     case "unary":
       return (call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Message>) => {
@@ -99,7 +106,7 @@ function createGrpcHandler(method: DescMethod, input: Codec<Message>, next: Next
         const message = decodeMessage(method.input, input, call.request);
         if (message instanceof RpcError) return callback(state.reject(message));
         const respond = state.responder(callback);
-        callContextStorage.run(state.context, next, { stream: false, method, context: state.context, message }).then(
+        enter(state.context, () => next({ stream: false, method, context: state.context, message })).then(
           (response) => respond(undefined, singleMessage(response)),
           (error: unknown) => respond(error, undefined),
         );
@@ -109,7 +116,7 @@ function createGrpcHandler(method: DescMethod, input: Codec<Message>, next: Next
         const state = startCall(call, method, options);
         const messages = decodeStream(method.input, input, call, state.context.signal);
         const respond = state.responder(callback);
-        callContextStorage.run(state.context, next, { stream: true, method, context: state.context, messages }).then(
+        enter(state.context, () => next({ stream: true, method, context: state.context, messages })).then(
           (response) => respond(undefined, singleMessage(response)),
           (error: unknown) => respond(error, undefined),
         );
@@ -123,14 +130,14 @@ function createGrpcHandler(method: DescMethod, input: Codec<Message>, next: Next
           return;
         }
         const request = { stream: false, method, context: state.context, message } as const;
-        void callContextStorage.run(state.context, () => pipeResponses(call, next(request), state, method));
+        void enter(state.context, () => pipeResponses(call, next(request), state, method));
       };
     case "bidi_streaming":
       return (call: grpc.ServerDuplexStream<Buffer, Message>) => {
         const state = startCall(call, method, options);
         const messages = decodeStream(method.input, input, call, state.context.signal);
         const request = { stream: true, method, context: state.context, messages } as const;
-        void callContextStorage.run(state.context, () => pipeResponses(call, next(request), state, method));
+        void enter(state.context, () => pipeResponses(call, next(request), state, method));
       };
   }
 }

@@ -40,6 +40,14 @@ export interface ServerOptions {
    * Enforced to within a quarter second. 0 disables. @default 30_000
    */
   readonly maxCallMs?: number;
+  /**
+   * Run handlers inside an AsyncLocalStorage call context, so clients called
+   * from a handler inherit its deadline and cancellation without being passed
+   * `{ parent: context }`. Off by default: on Node 20 AsyncLocalStorage puts a
+   * hook on every promise of the process, measured at ~6 µs of a ~55 µs call.
+   * @default false
+   */
+  readonly implicitCallContext?: boolean;
   /** Extra grpc-js server options (keepalive, etc.). @default {} */
   readonly grpcOptions?: grpc.ServerOptions;
 }
@@ -147,7 +155,7 @@ export function createServer(options: ServerOptions = {}): Server {
   return {
     addService(service, impl) {
       if (serving) throw new Error(`addService(${service.typeName}) after listen()`);
-      bindService(grpcServer, service, impl as unknown as Record<string, never>, { interceptors, logger, calls, codecs, maxCallMs });
+      bindService(grpcServer, service, impl as unknown as Record<string, never>, { interceptors, logger, calls, codecs, maxCallMs, implicitCallContext: options.implicitCallContext ?? false });
       services.push(service);
       health.set(service.typeName, "NOT_SERVING");
     },
