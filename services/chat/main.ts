@@ -12,6 +12,7 @@ import {
   defaultClientInterceptors,
   readConfig,
   readServerConfig,
+  serverOptionsFrom,
   serviceTarget,
   shutdownOnSignals,
   optionalUrl,
@@ -56,13 +57,7 @@ async function main(): Promise<void> {
   const users = createClient(UserService, own.USER_SERVICE_TARGET, { interceptors: defaultClientInterceptors(), discovery: registry });
   const grpcServer = createChatServer(
     { repository, hub, users: createUserDirectory(users) },
-    {
-      logger,
-      maxMessageBytes: server.maxMessageBytes,
-      shutdownDelayMs: server.shutdownDelayMs,
-      shutdownGraceMs: server.shutdownGraceMs,
-      maxCallMs: server.maxCallMs,
-    },
+    { logger, ...serverOptionsFrom(server) },
   );
   // Installed before "listening" is announced (see the user service's main).
   shutdownOnSignals(

@@ -9,6 +9,7 @@ import {
   readConfig,
   readDiscoveryConfig,
   readServerConfig,
+  serverOptionsFrom,
   registerWhileServing,
   shutdownOnSignals,
   optionalUrl,
@@ -45,13 +46,7 @@ async function main(): Promise<void> {
   const registry = await createRegistryFromUrl(discovery.registryUrl, { staticServices: discovery.staticServices });
   const grpcServer = createUserServer(
     { repository, feed },
-    {
-      logger,
-      maxMessageBytes: server.maxMessageBytes,
-      shutdownDelayMs: server.shutdownDelayMs,
-      shutdownGraceMs: server.shutdownGraceMs,
-      maxCallMs: server.maxCallMs,
-    },
+    { logger, ...serverOptionsFrom(server) },
   );
   // Installed before "listening" is announced: a SIGTERM that arrives before a
   // handler exists would kill the process outright instead of draining it.

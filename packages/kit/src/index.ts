@@ -57,7 +57,7 @@ export {
   type ConfigSpec,
   type ConfigOf,
 } from "./config/env.js";
-export { readServerConfig, LOG_LEVELS, type ServerConfig } from "./config/server-config.js";
+export { readServerConfig, serverOptionsFrom, LOG_LEVELS, type ServerConfig } from "./config/server-config.js";
 export { compileCodec, createCodecCache, type Codec, type CodecCache } from "./codec/index.js";
 export * from "./resilience/index.js";
 export * from "./balancer/index.js";

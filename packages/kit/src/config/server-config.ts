@@ -32,3 +32,14 @@ export function readServerConfig(defaults: { readonly grpcPort: number; readonly
 
 /** What {@link readServerConfig} returns. */
 export type ServerConfig = ReturnType<typeof readServerConfig>;
+
+/** The createServer options a ServerConfig sets (everything but the logger and the chain). */
+export function serverOptionsFrom(config: ServerConfig) {
+  return {
+    maxReceiveMessageBytes: config.maxMessageBytes,
+    maxSendMessageBytes: config.maxMessageBytes,
+    shutdownDelayMs: config.shutdownDelayMs,
+    shutdownGraceMs: config.shutdownGraceMs,
+    maxCallMs: config.maxCallMs,
+  } as const;
+}
