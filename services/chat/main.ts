@@ -3,7 +3,9 @@
  * Configured only by the environment (see the README's "chat service" section).
  */
 import {
-  ConfigError,
+  announceListening,
+  configOrExit,
+  runMain,
   createRegistryFromUrl,
   readDiscoveryConfig,
   registerWhileServing,
@@ -25,28 +27,22 @@ import { createUserDirectory } from "./internal/user-directory.js";
 import { openChatRepository } from "./repository/open-chat-repository.js";
 
 async function main(): Promise<void> {
-  let server;
-  let own;
-  let discovery;
-  try {
-    discovery = readDiscoveryConfig();
-    server = readServerConfig({ grpcPort: 50052, adminPort: 9092 });
-    own = readConfig({
-      DATABASE_URL: optionalUrl(["postgres", "postgresql"]),
-      PGLITE_DATA_DIR: text({ default: ".data/chat" }),
-      USER_SERVICE_TARGET: text({
-        default: serviceTarget(discovery, "user", 50051),
-        pattern: /^[\w.+-]+:\/\/\/?[^\s]*$|^[^\s/]+:\d+$/,
-        expected: "a gRPC target such as etcd:///user or dns:///user:50051",
+  const { discovery, server, own } = configOrExit("chat", () => {
+    const discovery = readDiscoveryConfig();
+    return {
+      discovery,
+      server: readServerConfig({ grpcPort: 50052, adminPort: 9092 }),
+      own: readConfig({
+        DATABASE_URL: optionalUrl(["postgres", "postgresql"]),
+        PGLITE_DATA_DIR: text({ default: ".data/chat" }),
+        USER_SERVICE_TARGET: text({
+          default: serviceTarget(discovery, "user", 50051),
+          pattern: /^[\w.+-]+:\/\/\/?[^\s]*$|^[^\s/]+:\d+$/,
+          expected: "a gRPC target such as etcd:///user or dns:///user:50051",
+        }),
       }),
-    });
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`chat: ${error.message}\n`);
-      process.exit(2);
-    }
-    throw error;
-  }
+    };
+  });
   const logger = createLogger({ level: server.logLevel, serviceName: "chat" });
   const repository = await openChatRepository({
     ...(own.DATABASE_URL === undefined ? {} : { databaseUrl: own.DATABASE_URL }),
@@ -72,23 +68,18 @@ async function main(): Promise<void> {
   );
   const bound = await grpcServer.listen({ host: server.host, port: server.grpcPort, adminPort: server.adminPort });
   const instance = await registerWhileServing(grpcServer, { registry, service: "chat", host: discovery.advertiseHost, port: bound.port });
-  const shownHost = bound.host === "0.0.0.0" || bound.host === "::" ? "localhost" : bound.host;
-  logger.info(
+  announceListening(
+    logger,
+    "chat",
+    bound,
     {
-      "server.address": bound.host,
-      "server.port": bound.port,
-      "admin.port": bound.adminPort,
       "db.system": own.DATABASE_URL === undefined ? "pglite" : "postgresql",
       "user_service.target": own.USER_SERVICE_TARGET,
       "registry.kind": discovery.registry.kind,
       "service.instance.id": instance.id,
     },
-    `chat service listening on ${shownHost}:${bound.port} (gRPC), admin on http://${shownHost}:${bound.adminPort}; users from ${own.USER_SERVICE_TARGET}`,
+    `; users from ${own.USER_SERVICE_TARGET}`,
   );
 }
 
-main().catch((error: unknown) => {
-  const message = error instanceof Error ? error.message : String(error);
-  process.stderr.write(`chat: failed to start: ${message}\n`);
-  process.exit(1);
-});
+runMain("chat", main);

@@ -3,7 +3,9 @@
  * Configured only by the environment (see the README's "user service" section).
  */
 import {
-  ConfigError,
+  announceListening,
+  configOrExit,
+  runMain,
   createLogger,
   createRegistryFromUrl,
   readConfig,
@@ -20,23 +22,17 @@ import { createUserServer } from "./internal/server.js";
 import { openUserRepository } from "./repository/open-user-repository.js";
 
 async function main(): Promise<void> {
-  let server;
-  let own;
-  let discovery;
-  try {
-    discovery = readDiscoveryConfig();
-    server = readServerConfig({ grpcPort: 50051, adminPort: 9091 });
-    own = readConfig({
-      DATABASE_URL: optionalUrl(["postgres", "postgresql"]),
-      PGLITE_DATA_DIR: text({ default: ".data/user" }),
-    });
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`user: ${error.message}\n`);
-      process.exit(2);
-    }
-    throw error;
-  }
+  const { discovery, server, own } = configOrExit("user", () => {
+    const discovery = readDiscoveryConfig();
+    return {
+      discovery,
+      server: readServerConfig({ grpcPort: 50051, adminPort: 9091 }),
+      own: readConfig({
+        DATABASE_URL: optionalUrl(["postgres", "postgresql"]),
+        PGLITE_DATA_DIR: text({ default: ".data/user" }),
+      }),
+    };
+  });
   const logger = createLogger({ level: server.logLevel, serviceName: "user" });
   const repository = await openUserRepository({
     ...(own.DATABASE_URL === undefined ? {} : { databaseUrl: own.DATABASE_URL }),
@@ -61,23 +57,17 @@ async function main(): Promise<void> {
   );
   const bound = await grpcServer.listen({ host: server.host, port: server.grpcPort, adminPort: server.adminPort });
   const instance = await registerWhileServing(grpcServer, { registry, service: "user", host: discovery.advertiseHost, port: bound.port });
-  const shownHost = bound.host === "0.0.0.0" || bound.host === "::" ? "localhost" : bound.host;
-  logger.info(
+  announceListening(
+    logger,
+    "user",
+    bound,
     {
-      "server.address": bound.host,
-      "server.port": bound.port,
-      "admin.port": bound.adminPort,
       "db.system": own.DATABASE_URL === undefined ? "pglite" : "postgresql",
       "db.location": own.DATABASE_URL === undefined ? own.PGLITE_DATA_DIR : "DATABASE_URL",
       "registry.kind": discovery.registry.kind,
       "service.instance.id": instance.id,
     },
-    `user service listening on ${shownHost}:${bound.port} (gRPC), admin on http://${shownHost}:${bound.adminPort}`,
   );
 }
 
-main().catch((error: unknown) => {
-  const message = error instanceof Error ? error.message : String(error);
-  process.stderr.write(`user: failed to start: ${message}\n`);
-  process.exit(1);
-});
+runMain("user", main);

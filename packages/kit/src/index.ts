@@ -15,7 +15,7 @@ export {
 } from "./interceptors/interceptor.js";
 export { createRecoverInterceptor } from "./interceptors/recover.js";
 export { createLoggingInterceptor, type LoggingInterceptorOptions } from "./interceptors/logging.js";
-export { createValidationInterceptor, assertValid } from "./interceptors/validation.js";
+export { createValidationInterceptor } from "./interceptors/validation.js";
 export { toRpcError, INTERNAL_ERROR_MESSAGE } from "./interceptors/to-rpc-error.js";
 export { compileValidator, createValidatorCache, type Validator, type FieldViolation } from "./validation/index.js";
 export { remainingMs, type CallContext } from "./server/call-context.js";
@@ -73,3 +73,4 @@ export { createRegistryFromUrl, parseRegistryUrl, type RegistryUrl, type Registr
 export { createStaticRegistry, parseStaticConfig, parseStaticTarget } from "./discovery/static-registry.js";
 export { createDnsDiscovery, type DnsDiscoveryOptions } from "./discovery/dns-discovery.js";
 export { readDiscoveryConfig, serviceTarget, LOCAL_SERVICES, type DiscoveryConfig } from "./config/discovery-config.js";
+export { configOrExit, runMain, announceListening } from "./config/run-service.js";

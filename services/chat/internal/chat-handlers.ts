@@ -118,7 +118,7 @@ export function createChatHandlers(deps: ChatHandlerDeps): ServiceImpl<typeof Ch
 
       // Requests are read concurrently with writing events; a bad request or a
       // failed lookup ends the stream with its status, after the events already queued.
-      const reader = (async () => {
+      void (async () => {
         try {
           for await (const request of requests) await handle(request);
           queue.end();
@@ -138,7 +138,6 @@ export function createChatHandlers(deps: ChatHandlerDeps): ServiceImpl<typeof Ch
           );
         }
         joined.clear();
-        void reader;
       }
     },
   };

@@ -1,5 +1,5 @@
 import { create } from "@bufbuild/protobuf";
-import { badRequest, Code, compileValidator, RpcError, type FieldViolationInit } from "@trellis/kit";
+import { compileValidator, invalidArgument, type FieldViolationInit } from "@trellis/kit";
 import { CreateUserRequestSchema, Role, type CreateUserRequest } from "../gen/trellis/user/v1/user_pb.js";
 import type { NewUser, RoleValue, UserPatch } from "./user-repository.js";
 
@@ -30,13 +30,6 @@ export function isUuid(id: string): boolean {
   return UUID.test(id);
 }
 
-/** Throws INVALID_ARGUMENT with a BadRequest listing the violations, if any. */
-export function rejectIfInvalid(violations: readonly FieldViolationInit[], what: string): void {
-  if (violations.length === 0) return;
-  const summary = violations.map((v) => `${v.field}: ${v.description}`).join("; ");
-  throw new RpcError(Code.INVALID_ARGUMENT, `invalid ${what}: ${summary}`, { details: [badRequest(violations)] });
-}
-
 /**
  * Checks and normalises the fields of a new user.
  * @throws RpcError INVALID_ARGUMENT with field violations
@@ -51,7 +44,7 @@ export function checkNewUser(input: Pick<CreateUserRequest, "email" | "displayNa
   if (input.displayName !== "" && input.displayName.trim() === "") {
     violations.push({ field: "display_name", description: "must not be blank", reason: "display_name.blank" });
   }
-  rejectIfInvalid(violations, "user");
+  if (violations.length > 0) throw invalidArgument("user", violations);
   return {
     id,
     email: normalizeEmail(input.email),
@@ -97,6 +90,6 @@ export function checkPatch(
     if (user.roles.length === 0) violations.push({ field: "user.roles", description: "must hold at least one role", reason: "required" });
     patch.roles = [...user.roles];
   }
-  rejectIfInvalid(violations, "update");
+  if (violations.length > 0) throw invalidArgument("update", violations);
   return patch;
 }

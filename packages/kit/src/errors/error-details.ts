@@ -10,7 +10,7 @@ import {
   ResourceInfoSchema,
   RetryInfoSchema,
 } from "../gen/google/rpc/error_details_pb.js";
-import type { ErrorDetail } from "./rpc-error.js";
+import { Code, RpcError, type ErrorDetail } from "./rpc-error.js";
 
 /** One invalid field, as in google.rpc.BadRequest.FieldViolation. */
 export interface FieldViolationInit {
@@ -79,4 +79,13 @@ export function preconditionFailure(
 /** google.rpc.RequestInfo: the request id a user can quote when reporting the error. */
 export function requestInfo(requestId: string, servingData = ""): ErrorDetail<typeof RequestInfoSchema> {
   return { schema: RequestInfoSchema, value: create(RequestInfoSchema, { requestId, servingData }) };
+}
+
+/**
+ * INVALID_ARGUMENT naming every bad field in the message and in a
+ * google.rpc.BadRequest, e.g. `invalid CreateUserRequest: email: must be a valid email address`.
+ */
+export function invalidArgument(what: string, violations: readonly FieldViolationInit[]): RpcError {
+  const summary = violations.map((v) => `${v.field}: ${v.description}`).join("; ");
+  return new RpcError(Code.INVALID_ARGUMENT, `invalid ${what}: ${summary}`, { details: [badRequest(violations)] });
 }

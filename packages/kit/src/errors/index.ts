@@ -1,6 +1,7 @@
 export { RpcError, Code, codeName, type ErrorDetail, type RpcErrorOptions } from "./rpc-error.js";
 export {
   badRequest,
+  invalidArgument,
   errorInfo,
   resourceInfo,
   retryInfo,

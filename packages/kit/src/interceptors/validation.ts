@@ -1,6 +1,5 @@
 import type { DescMessage, Message } from "@bufbuild/protobuf";
-import { Code, RpcError } from "../errors/rpc-error.js";
-import { badRequest } from "../errors/error-details.js";
+import { invalidArgument } from "../errors/error-details.js";
 import { compileValidator, createValidatorCache, type Validator } from "../validation/index.js";
 import type { Interceptor } from "./interceptor.js";
 
@@ -31,18 +30,9 @@ export function createValidationInterceptor(): Interceptor {
   };
 }
 
-/** Throws INVALID_ARGUMENT with BadRequest details when the message breaks its rules. */
-export function assertValid(validate: Validator, message: Message, schema: DescMessage): void {
-  check(validate, message, schema);
-}
-
 function check(validate: Validator, message: Message, schema: DescMessage): void {
   const violations = validate(message);
-  if (violations.length === 0) return;
-  const summary = violations.map((v) => `${v.field}: ${v.description}`).join("; ");
-  throw new RpcError(Code.INVALID_ARGUMENT, `invalid ${schema.name}: ${summary}`, {
-    details: [badRequest(violations)],
-  });
+  if (violations.length > 0) throw invalidArgument(schema.name, violations);
 }
 
 async function* checkEach(
