@@ -44,6 +44,7 @@ export { callContextStorage, currentCallContext } from "./server/call-context-st
 export type { ServiceInstance, Registrar, Discovery, Registry as ServiceRegistry } from "./discovery/registry.js";
 export { createClient, type Client, type ClientMethod, type ClientOptions, type CallOptions } from "./client/create-client.js";
 export { createLogger, type Logger, type LoggerOptions } from "./observability/logger.js";
+export { createCoalescingDestination, type CoalescingDestination, type CoalescingDestinationOptions } from "./observability/coalescing-destination.js";
 export {
   ConfigError,
   readConfig,

@@ -1,4 +1,5 @@
 import { pino, type Logger as PinoLogger, type DestinationStream } from "pino";
+import { createCoalescingDestination } from "./coalescing-destination.js";
 
 /** The kit's logger: pino, one JSON object per line. */
 export type Logger = PinoLogger;
@@ -10,10 +11,9 @@ export interface LoggerOptions {
   /** `service.name` on every line. @default "trellis" */
   readonly serviceName?: string;
   /**
-   * Where lines go. @default stdout, written asynchronously (pino's
-   * sonic-boom with `sync: false`: lines that arrive while a write is in flight
-   * go out together in the next one, instead of one blocking write per line);
-   * pino flushes what is pending on exit.
+   * Where lines go. @default stdout via createCoalescingDestination(): the
+   * lines of one event-loop turn go out in one write at the end of the turn,
+   * and pending lines are written on exit.
    */
   readonly destination?: DestinationStream;
 }
@@ -41,7 +41,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
             : { message: String(err) },
       },
     },
-    options.destination ?? pino.destination({ dest: 1, sync: false }),
+    options.destination ?? createCoalescingDestination(),
   );
 }
 
