@@ -1,46 +1,27 @@
-import { randomUUID } from "node:crypto";
 import { once } from "node:events";
 import { addAbortSignal, type Readable } from "node:stream";
 import type { DescMessage, DescMethod, DescService, Message } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
 import { Code, RpcError } from "../errors/rpc-error.js";
-import { encodeStatusDetails, STATUS_DETAILS_KEY } from "../errors/status-details.js";
-import { requestInfo } from "../errors/error-details.js";
 import { chainInterceptors, type Next, type ServerRequest, type ServerResponse } from "../interceptors/interceptor.js";
 import type { Interceptor } from "../interceptors/interceptor.js";
-import { INTERNAL_ERROR_MESSAGE } from "../interceptors/to-rpc-error.js";
-import type { Logger } from "../observability/logger.js";
 import type { CallContext } from "./call-context.js";
-import type { CallTracker, TrackedCall } from "./call-tracker.js";
+import { ServerCall, type ServerCallOptions } from "./server-call.js";
 import { compileCodec, type Codec, type CodecCache } from "../codec/index.js";
 import { callContextStorage } from "./call-context-storage.js";
 
 /** What binding a service needs from its server. */
-export interface BindOptions {
+export interface BindOptions extends ServerCallOptions {
   readonly interceptors: readonly Interceptor[];
-  readonly logger: Logger;
-  readonly calls: CallTracker;
   /** Compiled message codecs, shared by the server's services. */
   readonly codecs: CodecCache;
-  /** Server-side cap on unary and client-streaming calls; 0 disables. */
-  readonly maxCallMs: number;
   /** Run handlers inside the AsyncLocalStorage call context. */
   readonly implicitCallContext: boolean;
-  /** @default crypto.randomUUID */
-  readonly newRequestId?: () => string;
 }
-
-type AnyCall =
-  | grpc.ServerUnaryCall<Buffer, Buffer>
-  | grpc.ServerReadableStream<Buffer, Buffer>
-  | grpc.ServerWritableStream<Buffer, Buffer>
-  | grpc.ServerDuplexStream<Buffer, Buffer>;
 
 type AnyHandler = (request: never, context: CallContext) => unknown;
 
 const identity = (value: Buffer): Buffer => value;
-const REQUEST_ID_KEY = "x-request-id";
-const REQUEST_ID_PATTERN = /^[\w.:-]{1,128}$/;
 
 /**
  * Registers a protobuf-es service on a grpc-js server: every call runs through
@@ -99,69 +80,68 @@ function createGrpcHandler(method: DescMethod, input: Codec<Message>, next: Next
   const enter: <T>(context: CallContext, fn: () => T) => T = options.implicitCallContext
     ? (context, fn) => callContextStorage.run(context, fn)
     : (_context, fn) => fn();
+  const single = (call: ServerCall, request: ServerRequest): void => {
+    enter(call, () => next(request)).then(
+      (response) => call.respond(undefined, singleMessage(response)),
+      (error: unknown) => call.respond(error, undefined),
+    );
+  };
   switch (method.methodKind) {
     case "unary":
-      return (call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Message>) => {
-        const state = startCall(call, method, options);
-        const message = decodeMessage(method.input, input, call.request);
-        if (message instanceof RpcError) return callback(state.reject(message));
-        const respond = state.responder(callback);
-        enter(state.context, () => next({ stream: false, method, context: state.context, message })).then(
-          (response) => respond(undefined, singleMessage(response)),
-          (error: unknown) => respond(error, undefined),
-        );
+      return (grpcCall: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Message>) => {
+        const call = new ServerCall(grpcCall, method, options);
+        const message = decodeMessage(method.input, input, grpcCall.request);
+        if (message instanceof RpcError) return callback(call.reject(message));
+        call.respondWith(callback);
+        single(call, { stream: false, method, context: call, message });
       };
     case "client_streaming":
-      return (call: grpc.ServerReadableStream<Buffer, Buffer>, callback: grpc.sendUnaryData<Message>) => {
-        const state = startCall(call, method, options);
-        const messages = decodeStream(method.input, input, call, state.context.signal);
-        const respond = state.responder(callback);
-        enter(state.context, () => next({ stream: true, method, context: state.context, messages })).then(
-          (response) => respond(undefined, singleMessage(response)),
-          (error: unknown) => respond(error, undefined),
-        );
+      return (grpcCall: grpc.ServerReadableStream<Buffer, Buffer>, callback: grpc.sendUnaryData<Message>) => {
+        const call = new ServerCall(grpcCall, method, options);
+        call.respondWith(callback);
+        single(call, { stream: true, method, context: call, messages: decodeStream(method.input, input, grpcCall, call.signal) });
       };
     case "server_streaming":
-      return (call: grpc.ServerWritableStream<Buffer, Message>) => {
-        const state = startCall(call, method, options);
-        const message = decodeMessage(method.input, input, call.request);
+      return (grpcCall: grpc.ServerWritableStream<Buffer, Message>) => {
+        const call = new ServerCall(grpcCall, method, options);
+        const message = decodeMessage(method.input, input, grpcCall.request);
         if (message instanceof RpcError) {
-          call.emit("error", state.reject(message));
+          grpcCall.emit("error", call.reject(message));
           return;
         }
-        const request = { stream: false, method, context: state.context, message } as const;
-        void enter(state.context, () => pipeResponses(call, next(request), state, method));
+        const request = { stream: false, method, context: call, message } as const;
+        void enter(call, () => pipeResponses(grpcCall, next(request), call, method));
       };
     case "bidi_streaming":
-      return (call: grpc.ServerDuplexStream<Buffer, Message>) => {
-        const state = startCall(call, method, options);
-        const messages = decodeStream(method.input, input, call, state.context.signal);
-        const request = { stream: true, method, context: state.context, messages } as const;
-        void enter(state.context, () => pipeResponses(call, next(request), state, method));
+      return (grpcCall: grpc.ServerDuplexStream<Buffer, Message>) => {
+        const call = new ServerCall(grpcCall, method, options);
+        const messages = decodeStream(method.input, input, grpcCall, call.signal);
+        const request = { stream: true, method, context: call, messages } as const;
+        void enter(call, () => pipeResponses(grpcCall, next(request), call, method));
       };
   }
 }
 
 async function pipeResponses(
-  call: grpc.ServerWritableStream<Buffer, Message> | grpc.ServerDuplexStream<Buffer, Message>,
+  grpcCall: grpc.ServerWritableStream<Buffer, Message> | grpc.ServerDuplexStream<Buffer, Message>,
   pending: Promise<ServerResponse>,
-  state: CallState,
+  call: ServerCall,
   method: DescMethod,
 ): Promise<void> {
-  const { signal } = state.context;
+  const { signal } = call;
   try {
     const response = await pending;
     if (!response.stream) throw new Error(`${method.name} must return an async iterable`);
     for await (const message of response.messages) {
       if (signal.aborted) break;
-      if (!call.write(message)) await drainOrAbort(call, signal);
+      if (!grpcCall.write(message)) await drainOrAbort(grpcCall, signal);
     }
     if (signal.aborted) throw signal.reason;
-    state.end();
-    call.end(state.trailers());
+    call.end();
+    grpcCall.end(call.trailers);
   } catch (error) {
-    state.end();
-    call.emit("error", state.toServiceError(error));
+    call.end();
+    grpcCall.emit("error", call.toServiceError(error));
   }
 }
 
@@ -171,129 +151,6 @@ async function drainOrAbort(call: NodeJS.EventEmitter, signal: AbortSignal): Pro
   } catch {
     // Aborted while waiting: the caller sees signal.aborted and stops writing.
   }
-}
-
-interface CallState {
-  readonly context: CallContext;
-  /** Ends tracking; idempotent. */
-  end(): void;
-  /** Ends a call rejected before the chain ran (malformed request), logging why. */
-  reject(error: RpcError): grpc.ServiceError;
-  toServiceError(error: unknown): grpc.ServiceError;
-  /** The response trailers, if a handler set any. */
-  trailers(): grpc.Metadata | undefined;
-  /**
-   * A once-only responder for single-response calls: the handler's result, or
-   * the server's own time limit, whichever comes first.
-   */
-  responder(callback: grpc.sendUnaryData<Message>): (error: unknown, message: Message | undefined) => void;
-}
-
-/**
- * Per-call state. Built lazily because most calls never touch most of it: the
- * AbortController, the request id, the bound logger and the trailers are
- * created on first use (profiling showed per-call allocation dominating the
- * chain's cost). Client deadlines need no timer of ours: grpc-js cancels the
- * call at the deadline and we turn that into the signal's reason; the server's
- * own cap on single-response calls is enforced by the tracker's sweep.
- */
-function startCall(call: AnyCall, method: DescMethod, options: BindOptions): CallState {
-  const clientDeadline = deadlineMs(call.getDeadline());
-  const singleResponse = method.methodKind === "unary" || method.methodKind === "client_streaming";
-  const capAt = singleResponse && options.maxCallMs > 0 ? Date.now() + options.maxCallMs : undefined;
-  const deadline = clientDeadline === undefined ? capAt : capAt === undefined ? clientDeadline : Math.min(clientDeadline, capAt);
-  let controller: AbortController | undefined;
-  let abortReason: RpcError | undefined;
-  let requestId: string | undefined;
-  let logger: Logger | undefined;
-  let trailers: grpc.Metadata | undefined;
-  let onExpire: ((error: RpcError) => void) | undefined;
-  const abort = (reason: unknown): void => {
-    if (abortReason !== undefined) return;
-    abortReason = reason instanceof RpcError ? reason : new RpcError(Code.CANCELLED, String(reason));
-    controller?.abort(abortReason);
-  };
-  const context: CallContext = {
-    method,
-    deadline,
-    requestMetadata: call.metadata,
-    get signal() {
-      if (controller === undefined) {
-        controller = new AbortController();
-        if (abortReason !== undefined) controller.abort(abortReason);
-      }
-      return controller.signal;
-    },
-    get requestId() {
-      return (requestId ??= readRequestId(call.metadata) ?? (options.newRequestId ?? randomUUID)());
-    },
-    get peer() {
-      return call.getPeer();
-    },
-    get logger() {
-      return (logger ??= options.logger.child({
-        "rpc.method": `${method.parent.typeName}/${method.name}`,
-        "http.request.id": context.requestId,
-        "client.address": call.getPeer(),
-      }));
-    },
-    get responseTrailers() {
-      return (trailers ??= new grpc.Metadata());
-    },
-  };
-  const onCancelled = (): void => {
-    const pastDeadline = clientDeadline !== undefined && Date.now() >= clientDeadline;
-    abort(pastDeadline ? deadlineExceeded() : new RpcError(Code.CANCELLED, "call cancelled by the client"));
-  };
-  const events = call as NodeJS.EventEmitter;
-  events.once("cancelled", onCancelled);
-  const tracked: TrackedCall = {
-    method,
-    abort,
-    ...(capAt === undefined
-      ? {}
-      : {
-          expiresAt: capAt,
-          expire: () => {
-            const error = new RpcError(Code.DEADLINE_EXCEEDED, `call exceeded the server's limit of ${options.maxCallMs} ms`);
-            abort(error);
-            onExpire?.(error);
-          },
-        }),
-  };
-  options.calls.add(tracked);
-  let ended = false;
-  const state: CallState = {
-    context,
-    end() {
-      if (ended) return;
-      ended = true;
-      events.removeListener("cancelled", onCancelled);
-      options.calls.delete(tracked);
-    },
-    reject(error) {
-      state.end();
-      context.logger.warn({ "grpc.code": "INVALID_ARGUMENT", "error.message": error.message }, "call failed");
-      return toServiceError(error, context);
-    },
-    toServiceError(error) {
-      return toServiceError(error, context);
-    },
-    trailers: () => trailers,
-    responder(callback) {
-      let settled = false;
-      const respond = (error: unknown, message: Message | undefined): void => {
-        if (settled) return;
-        settled = true;
-        state.end();
-        if (error !== undefined || message === undefined) callback(toServiceError(error, context));
-        else callback(null, message, trailers);
-      };
-      onExpire = (error) => respond(error, undefined);
-      return respond;
-    },
-  };
-  return state;
 }
 
 function decodeMessage(schema: DescMessage, codec: Codec<Message>, bytes: Buffer): Message | RpcError {
@@ -333,37 +190,4 @@ function singleMessage(response: ServerResponse): Message {
  */
 function toBuffer(bytes: Uint8Array): Buffer {
   return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-}
-
-function deadlineMs(deadline: grpc.Deadline): number | undefined {
-  const ms = deadline instanceof Date ? deadline.getTime() : deadline;
-  return Number.isFinite(ms) ? ms : undefined;
-}
-
-function deadlineExceeded(): RpcError {
-  return new RpcError(Code.DEADLINE_EXCEEDED, "deadline exceeded");
-}
-
-function readRequestId(metadata: grpc.Metadata): string | undefined {
-  const value = metadata.get(REQUEST_ID_KEY)[0];
-  return typeof value === "string" && REQUEST_ID_PATTERN.test(value) ? value : undefined;
-}
-
-/**
- * The status grpc-js sends. Unknown errors become a generic INTERNAL (the
- * recover interceptor logs them); details and a google.rpc.RequestInfo with the
- * request id travel in `grpc-status-details-bin`.
- */
-function toServiceError(error: unknown, context: CallContext): grpc.ServiceError {
-  const rpcError =
-    error instanceof RpcError ? error : new RpcError(Code.INTERNAL, INTERNAL_ERROR_MESSAGE, { cause: error });
-  const metadata = context.responseTrailers.clone();
-  for (const [key, value] of Object.entries(rpcError.metadata)) metadata.set(key, value);
-  const details = [...rpcError.details, requestInfo(context.requestId)];
-  metadata.set(STATUS_DETAILS_KEY, encodeStatusDetails(rpcError.code, rpcError.message, details));
-  return Object.assign(new Error(rpcError.message), {
-    code: rpcError.code,
-    details: rpcError.message,
-    metadata,
-  });
 }

@@ -5,9 +5,9 @@ export interface TrackedCall {
   readonly method: DescMethod;
   abort(reason: unknown): void;
   /** When the server's own time limit for the call runs out (epoch ms), if it has one. */
-  readonly expiresAt?: number;
+  readonly expiresAt: number | undefined;
   /** Ends the call because its time limit ran out. */
-  expire?(): void;
+  expire(): void;
 }
 
 /** The calls in progress on a server, so shutdown can end the ones that outlive the grace period. */
@@ -45,7 +45,7 @@ export function createCallTracker(): CallTracker {
     },
     idle: () => (calls.size === 0 ? Promise.resolve() : new Promise((resolve) => waiters.push(resolve))),
     sweep(now) {
-      for (const call of calls) if (call.expiresAt !== undefined && call.expiresAt <= now) call.expire?.();
+      for (const call of calls) if (call.expiresAt !== undefined && call.expiresAt <= now) call.expire();
     },
   };
 }

@@ -121,7 +121,7 @@ describe("createServer: calls", () => {
     const error = await rejection(t.client(EchoService).echo({ text: "slow", delayMs: 5_000 }, { timeoutMs: 50 }));
     assert.equal(error.code, Code.DEADLINE_EXCEEDED);
     const reason = await probe.aborted[before];
-    assert.ok(reason instanceof RpcError && reason.code === Code.DEADLINE_EXCEEDED);
+    assert.ok(reason instanceof RpcError && reason.code === Code.DEADLINE_EXCEEDED, String(reason));
   });
 
   it("aborts the handler when the client cancels mid-stream", async () => {

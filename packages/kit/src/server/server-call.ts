@@ -1,0 +1,202 @@
+import { randomUUID } from "node:crypto";
+import type { DescMethod, Message } from "@bufbuild/protobuf";
+import * as grpc from "@grpc/grpc-js";
+import { Code, RpcError } from "../errors/rpc-error.js";
+import { encodeStatusDetails, STATUS_DETAILS_KEY } from "../errors/status-details.js";
+import { requestInfo } from "../errors/error-details.js";
+import { INTERNAL_ERROR_MESSAGE } from "../interceptors/to-rpc-error.js";
+import type { Logger } from "../observability/logger.js";
+import type { CallContext } from "./call-context.js";
+import type { CallTracker, TrackedCall } from "./call-tracker.js";
+
+/** A grpc-js call of any of the four kinds. */
+export type AnyGrpcCall =
+  | grpc.ServerUnaryCall<Buffer, Buffer>
+  | grpc.ServerReadableStream<Buffer, Buffer>
+  | grpc.ServerWritableStream<Buffer, Buffer>
+  | grpc.ServerDuplexStream<Buffer, Buffer>;
+
+/** What a call needs from its server. */
+export interface ServerCallOptions {
+  readonly logger: Logger;
+  readonly calls: CallTracker;
+  /** Server-side cap on unary and client-streaming calls; 0 disables. */
+  readonly maxCallMs: number;
+  /** @default crypto.randomUUID */
+  readonly newRequestId?: () => string;
+}
+
+const REQUEST_ID_KEY = "x-request-id";
+const REQUEST_ID_PATTERN = /^[\w.:-]{1,128}$/;
+/**
+ * grpc-js' deadline timer runs on libuv's loop clock, which lags Date.now() by
+ * as long as the loop turn that read the headers had run, so it can fire a few
+ * milliseconds before the deadline it reports: a cancel that close to the
+ * deadline is the deadline.
+ */
+const DEADLINE_TIMER_SLACK_MS = 20;
+
+/**
+ * One call in progress: the CallContext its interceptors and handler see, its
+ * entry in the server's call tracker, and its once-only completion.
+ *
+ * One object per call with every part made on first use, because most calls
+ * never touch most of it: profiling showed per-call allocation (closures, an
+ * AbortController, a child logger, a timer) dominating the chain's cost. Even
+ * the client-cancel listener waits until someone reads `signal`. No timer of
+ * ours runs per call: grpc-js cancels a call at the client's deadline (we turn
+ * that into the signal's reason), and the server's own cap on single-response
+ * calls is enforced by the tracker's sweep.
+ */
+export class ServerCall implements CallContext, TrackedCall {
+  readonly method: DescMethod;
+  readonly deadline: number | undefined;
+  readonly expiresAt: number | undefined;
+  readonly #call: AnyGrpcCall;
+  readonly #options: ServerCallOptions;
+  readonly #clientDeadline: number | undefined;
+  #controller: AbortController | undefined;
+  #abortReason: RpcError | undefined;
+  #requestId: string | undefined;
+  #logger: Logger | undefined;
+  #trailers: grpc.Metadata | undefined;
+  #callback: grpc.sendUnaryData<Message> | undefined;
+  #onCancelled: (() => void) | undefined;
+  #ended = false;
+
+  constructor(call: AnyGrpcCall, method: DescMethod, options: ServerCallOptions) {
+    this.method = method;
+    this.#call = call;
+    this.#options = options;
+    this.#clientDeadline = deadlineMs(call.getDeadline());
+    const singleResponse = method.methodKind === "unary" || method.methodKind === "client_streaming";
+    this.expiresAt = singleResponse && options.maxCallMs > 0 ? Date.now() + options.maxCallMs : undefined;
+    const client = this.#clientDeadline;
+    const cap = this.expiresAt;
+    this.deadline = client === undefined ? cap : cap === undefined ? client : Math.min(client, cap);
+    options.calls.add(this);
+  }
+
+  get requestMetadata(): grpc.Metadata {
+    return this.#call.metadata;
+  }
+
+  get signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController();
+      if (this.#abortReason !== undefined) this.#controller.abort(this.#abortReason);
+      else if (this.#call.cancelled) this.#cancelledByClient();
+      else if (!this.#ended) {
+        this.#onCancelled = () => this.#cancelledByClient();
+        (this.#call as NodeJS.EventEmitter).once("cancelled", this.#onCancelled);
+      }
+    }
+    return this.#controller.signal;
+  }
+
+  get requestId(): string {
+    return (this.#requestId ??= readRequestId(this.#call.metadata) ?? (this.#options.newRequestId ?? randomUUID)());
+  }
+
+  get peer(): string {
+    return this.#call.getPeer();
+  }
+
+  get logger(): Logger {
+    return (this.#logger ??= this.#options.logger.child({
+      "rpc.method": `${this.method.parent.typeName}/${this.method.name}`,
+      "http.request.id": this.requestId,
+      "client.address": this.peer,
+    }));
+  }
+
+  get responseTrailers(): grpc.Metadata {
+    return (this.#trailers ??= new grpc.Metadata());
+  }
+
+  /** The response trailers, if a handler set any. */
+  get trailers(): grpc.Metadata | undefined {
+    return this.#trailers;
+  }
+
+  /** Aborts the call's signal (first reason wins); the tracker calls this on shutdown. */
+  abort(reason: unknown): void {
+    if (this.#abortReason !== undefined) return;
+    this.#abortReason = reason instanceof RpcError ? reason : new RpcError(Code.CANCELLED, String(reason));
+    this.#controller?.abort(this.#abortReason);
+  }
+
+  /** Ends the call because the server's own time limit ran out. */
+  expire(): void {
+    const error = new RpcError(Code.DEADLINE_EXCEEDED, `call exceeded the server's limit of ${this.#options.maxCallMs} ms`);
+    this.abort(error);
+    this.respond(error, undefined);
+  }
+
+  /** Ends tracking; idempotent. */
+  end(): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    if (this.#onCancelled !== undefined) (this.#call as NodeJS.EventEmitter).removeListener("cancelled", this.#onCancelled);
+    this.#options.calls.delete(this);
+  }
+
+  /** Ends a call rejected before the chain ran (a malformed request), logging why. */
+  reject(error: RpcError): grpc.ServiceError {
+    this.end();
+    this.logger.warn({ "grpc.code": "INVALID_ARGUMENT", "error.message": error.message }, "call failed");
+    return this.toServiceError(error);
+  }
+
+  /** Where `respond` sends a single-response call's outcome. */
+  respondWith(callback: grpc.sendUnaryData<Message>): void {
+    this.#callback = callback;
+  }
+
+  /**
+   * Completes a single-response call once: the handler's result or the
+   * server's time limit, whichever comes first.
+   */
+  respond(error: unknown, message: Message | undefined): void {
+    const callback = this.#callback;
+    if (callback === undefined) return;
+    this.#callback = undefined;
+    this.end();
+    if (error !== undefined || message === undefined) callback(this.toServiceError(error));
+    else callback(null, message, this.#trailers);
+  }
+
+  /**
+   * The status grpc-js sends. Unknown errors become a generic INTERNAL (the
+   * recover interceptor logs them); details and a google.rpc.RequestInfo with
+   * the request id travel in `grpc-status-details-bin`.
+   */
+  toServiceError(error: unknown): grpc.ServiceError {
+    const rpcError =
+      error instanceof RpcError ? error : new RpcError(Code.INTERNAL, INTERNAL_ERROR_MESSAGE, { cause: error });
+    const metadata = this.responseTrailers.clone();
+    for (const [key, value] of Object.entries(rpcError.metadata)) metadata.set(key, value);
+    const details = [...rpcError.details, requestInfo(this.requestId)];
+    metadata.set(STATUS_DETAILS_KEY, encodeStatusDetails(rpcError.code, rpcError.message, details));
+    return Object.assign(new Error(rpcError.message), {
+      code: rpcError.code,
+      details: rpcError.message,
+      metadata,
+    });
+  }
+
+  #cancelledByClient(): void {
+    const pastDeadline = this.#clientDeadline !== undefined && Date.now() >= this.#clientDeadline - DEADLINE_TIMER_SLACK_MS;
+    this.abort(pastDeadline ? new RpcError(Code.DEADLINE_EXCEEDED, "deadline exceeded") : new RpcError(Code.CANCELLED, "call cancelled by the client"));
+  }
+}
+
+function deadlineMs(deadline: grpc.Deadline): number | undefined {
+  const ms = deadline instanceof Date ? deadline.getTime() : deadline;
+  return Number.isFinite(ms) ? ms : undefined;
+}
+
+function readRequestId(metadata: grpc.Metadata): string | undefined {
+  const value = metadata.get(REQUEST_ID_KEY)[0];
+  return typeof value === "string" && REQUEST_ID_PATTERN.test(value) ? value : undefined;
+}
