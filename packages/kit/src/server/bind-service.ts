@@ -1,7 +1,7 @@
 import { once } from "node:events";
 import { addAbortSignal, type Readable } from "node:stream";
 import type { DescMessage, DescMethod, DescService, Message } from "@bufbuild/protobuf";
-import * as grpc from "@grpc/grpc-js";
+import type * as grpc from "@grpc/grpc-js";
 import { Code, RpcError } from "../errors/rpc-error.js";
 import { chainInterceptors, type Next, type ServerRequest, type ServerResponse } from "../interceptors/interceptor.js";
 import type { Interceptor } from "../interceptors/interceptor.js";
