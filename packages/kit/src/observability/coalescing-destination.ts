@@ -7,7 +7,7 @@ export interface CoalescingDestinationOptions {
   readonly dest?: number | string;
   /** Pending characters at which lines are written at once rather than at the end of the turn. @default 65_536 */
   readonly maxPendingChars?: number;
-  /** Runs the end-of-turn write. @default setImmediate */
+  /** Runs the deferred write. @default afterResponses (the check phase of the next loop turn) */
   readonly schedule?: (write: () => void) => void;
 }
 
@@ -21,7 +21,7 @@ export interface CoalescingDestination extends DestinationStream {
 
 /**
  * Where log lines go: the lines written during one turn of the event loop are
- * joined and written with one synchronous write at the end of the turn.
+ * joined and written with one synchronous write a turn later.
  *
  * Why not pino.destination({ sync: false }) (sonic-boom async): measured on the
  * access log at ~17k lines/s, its per-line `Buffer.byteLength` of a not yet
@@ -33,7 +33,7 @@ export interface CoalescingDestination extends DestinationStream {
 export function createCoalescingDestination(options: CoalescingDestinationOptions = {}): CoalescingDestination {
   const target = pino.destination({ dest: options.dest ?? 1, sync: true });
   const maxPendingChars = options.maxPendingChars ?? 65_536;
-  const schedule = options.schedule ?? setImmediate;
+  const schedule = options.schedule ?? afterResponses;
   let pending = "";
   let scheduled = false;
   const flush = (): void => {
@@ -57,4 +57,15 @@ export function createCoalescingDestination(options: CoalescingDestinationOption
   };
   register(destination, (stream: CoalescingDestination) => stream.flush());
   return destination;
+}
+
+/**
+ * Runs `write` in the check phase of the next event-loop turn. Node sends
+ * HTTP/2 frames from setImmediate too, and a write scheduled in this turn's
+ * check phase would run before the response frames queued by the same turn:
+ * measured one call at a time, that added ~35 µs to every call; one turn later
+ * it adds nothing measurable.
+ */
+function afterResponses(write: () => void): void {
+  setImmediate(() => setImmediate(write));
 }
