@@ -16,6 +16,7 @@ import { h2load, ghz, autocannon } from "./lib/tools.mjs";
 import { Progress, cpuSeconds, peakRss, run, summarize, tail } from "./lib/util.mjs";
 import { machineInfo, versions } from "./lib/system.mjs";
 import { writeReport } from "./lib/report.mjs";
+import { profilePeer } from "./lib/profile.mjs";
 
 const BENCH = dirname(fileURLToPath(import.meta.url));
 const ROOT = dirname(BENCH);
@@ -45,6 +46,7 @@ const { values: flags } = parseArgs({
     reps: { type: "string" },
     smoke: { type: "boolean", default: false },
     "no-build": { type: "boolean", default: false },
+    "no-profile": { type: "boolean", default: false },
     "peers-dir": { type: "string" },
     out: { type: "string" },
     help: { type: "boolean", short: "h", default: false },
@@ -52,7 +54,7 @@ const { values: flags } = parseArgs({
 });
 if (flags.help) {
   process.stdout.write(`npm run bench -- [--peers a,b] [--scenarios x,y] [--duration 10] [--warmup 3] [--reps 3]
-                       [--smoke] [--no-build] [--peers-dir bench/peers] [--out dir]
+                       [--smoke] [--no-build] [--no-profile] [--peers-dir bench/peers] [--out dir]
 peers:     ${PEER_IDS.join(", ")}
 scenarios: ${SCENARIO_IDS.join(", ")}
 `);
@@ -66,6 +68,8 @@ const settings = {
   warmup: Number(flags.warmup ?? (smoke ? 0.5 : 3)),
   reps: Number(flags.reps ?? (smoke ? 1 : 3)),
   inFlight: 100,
+  // The CPU-profile step (tiny unary, Trellis and the bare grpc-js peers): calls per profiled peer.
+  profileCalls: smoke ? 2_000 : 200_000,
   serverCore: 0,
   clientCore: 1,
 };
@@ -98,6 +102,8 @@ unknown(scenarioIds, SCENARIO_IDS, "scenario");
 settings.peers = peerIds;
 settings.scenarios = scenarioIds;
 settings.explicitPeers = Boolean(flags.peers);
+const PROFILED_PEERS = ["trellis", "grpc-js-proto-loader", "grpc-js-protobuf-es"];
+settings.profiledPeers = flags["no-profile"] || !scenarioIds.includes("tiny-unary") ? [] : PROFILED_PEERS.filter((id) => peerIds.includes(id));
 const outDir = flags.out ?? join(BENCH, "results", smoke ? "smoke" : "");
 const tmpDir = join(BENCH, "results", "tmp");
 mkdirSync(outDir, { recursive: true });
@@ -330,6 +336,8 @@ async function main() {
       total += estimate(p, sid);
     }
   }
+  nSteps += settings.profiledPeers.length;
+  total += settings.profiledPeers.length * (smoke ? 3 : 25);
   const progress = new Progress(total, nSteps);
   process.stderr.write(
     `bench: ${settings.mode} run, peers ${peerIds.join(", ") || "(none)"}; scenarios ${scenarioIds.join(", ")}; ` +
@@ -463,6 +471,25 @@ async function main() {
     }
     const ex = await server.stop();
     if (ex && ex.signal === "SIGKILL") progress.note(`${peer.id} did not exit on SIGTERM within 5 s (killed)`);
+  }
+
+  if (settings.profiledPeers.length > 0) {
+    results.profile = { calls: settings.profileCalls, peers: {} };
+    const target = { path: calls["tiny-unary"].path, dataFile: calls["tiny-unary"].dataFile, headers: ["content-type: application/grpc", "te: trailers"] };
+    for (const id of settings.profiledPeers) {
+      const peer = peerById(id);
+      progress.begin(`${id}: CPU profile, ${settings.profileCalls.toLocaleString("en-US")} tiny unary calls`, smoke ? 3 : 25);
+      try {
+        results.profile.peers[id] = await profilePeer({
+          peersDir, peer, port: await freePort(), target, calls: settings.profileCalls, outDir, tmpDir,
+          title: `${peer.label}: tiny unary (GetUser), h2load -c 1 -m 100`,
+        });
+      } catch (e) {
+        results.profile.peers[id] = { error: e.message };
+        progress.note(`profile: ${e.message}`);
+        problems.push(`${id} · profile: ${e.message}`);
+      }
+    }
   }
 
   results.finishedAt = new Date().toISOString();

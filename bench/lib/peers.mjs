@@ -50,10 +50,10 @@ export async function buildPeer(peersDir, peer, log) {
  * Returns { pid, port, stop(), stderrTail() }. taskset execs the program, so pid is the
  * server's own pid (what /proc readings use).
  */
-export async function startProcess({ command, args, port, core = 0, timeoutMs = 30_000, name }) {
+export async function startProcess({ command, args, port, core = 0, timeoutMs = 30_000, name, env = {} }) {
   const child = spawn("taskset", ["-c", String(core), command, ...args, "--port", String(port)], {
     stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, NODE_ENV: "production" },
+    env: { ...process.env, NODE_ENV: "production", ...env },
   });
   let stdout = "";
   let stderr = "";
@@ -105,20 +105,24 @@ export async function startProcess({ command, args, port, core = 0, timeoutMs = 
     pid: child.pid,
     port: ready.port,
     stop,
+    signal: (name) => child.kill(name),
     alive: () => exited === null,
     exitInfo: () => (exited ? (exited.signal ? `killed by ${exited.signal}` : `exit code ${exited.code}`) : "running"),
     stderrTail: () => tail(stderr, 3),
   };
 }
 
-/** Starts one peer on `port`; throws an Error whose message is the reason it failed. */
-export async function startPeer(peersDir, peer, port) {
+/**
+ * Starts one peer on `port`; throws an Error whose message is the reason it failed.
+ * Node peers may get extra `nodeArgs` (e.g. `--import` a profiling hook) and `env`.
+ */
+export async function startPeer(peersDir, peer, port, { nodeArgs = [], env = {} } = {}) {
   const file = peerEntryFile(peersDir, peer);
   if (!existsSync(file)) throw new Error(`entry file ${file} not found`);
   if (peer.go) {
-    return startProcess({ command: join(peersDir, "go", "bin", "user-server"), args: [], port, name: peer.id });
+    return startProcess({ command: join(peersDir, "go", "bin", "user-server"), args: [], port, name: peer.id, env });
   }
-  return startProcess({ command: process.execPath, args: [file], port, name: peer.id });
+  return startProcess({ command: process.execPath, args: [...nodeArgs, file], port, name: peer.id, env });
 }
 
 /** Starts the Trellis chat peer, which calls the user peer at `userPort`. */

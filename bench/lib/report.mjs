@@ -123,6 +123,87 @@ function claims(res, sid, peerIds) {
   return lines.join("\n");
 }
 
+const BARE = ["grpc-js-proto-loader", "grpc-js-protobuf-es"];
+
+/**
+ * The issue's overhead target (Trellis with all defaults ≥ 0.90× bare grpc-js throughput
+ * on tiny unary calls, p99 ≤ 1.1×), checked from the numbers, and the CPU profile step's
+ * breakdown of each call's CPU time by layer of the stack.
+ */
+function overheadSection(res) {
+  const L = [];
+  const tiny = (id) => (res.peers[id]?.scenarios?.["tiny-unary"]?.status === "ok" ? res.peers[id].scenarios["tiny-unary"].median : null);
+  const t = tiny("trellis");
+  const bares = BARE.filter((id) => tiny(id));
+  const prof = res.profile;
+  if (!(t && bares.length) && !prof) return null;
+  L.push("## Trellis' overhead against bare grpc-js (tiny unary)");
+  L.push("");
+  if (t && bares.length) {
+    L.push("Target: Trellis with all defaults (access line per call, recover, validation, deadline cap, call tracking) ≥ 0.90× the bare grpc-js throughput and ≤ 1.1× its p99.");
+    L.push("");
+    L.push("| against | throughput ratio | p99 ratio | target |");
+    L.push("|---|---|---|---|");
+    for (const id of bares) {
+      const b = tiny(id);
+      const tr = t.callsPerSec / b.callsPerSec;
+      const pr = t.p99 / b.p99;
+      L.push(`| ${id} | ${tr.toFixed(2)}× (${fmtInt(t.callsPerSec)} vs ${fmtInt(b.callsPerSec)}) | ${pr.toFixed(2)}× (${fmtUs(t.p99)} vs ${fmtUs(b.p99)}) | ${tr >= 0.9 && pr <= 1.1 ? "met" : "not met"} |`);
+    }
+    L.push("");
+  }
+  if (prof) {
+    const ids = Object.keys(prof.peers).filter((id) => !prof.peers[id].error);
+    if (ids.length) {
+      L.push(`### Where the microseconds go`);
+      L.push("");
+      L.push(
+        `V8's CPU profiler (100 µs sampling, started after a warm-up) on ${fmtInt(prof.calls)} tiny unary calls per peer (h2load \`-c 1 -m 100\`, server on core ${res.settings.serverCore}); ` +
+          `each sample is charged to the innermost frame's layer. Times are µs of CPU per call on the profiler's clock; the profiler itself slows the server ` +
+          `(CPU per call with it on, from /proc: ${ids.map((id) => `${id} ${fmtNum(prof.peers[id].cpuUsPerCall)} µs`).join(", ")}), so read the columns side by side, not against the tables above.`,
+      );
+      L.push("");
+      const base = ids.find((id) => id !== "trellis");
+      L.push(`| layer | ${ids.join(" | ")}${ids.includes("trellis") && base ? ` | trellis − ${base}` : ""} |`);
+      L.push(`|---|${ids.map(() => "---:").join("|")}${ids.includes("trellis") && base ? "|---:" : ""}|`);
+      const layerIds = prof.peers[ids[0]].layers.map((l) => l.id);
+      const rows = [...layerIds, "total"];
+      for (const lid of rows) {
+        const val = (id) => (lid === "total" ? prof.peers[id].busyUsPerCall : prof.peers[id].layers.find((l) => l.id === lid)?.usPerCall ?? 0);
+        if (lid !== "total" && ids.every((id) => val(id) < 0.05)) continue;
+        const label = lid === "total" ? "**total busy**" : prof.peers[ids[0]].layers.find((l) => l.id === lid).label;
+        const diff = ids.includes("trellis") && base ? ` | ${signed(val("trellis") - val(base))}` : "";
+        L.push(`| ${label} | ${ids.map((id) => fmtNum(val(id))).join(" | ")}${diff} |`);
+      }
+      L.push("");
+      const tp = prof.peers.trellis;
+      if (tp && !tp.error) {
+        L.push("Trellis' heaviest functions in its own layers and in logging (self time, µs per call):");
+        L.push("");
+        for (const lid of ["kit-server", "kit-interceptors", "kit-codec", "kit-other", "service", "logging"]) {
+          const top = tp.top[lid];
+          if (!top?.length) continue;
+          const label = tp.layers.find((l) => l.id === lid).label;
+          L.push(`- ${label}: ${top.map((f) => `\`${esc(f.name)}\` ${fmtNum(f.usPerCall)}`).join(", ")}`);
+        }
+        L.push("");
+      }
+      L.push(ids.map((id) => `![${id} flame graph](${prof.peers[id].flame})`).join("\n\n"));
+      L.push("");
+    }
+    for (const [id, p] of Object.entries(prof.peers)) if (p.error) L.push(`- ${id}: profile failed: ${esc(p.error)}`);
+  }
+  return L.join("\n");
+}
+
+function fmtNum(x) {
+  return typeof x === "number" && Number.isFinite(x) ? x.toFixed(x >= 10 ? 1 : 2) : "–";
+}
+
+function signed(x) {
+  return `${x >= 0 ? "+" : "−"}${fmtNum(Math.abs(x))}`;
+}
+
 export function writeReport(res, outDir, { scenarios, peers }) {
   const files = [];
   const peerIds = peers.map((p) => p.id).filter((id) => res.peers[id]);
@@ -212,6 +293,11 @@ export function writeReport(res, outDir, { scenarios, peers }) {
       L.push(c ?? "Not checked: the REST peer (fastify-rest) or every gRPC peer has no result for this scenario.");
       L.push("");
     }
+  }
+  const overhead = overheadSection(res);
+  if (overhead) {
+    L.push(overhead);
+    L.push("");
   }
   if (res.problems?.length) {
     L.push("## Problems");
