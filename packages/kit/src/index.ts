@@ -45,6 +45,7 @@ export type { ServiceInstance, Registrar, Discovery, Registry as ServiceRegistry
 export { createClient, type Client, type ClientMethod, type ClientOptions, type CallOptions } from "./client/create-client.js";
 export { createLogger, type Logger, type LoggerOptions } from "./observability/logger.js";
 export { createCoalescingDestination, type CoalescingDestination, type CoalescingDestinationOptions } from "./observability/coalescing-destination.js";
+export { encodePageToken, decodePageToken, invalidPageToken, type PageTokenPayload } from "./pagination/page-token.js";
 export {
   ConfigError,
   readConfig,

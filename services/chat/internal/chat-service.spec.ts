@@ -102,6 +102,9 @@ describe("ChatService over gRPC (embedded database, a stand-in user service)", (
     assert.deepEqual(page.messages.map((m) => m.text), ["hi alice"]);
     const next = await chat.history({ room: "general", pageSize: 1, pageToken: page.nextPageToken });
     assert.deepEqual(next.messages.map((m) => m.text), ["hello"]);
+    const elsewhere = await failure(chat.history({ room: "random", pageSize: 1, pageToken: page.nextPageToken }));
+    assert.equal(elsewhere.code, Code.INVALID_ARGUMENT);
+    assert.equal(elsewhere.message, "page_token belongs to another room");
   });
 
   it("answers an unknown sender with FAILED_PRECONDITION and stores nothing", async () => {

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { badRequest, Code, RpcError } from "@trellis/kit";
+import { decodePageToken as decodeToken, encodePageToken as encodeToken, invalidPageToken } from "@trellis/kit";
 import type { ListCursor } from "./user-repository.js";
 import { isUuid } from "./user-rules.js";
 
@@ -17,8 +17,7 @@ export function filterFingerprint(query: string, role: number): string {
 
 /** Encodes an opaque, URL-safe page token. */
 export function encodePageToken(state: PageTokenState): string {
-  const payload = JSON.stringify({ v: 1, t: state.cursor.createTime.getTime(), i: state.cursor.id, f: state.filter });
-  return Buffer.from(payload, "utf8").toString("base64url");
+  return encodeToken({ t: state.cursor.createTime.getTime(), i: state.cursor.id, f: state.filter });
 }
 
 /**
@@ -26,29 +25,9 @@ export function encodePageToken(state: PageTokenState): string {
  * @throws RpcError INVALID_ARGUMENT for garbage, or a token from another query
  */
 export function decodePageToken(token: string, filter: string): ListCursor {
-  const invalid = (description: string): RpcError =>
-    new RpcError(Code.INVALID_ARGUMENT, `page_token ${description}`, {
-      details: [badRequest([{ field: "page_token", description, reason: "page_token.invalid" }])],
-    });
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(Buffer.from(token, "base64url").toString("utf8"));
-  } catch {
-    throw invalid("is not a token this service issued");
-  }
-  const candidate = parsed as { v?: unknown; t?: unknown; i?: unknown; f?: unknown } | null;
-  if (
-    candidate === null ||
-    typeof candidate !== "object" ||
-    candidate.v !== 1 ||
-    typeof candidate.t !== "number" ||
-    !Number.isFinite(candidate.t) ||
-    typeof candidate.i !== "string" ||
-    !isUuid(candidate.i) ||
-    typeof candidate.f !== "string"
-  ) {
-    throw invalid("is not a token this service issued");
-  }
-  if (candidate.f !== filter) throw invalid("was issued for a different query or role; start again without it");
-  return { createTime: new Date(candidate.t), id: candidate.i };
+  return decodeToken(token, ({ t, i, f }) => {
+    if (typeof t !== "number" || !Number.isFinite(t) || typeof i !== "string" || !isUuid(i) || typeof f !== "string") return undefined;
+    if (f !== filter) throw invalidPageToken("was issued for a different query or role; start again without it");
+    return { createTime: new Date(t), id: i };
+  });
 }

@@ -1,0 +1,49 @@
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { BadRequestSchema } from "../gen/google/rpc/error_details_pb.js";
+import { Code, RpcError } from "../errors/rpc-error.js";
+import { decodePageToken, encodePageToken, invalidPageToken } from "./page-token.js";
+
+const readCursor = (payload: Readonly<Record<string, unknown>>): { id: string; n: number } | undefined =>
+  typeof payload["id"] === "string" && typeof payload["n"] === "number" ? { id: payload["id"], n: payload["n"] } : undefined;
+
+function rejection(fn: () => unknown): RpcError {
+  try {
+    fn();
+  } catch (error) {
+    assert.ok(error instanceof RpcError, `expected an RpcError, got ${String(error)}`);
+    return error;
+  }
+  assert.fail("expected the token to be refused");
+}
+
+describe("page tokens", () => {
+  it("round-trips a payload through a URL-safe token", () => {
+    const token = encodePageToken({ id: "a/b+c?", n: 42 });
+    assert.match(token, /^[\w-]+$/);
+    assert.deepEqual(decodePageToken(token, readCursor), { id: "a/b+c?", n: 42 });
+  });
+
+  for (const [name, token] of [
+    ["not base64 JSON", "%%%not-a-token"],
+    ["JSON of another shape", Buffer.from("[1,2]").toString("base64url")],
+    ["another format version", Buffer.from(JSON.stringify({ v: 2, id: "x", n: 1 })).toString("base64url")],
+    ["fields the service does not issue", encodePageToken({ id: "x", n: "one" })],
+    ["empty", ""],
+  ] as const) {
+    it(`refuses a token that is ${name} with INVALID_ARGUMENT naming page_token`, () => {
+      const error = rejection(() => decodePageToken(token, readCursor));
+      assert.equal(error.code, Code.INVALID_ARGUMENT);
+      assert.equal(error.findDetail(BadRequestSchema)?.fieldViolations[0]?.field, "page_token");
+    });
+  }
+
+  it("passes on the service's own reason", () => {
+    const error = rejection(() =>
+      decodePageToken(encodePageToken({ id: "x", n: 1 }), () => {
+        throw invalidPageToken("belongs to another room");
+      }),
+    );
+    assert.equal(error.message, "page_token belongs to another room");
+  });
+});
