@@ -4,6 +4,7 @@ import { toRpcError } from "./to-rpc-error.js";
 import type { Logger } from "../observability/logger.js";
 import type { ServerRequest } from "./interceptor.js";
 import type { DescMethod } from "@bufbuild/protobuf";
+import { createDeferredQueue } from "../observability/after-responses.js";
 
 /** Options of {@link createLoggingInterceptor}. */
 export interface LoggingInterceptorOptions {
@@ -17,6 +18,13 @@ export interface LoggingInterceptorOptions {
   readonly logSuccess?: boolean;
   /** Clock for durations, in milliseconds. @default performance.now */
   readonly now?: () => number;
+  /**
+   * Runs the building and writing of access lines. @default a queue run after
+   * the responses of the turn went out (createDeferredQueue), so a call's own
+   * access line never delays its response; measured one call at a time through
+   * ghz, building it before the response cost 10–15 µs of latency per call
+   */
+  readonly defer?: (write: () => void) => void;
 }
 
 /** Codes that mean the server, not the client, has a problem: logged at error. */
@@ -25,12 +33,14 @@ const SERVER_FAULTS = new Set<Code>([Code.INTERNAL, Code.UNKNOWN, Code.DATA_LOSS
 /**
  * One access-log line per call when it ends: method, gRPC code, duration,
  * peer and request id (from the call's bound logger). Client errors log at
- * warn, server faults at error.
+ * warn, server faults at error. The outcome and duration are taken when the
+ * call ends; the line is built and written a little later (see `defer`).
  */
 export function createLoggingInterceptor(options: LoggingInterceptorOptions = {}): Interceptor {
   const logSuccess = options.logSuccess ?? true;
   const now = options.now ?? (() => performance.now());
   const base = options.logger;
+  const defer = options.defer ?? createDeferredQueue().defer;
   // One child logger per method, made once: its bindings are serialized once,
   // so each access line only serializes the per-call fields.
   const byMethod = new Map<DescMethod, Logger>();
@@ -42,11 +52,16 @@ export function createLoggingInterceptor(options: LoggingInterceptorOptions = {}
     }
     return child;
   };
-  const lineFor = (request: ServerRequest, fields: Record<string, unknown>): [Logger, Record<string, unknown>] => {
-    if (base === undefined) return [request.context.logger, fields];
+  const write = (request: ServerRequest, level: "info" | "warn" | "error", fields: Record<string, unknown>, message: string): void => {
+    if (base === undefined) {
+      const logger = request.context.logger;
+      defer(() => logger[level](fields, message));
+      return;
+    }
     fields["http.request.id"] = request.context.requestId;
     fields["client.address"] = request.context.peer;
-    return [methodLogger(request.method, base), fields];
+    const logger = methodLogger(request.method, base);
+    defer(() => logger[level](fields, message));
   };
   return (next) => async (request) => {
     const started = now();
@@ -57,16 +72,12 @@ export function createLoggingInterceptor(options: LoggingInterceptorOptions = {}
       const error = thrown === undefined && signal?.aborted === true ? (signal.reason as unknown) : thrown;
       const durationMs = Math.round((now() - started) * 1000) / 1000;
       if (error === undefined) {
-        if (logSuccess) {
-          const [logger, fields] = lineFor(request, { "grpc.code": "OK", "event.duration_ms": durationMs });
-          logger.info(fields, "call ok");
-        }
+        if (logSuccess) write(request, "info", { "grpc.code": "OK", "event.duration_ms": durationMs }, "call ok");
         return;
       }
       const rpcError = toRpcError(error);
-      const [logger, fields] = lineFor(request, { "grpc.code": codeName(rpcError.code), "event.duration_ms": durationMs, "error.message": rpcError.message });
-      if (SERVER_FAULTS.has(rpcError.code)) logger.error(fields, "call failed");
-      else logger.warn(fields, "call failed");
+      const fields = { "grpc.code": codeName(rpcError.code), "event.duration_ms": durationMs, "error.message": rpcError.message };
+      write(request, SERVER_FAULTS.has(rpcError.code) ? "error" : "warn", fields, "call failed");
     };
     let response;
     try {
