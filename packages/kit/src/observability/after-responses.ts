@@ -22,6 +22,7 @@ export interface DeferredQueue {
 /**
  * A queue of work run together by {@link afterResponses}, and on process exit
  * so nothing queued is lost when the process ends in the same turn.
+ * @param schedule runs a batch. @default afterResponses
  */
 export function createDeferredQueue(schedule: (run: () => void) => void = afterResponses): DeferredQueue {
   let queued: (() => void)[] = [];
