@@ -2,8 +2,8 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import * as grpc from "@grpc/grpc-js";
-import { Code, RpcError, createClient, type Client } from "@trellis/kit";
-import { startTestServer, type TestServer } from "@trellis/kit/testing";
+import { Code, createClient, type Client } from "@trellis/kit";
+import { startTestServer, type TestServer, rpcFailure } from "@trellis/kit/testing";
 import { PreconditionFailureSchema, RetryInfoSchema } from "@trellis/kit/gen/google/rpc/error_details_pb.js";
 import { UserService } from "@trellis/user/gen/trellis/user/v1/user_pb.js";
 import { createFakeUserService } from "../test/fake-user-service.js";
@@ -14,16 +14,6 @@ import { createRoomHub } from "./room-hub.js";
 import { createUserDirectory } from "./user-directory.js";
 import { create, toBinary, type MessageInitShape } from "@bufbuild/protobuf";
 import { SubscribeRequestSchema, type ChatRequestSchema } from "../gen/trellis/chat/v1/chat_pb.js";
-
-async function failure(promise: Promise<unknown>): Promise<RpcError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof RpcError, `expected an RpcError, got ${String(error)}`);
-    return error;
-  }
-  assert.fail("expected the call to fail");
-}
 
 /** A request stream the test pushes into. */
 function outbox(): { push(r: MessageInitShape<typeof ChatRequestSchema>): void; end(): void; stream: AsyncIterable<MessageInitShape<typeof ChatRequestSchema>> } {
@@ -102,13 +92,13 @@ describe("ChatService over gRPC (embedded database, a stand-in user service)", (
     assert.deepEqual(page.messages.map((m) => m.text), ["hi alice"]);
     const next = await chat.history({ room: "general", pageSize: 1, pageToken: page.nextPageToken });
     assert.deepEqual(next.messages.map((m) => m.text), ["hello"]);
-    const elsewhere = await failure(chat.history({ room: "random", pageSize: 1, pageToken: page.nextPageToken }));
+    const elsewhere = await rpcFailure(chat.history({ room: "random", pageSize: 1, pageToken: page.nextPageToken }));
     assert.equal(elsewhere.code, Code.INVALID_ARGUMENT);
     assert.equal(elsewhere.message, "page_token belongs to another room");
   });
 
   it("answers an unknown sender with FAILED_PRECONDITION and stores nothing", async () => {
-    const error = await failure(chat.send({ room: "general", senderId: randomUUID(), text: "who am i" }));
+    const error = await rpcFailure(chat.send({ room: "general", senderId: randomUUID(), text: "who am i" }));
     assert.equal(error.code, Code.FAILED_PRECONDITION);
     assert.equal(error.findDetail(PreconditionFailureSchema)?.violations[0]?.type, "USER");
     const history = await chat.history({ room: "general" });
@@ -116,10 +106,10 @@ describe("ChatService over gRPC (embedded database, a stand-in user service)", (
   });
 
   it("answers bad input with INVALID_ARGUMENT", async () => {
-    assert.equal((await failure(chat.send({ room: "Bad Room!", senderId: alice, text: "x" }))).code, Code.INVALID_ARGUMENT);
-    assert.equal((await failure(chat.send({ room: "general", senderId: alice, text: "x".repeat(2001) }))).code, Code.INVALID_ARGUMENT);
-    assert.equal((await failure(chat.history({ room: "general", pageToken: "garbage" }))).code, Code.INVALID_ARGUMENT);
-    assert.equal((await failure(chat.history({ room: "general", pageSize: -5 }))).code, Code.INVALID_ARGUMENT);
+    assert.equal((await rpcFailure(chat.send({ room: "Bad Room!", senderId: alice, text: "x" }))).code, Code.INVALID_ARGUMENT);
+    assert.equal((await rpcFailure(chat.send({ room: "general", senderId: alice, text: "x".repeat(2001) }))).code, Code.INVALID_ARGUMENT);
+    assert.equal((await rpcFailure(chat.history({ room: "general", pageToken: "garbage" }))).code, Code.INVALID_ARGUMENT);
+    assert.equal((await rpcFailure(chat.history({ room: "general", pageSize: -5 }))).code, Code.INVALID_ARGUMENT);
   });
 
   it("delivers room messages to read-only subscribers", async () => {
@@ -174,7 +164,7 @@ describe("ChatService over gRPC (embedded database, a stand-in user service)", (
     const out = outbox();
     const inbox = chat.chat(out.stream)[Symbol.asyncIterator]();
     out.push({ action: { case: "post", value: { room: "lobby", text: "too early" } } });
-    const error = await failure(inbox.next());
+    const error = await rpcFailure(inbox.next());
     assert.equal(error.code, Code.FAILED_PRECONDITION);
     out.end();
   });
@@ -184,7 +174,7 @@ describe("ChatService over gRPC (embedded database, a stand-in user service)", (
       const out = outbox();
       const inbox = chat.chat(out.stream)[Symbol.asyncIterator]();
       out.push({ action: { case: "join", value: { room: "lobby", userId } } });
-      assert.equal((await failure(inbox.next())).code, Code.FAILED_PRECONDITION);
+      assert.equal((await rpcFailure(inbox.next())).code, Code.FAILED_PRECONDITION);
       out.end();
     }
   });
@@ -193,7 +183,7 @@ describe("ChatService over gRPC (embedded database, a stand-in user service)", (
     const out = outbox();
     const inbox = chat.chat(out.stream)[Symbol.asyncIterator]();
     out.push({ action: { case: "join", value: { room: "NOT valid", userId: alice } } });
-    assert.equal((await failure(inbox.next())).code, Code.INVALID_ARGUMENT);
+    assert.equal((await rpcFailure(inbox.next())).code, Code.INVALID_ARGUMENT);
     out.end();
   });
 
@@ -231,7 +221,7 @@ describe("ChatService over gRPC (embedded database, a stand-in user service)", (
     await userServer.server.shutdown();
     const cached = await chat.send({ room: "general", senderId: alice, text: "still here" });
     assert.equal(cached.message?.senderName, "Alice");
-    const unknown = await failure(chat.send({ room: "general", senderId: randomUUID(), text: "x" }, { timeoutMs: 5_000 }));
+    const unknown = await rpcFailure(chat.send({ room: "general", senderId: randomUUID(), text: "x" }, { timeoutMs: 5_000 }));
     assert.equal(unknown.code, Code.UNAVAILABLE);
     assert.ok(unknown.findDetail(RetryInfoSchema), "RetryInfo tells the client when to retry");
   });

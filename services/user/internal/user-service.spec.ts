@@ -2,8 +2,8 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { toBinary, create } from "@bufbuild/protobuf";
-import { Code, RpcError, type Client } from "@trellis/kit";
-import { startTestServer, type TestServer } from "@trellis/kit/testing";
+import { Code, type Client } from "@trellis/kit";
+import { startTestServer, type TestServer, rpcFailure } from "@trellis/kit/testing";
 import { BadRequestSchema, ErrorInfoSchema, ResourceInfoSchema } from "@trellis/kit/gen/google/rpc/error_details_pb.js";
 import {
   ChangeType,
@@ -17,16 +17,6 @@ import { rawGrpcCall } from "../test/raw-grpc.js";
 import { createChangeFeed, type ChangeFeed } from "./change-feed.js";
 import { createUserHandlers } from "./user-handlers.js";
 import type { UserRepository } from "./user-repository.js";
-
-async function failure(promise: Promise<unknown>): Promise<RpcError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof RpcError, `expected an RpcError, got ${String(error)}`);
-    return error;
-  }
-  assert.fail("expected the call to fail");
-}
 
 async function* rows<T>(items: readonly T[], pauseMs = 0): AsyncIterable<T> {
   for (const item of items) {
@@ -92,7 +82,7 @@ describe("UserService over gRPC (embedded PGlite)", () => {
       const address = email("dup");
       await users.createUser({ email: address, displayName: "First" });
       const before = await countRows();
-      const error = await failure(users.createUser({ email: address.toUpperCase(), displayName: "Second" }));
+      const error = await rpcFailure(users.createUser({ email: address.toUpperCase(), displayName: "Second" }));
       assert.equal(error.code, Code.ALREADY_EXISTS);
       assert.equal(error.findDetail(ErrorInfoSchema)?.reason, "EMAIL_TAKEN");
       assert.equal(await countRows(), before);
@@ -100,27 +90,27 @@ describe("UserService over gRPC (embedded PGlite)", () => {
 
     it("answers an unknown id with NOT_FOUND and ResourceInfo", async () => {
       const id = randomUUID();
-      const error = await failure(users.getUser({ id }));
+      const error = await rpcFailure(users.getUser({ id }));
       assert.equal(error.code, Code.NOT_FOUND);
       assert.equal(error.findDetail(ResourceInfoSchema)?.resourceName, id);
     });
 
     it("answers bad input with INVALID_ARGUMENT naming each field, and stores nothing", async () => {
       const before = await countRows();
-      const error = await failure(users.createUser({ email: "not-an-email", displayName: "", roles: [Role.UNSPECIFIED] }));
+      const error = await rpcFailure(users.createUser({ email: "not-an-email", displayName: "", roles: [Role.UNSPECIFIED] }));
       assert.equal(error.code, Code.INVALID_ARGUMENT);
       const fields = error.findDetail(BadRequestSchema)?.fieldViolations.map((v) => v.field).sort();
       assert.deepEqual(fields, ["display_name", "email", "roles[0]"]);
-      assert.equal((await failure(users.getUser({ id: "not-a-uuid" }))).code, Code.INVALID_ARGUMENT);
-      assert.equal((await failure(users.getUser({ id: "" }))).code, Code.INVALID_ARGUMENT);
+      assert.equal((await rpcFailure(users.getUser({ id: "not-a-uuid" }))).code, Code.INVALID_ARGUMENT);
+      assert.equal((await rpcFailure(users.getUser({ id: "" }))).code, Code.INVALID_ARGUMENT);
       assert.equal(await countRows(), before);
     });
 
     it("rejects huge strings with INVALID_ARGUMENT and oversize messages with RESOURCE_EXHAUSTED", async () => {
       const before = await countRows();
-      const huge = await failure(users.createUser({ email: email(), displayName: "x".repeat(100_000) }));
+      const huge = await rpcFailure(users.createUser({ email: email(), displayName: "x".repeat(100_000) }));
       assert.equal(huge.code, Code.INVALID_ARGUMENT);
-      const oversize = await failure(users.createUser({ email: email(), displayName: "x".repeat(2 * 1024 * 1024) }));
+      const oversize = await rpcFailure(users.createUser({ email: email(), displayName: "x".repeat(2 * 1024 * 1024) }));
       assert.equal(oversize.code, Code.RESOURCE_EXHAUSTED);
       assert.equal(await countRows(), before);
       assert.ok((await users.createUser({ email: email(), displayName: "after" })).user, "still serving");
@@ -144,7 +134,7 @@ describe("UserService over gRPC (embedded PGlite)", () => {
       const { user } = await users.createUser({ email: email(), displayName: "V1" });
       assert.ok(user);
       await users.updateUser({ user: { id: user.id, displayName: "V2", etag: user.etag }, updateMask: { paths: ["display_name"] } });
-      const error = await failure(
+      const error = await rpcFailure(
         users.updateUser({ user: { id: user.id, displayName: "V3", etag: user.etag }, updateMask: { paths: ["display_name"] } }),
       );
       assert.equal(error.code, Code.ABORTED);
@@ -157,22 +147,22 @@ describe("UserService over gRPC (embedded PGlite)", () => {
       await users.createUser({ email: taken, displayName: "Owner" });
       const { user } = await users.createUser({ email: email(), displayName: "Other" });
       assert.ok(user);
-      const clash = await failure(users.updateUser({ user: { id: user.id, email: taken }, updateMask: { paths: ["email"] } }));
+      const clash = await rpcFailure(users.updateUser({ user: { id: user.id, email: taken }, updateMask: { paths: ["email"] } }));
       assert.equal(clash.code, Code.ALREADY_EXISTS);
-      const missing = await failure(users.updateUser({ user: { id: randomUUID(), displayName: "x" }, updateMask: { paths: ["display_name"] } }));
+      const missing = await rpcFailure(users.updateUser({ user: { id: randomUUID(), displayName: "x" }, updateMask: { paths: ["display_name"] } }));
       assert.equal(missing.code, Code.NOT_FOUND);
     });
 
     it("answers a bad mask, a garbage etag or a missing user field with INVALID_ARGUMENT", async () => {
       const { user } = await users.createUser({ email: email(), displayName: "Masked" });
       assert.ok(user);
-      const badPath = await failure(users.updateUser({ user: { id: user.id }, updateMask: { paths: ["id"] } }));
+      const badPath = await rpcFailure(users.updateUser({ user: { id: user.id }, updateMask: { paths: ["id"] } }));
       assert.equal(badPath.code, Code.INVALID_ARGUMENT);
-      const badEtag = await failure(
+      const badEtag = await rpcFailure(
         users.updateUser({ user: { id: user.id, displayName: "x", etag: "W/\"nope\"" }, updateMask: { paths: ["display_name"] } }),
       );
       assert.equal(badEtag.code, Code.INVALID_ARGUMENT);
-      assert.equal((await failure(users.updateUser({ updateMask: { paths: ["display_name"] } }))).code, Code.INVALID_ARGUMENT);
+      assert.equal((await rpcFailure(users.updateUser({ updateMask: { paths: ["display_name"] } }))).code, Code.INVALID_ARGUMENT);
       assert.equal((await users.getUser({ id: user.id })).user?.etag, user.etag, "nothing changed");
     });
 
@@ -180,10 +170,10 @@ describe("UserService over gRPC (embedded PGlite)", () => {
       const { user } = await users.createUser({ email: email(), displayName: "Doomed" });
       assert.ok(user);
       await users.updateUser({ user: { id: user.id, displayName: "Doomed 2" }, updateMask: { paths: ["display_name"] } });
-      assert.equal((await failure(users.deleteUser({ id: user.id, etag: user.etag }))).code, Code.ABORTED);
+      assert.equal((await rpcFailure(users.deleteUser({ id: user.id, etag: user.etag }))).code, Code.ABORTED);
       await users.deleteUser({ id: user.id });
-      assert.equal((await failure(users.getUser({ id: user.id }))).code, Code.NOT_FOUND);
-      assert.equal((await failure(users.deleteUser({ id: user.id }))).code, Code.NOT_FOUND);
+      assert.equal((await rpcFailure(users.getUser({ id: user.id }))).code, Code.NOT_FOUND);
+      assert.equal((await rpcFailure(users.deleteUser({ id: user.id }))).code, Code.NOT_FOUND);
     });
   });
 
@@ -223,10 +213,10 @@ describe("UserService over gRPC (embedded PGlite)", () => {
     });
 
     it("answers a negative page size, a garbage token, or a token from another query with INVALID_ARGUMENT", async () => {
-      assert.equal((await failure(users.listUsers({ pageSize: -1 }))).code, Code.INVALID_ARGUMENT);
-      assert.equal((await failure(users.listUsers({ pageToken: "garbage" }))).code, Code.INVALID_ARGUMENT);
+      assert.equal((await rpcFailure(users.listUsers({ pageSize: -1 }))).code, Code.INVALID_ARGUMENT);
+      assert.equal((await rpcFailure(users.listUsers({ pageToken: "garbage" }))).code, Code.INVALID_ARGUMENT);
       const first = await users.listUsers({ query: tag, pageSize: 2 });
-      const replay = await failure(users.listUsers({ query: "other", pageToken: first.nextPageToken }));
+      const replay = await rpcFailure(users.listUsers({ query: "other", pageToken: first.nextPageToken }));
       assert.equal(replay.code, Code.INVALID_ARGUMENT);
     });
   });
@@ -277,7 +267,7 @@ describe("UserService over gRPC (embedded PGlite)", () => {
     });
 
     it("answers a garbage resume token with INVALID_ARGUMENT", async () => {
-      const error = await failure((async () => {
+      const error = await rpcFailure((async () => {
         for await (const _ of users.watchUsers({ resumeToken: "yesterday" })) void _;
       })());
       assert.equal(error.code, Code.INVALID_ARGUMENT);
@@ -285,7 +275,7 @@ describe("UserService over gRPC (embedded PGlite)", () => {
 
     it("ends with DEADLINE_EXCEEDED when the client's deadline passes mid-stream", async () => {
       const received: WatchUsersResponse[] = [];
-      const error = await failure((async () => {
+      const error = await rpcFailure((async () => {
         for await (const event of users.watchUsers({ includeSnapshot: true }, { timeoutMs: 400 })) received.push(event);
       })());
       assert.equal(error.code, Code.DEADLINE_EXCEEDED);

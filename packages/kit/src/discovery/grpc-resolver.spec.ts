@@ -3,13 +3,14 @@ import assert from "node:assert/strict";
 import { setTimeout as sleep } from "node:timers/promises";
 import { EchoService } from "../gen-test/trellis/kittest/v1/echo_pb.js";
 import { createClient, type Client } from "../client/create-client.js";
-import { Code, RpcError } from "../errors/rpc-error.js";
+import { Code } from "../errors/rpc-error.js";
 import { startTestServer, type TestServer } from "../testing/start-test-server.js";
 import { createEchoHandlers } from "../testing/echo-service.js";
 import { registerP2cEwma } from "../balancer/p2c-ewma.js";
 import { serviceConfigFor } from "../balancer/service-config.js";
 import type { Discovery, ServiceInstance } from "./registry.js";
 import { discoveryChannelOptions, parseAddressList, registerTrellisResolvers } from "./grpc-resolver.js";
+import { rpcFailure } from "../testing/rpc-failure.js";
 
 /** A server that answers Echo with its own name, so a test sees who served each call. */
 interface NamedServer {
@@ -86,16 +87,6 @@ function createFakeDiscovery(options: { readonly failWith?: Error; readonly fail
   };
 }
 
-async function rejection(promise: Promise<unknown>): Promise<RpcError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof RpcError, `expected an RpcError, got ${String(error)}`);
-    return error;
-  }
-  assert.fail("expected the call to fail");
-}
-
 async function tally(client: Client<typeof EchoService>, calls: number): Promise<Map<string, number>> {
   const counts = new Map<string, number>();
   for (let i = 0; i < calls; i += 1) {
@@ -162,7 +153,7 @@ describe("grpc resolver bridge: discovery targets", () => {
       void discovery.push([a().instance]);
       assert.equal((await client.echo({ text: "x" }, { timeoutMs: 5_000 })).text, "a");
       await discovery.push([]);
-      const error = await rejection(client.echo({ text: "x" }, { timeoutMs: 5_000 }));
+      const error = await rpcFailure(client.echo({ text: "x" }, { timeoutMs: 5_000 }));
       assert.equal(error.code, Code.UNAVAILABLE, policy);
       assert.match(error.message, /no instances of echo/, policy);
       await discovery.push([b().instance]);
@@ -172,7 +163,7 @@ describe("grpc resolver bridge: discovery targets", () => {
 
   it("fails calls with UNAVAILABLE and the registry's error when the watch fails at start", async () => {
     const client = clientFor(createFakeDiscovery({ failWith: new Error("etcd 127.0.0.1:1 unreachable") }));
-    const error = await rejection(client.echo({ text: "x" }, { timeoutMs: 5_000 }));
+    const error = await rpcFailure(client.echo({ text: "x" }, { timeoutMs: 5_000 }));
     assert.equal(error.code, Code.UNAVAILABLE);
     assert.match(error.message, /etcd:\/\/\/echo: discovery of echo failed: etcd 127\.0\.0\.1:1 unreachable/);
   });
@@ -184,7 +175,7 @@ describe("grpc resolver bridge: discovery targets", () => {
     });
     clients.push(client);
     void discovery.push([a().instance]);
-    for (let i = 0; i < 5; i += 1) assert.equal((await rejection(client.echo({ text: "x" }, { timeoutMs: 5_000 }))).code, Code.UNAVAILABLE);
+    for (let i = 0; i < 5; i += 1) assert.equal((await rpcFailure(client.echo({ text: "x" }, { timeoutMs: 5_000 }))).code, Code.UNAVAILABLE);
     assert.equal(discovery.signals.length, 1, "failing calls do not restart the watch before the backoff ends");
     let answer: string | undefined;
     for (let attempt = 0; attempt < 100 && answer === undefined; attempt += 1) {

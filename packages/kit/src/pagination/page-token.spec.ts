@@ -1,21 +1,12 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { BadRequestSchema } from "../gen/google/rpc/error_details_pb.js";
-import { Code, RpcError } from "../errors/rpc-error.js";
+import { Code } from "../errors/rpc-error.js";
+import { rpcFailure } from "../testing/rpc-failure.js";
 import { decodePageToken, encodePageToken, invalidPageToken } from "./page-token.js";
 
 const readCursor = (payload: Readonly<Record<string, unknown>>): { id: string; n: number } | undefined =>
   typeof payload["id"] === "string" && typeof payload["n"] === "number" ? { id: payload["id"], n: payload["n"] } : undefined;
-
-function rejection(fn: () => unknown): RpcError {
-  try {
-    fn();
-  } catch (error) {
-    assert.ok(error instanceof RpcError, `expected an RpcError, got ${String(error)}`);
-    return error;
-  }
-  assert.fail("expected the token to be refused");
-}
 
 describe("page tokens", () => {
   it("round-trips a payload through a URL-safe token", () => {
@@ -31,15 +22,15 @@ describe("page tokens", () => {
     ["fields the service does not issue", encodePageToken({ id: "x", n: "one" })],
     ["empty", ""],
   ] as const) {
-    it(`refuses a token that is ${name} with INVALID_ARGUMENT naming page_token`, () => {
-      const error = rejection(() => decodePageToken(token, readCursor));
+    it(`refuses a token that is ${name} with INVALID_ARGUMENT naming page_token`, async () => {
+      const error = await rpcFailure(() => decodePageToken(token, readCursor));
       assert.equal(error.code, Code.INVALID_ARGUMENT);
       assert.equal(error.findDetail(BadRequestSchema)?.fieldViolations[0]?.field, "page_token");
     });
   }
 
-  it("passes on the service's own reason", () => {
-    const error = rejection(() =>
+  it("passes on the service's own reason", async () => {
+    const error = await rpcFailure(() =>
       decodePageToken(encodePageToken({ id: "x", n: 1 }), () => {
         throw invalidPageToken("belongs to another room");
       }),

@@ -9,6 +9,7 @@ import { createLogger } from "../observability/logger.js";
 import type { CallContext } from "../server/call-context.js";
 import { callContextStorage } from "../server/call-context-storage.js";
 import { createClientDeadlineInterceptor, type ClientDeadlineInterceptorOptions } from "./deadline-interceptor.js";
+import { rpcFailure } from "../testing/rpc-failure.js";
 
 const NOW = 1_700_000_000_000;
 const now = (): number => NOW;
@@ -46,16 +47,6 @@ function serverCall(init: { deadline?: number; signal?: AbortSignal; requestId?:
     logger: createLogger({ level: "silent" }),
     responseTrailers: new Metadata(),
   };
-}
-
-async function rejection(promise: Promise<unknown>): Promise<RpcError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof RpcError, `expected an RpcError, got ${String(error)}`);
-    return error;
-  }
-  assert.fail("expected the call to fail");
 }
 
 describe("client deadline interceptor", () => {
@@ -130,10 +121,10 @@ describe("client deadline interceptor", () => {
       calls++;
       return { stream: false, message: create(EchoResponseSchema) };
     });
-    const error = await rejection(callContextStorage.run(serverCall({ deadline: NOW - 1 }), () => handler(request())));
+    const error = await rpcFailure(callContextStorage.run(serverCall({ deadline: NOW - 1 }), () => handler(request())));
     assert.equal(error.code, Code.DEADLINE_EXCEEDED);
     assert.match(error.message, /call being handled/);
-    const own = await rejection(handler(request({ deadline: NOW })));
+    const own = await rpcFailure(handler(request({ deadline: NOW })));
     assert.equal(own.code, Code.DEADLINE_EXCEEDED);
     assert.equal(calls, 0);
   });
@@ -143,7 +134,7 @@ describe("client deadline interceptor", () => {
     const reason = new RpcError(Code.DEADLINE_EXCEEDED, "deadline exceeded");
     parent.abort(reason);
     const handler = createClientDeadlineInterceptor({ now })(() => assert.fail("must not send"));
-    const error = await rejection(callContextStorage.run(serverCall({ signal: parent.signal }), () => handler(request())));
+    const error = await rpcFailure(callContextStorage.run(serverCall({ signal: parent.signal }), () => handler(request())));
     assert.equal(error, reason);
   });
 

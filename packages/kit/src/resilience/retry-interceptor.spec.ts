@@ -9,6 +9,7 @@ import type { ClientCallOptions, ClientNext, ClientRequest } from "../intercepto
 import { createRetryBudget } from "./retry-budget.js";
 import { createRetryInterceptor, isIdempotentMethod, type RetryInterceptorOptions } from "./retry-interceptor.js";
 import { createRetryStats } from "./retry-stats.js";
+import { rpcFailure } from "../testing/rpc-failure.js";
 
 /**
  * A service built at run time, so methods can carry `idempotency_level`
@@ -91,22 +92,12 @@ function setup(backend: ClientNext, options: RetryInterceptorOptions = {}) {
   return { handler, clock, sleeps, stats };
 }
 
-async function rejection(promise: Promise<unknown>): Promise<RpcError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof RpcError, `expected an RpcError, got ${String(error)}`);
-    return error;
-  }
-  assert.fail("expected the call to fail");
-}
-
 describe("retry interceptor", () => {
   it("retries UNAVAILABLE on an idempotent method up to maxAttempts, then fails with the last error", async () => {
     const last = failure(Code.UNAVAILABLE);
     const backend = scripted([failure(Code.UNAVAILABLE), failure(Code.UNAVAILABLE), last]);
     const { handler, stats } = setup(backend);
-    assert.equal(await rejection(handler(request())), last);
+    assert.equal(await rpcFailure(handler(request())), last);
     assert.equal(backend.calls(), 3);
     assert.deepEqual(stats.snapshot(), { attempts: 3, retries: 2, budgetExhausted: 0 });
   });
@@ -125,10 +116,10 @@ describe("retry interceptor", () => {
       maxBackoffMs: 300,
       budget: createRetryBudget({ maxTokens: 100 }),
     });
-    await rejection(handler(request()));
+    await rpcFailure(handler(request()));
     assert.deepEqual(sleeps, [50, 100, 200, 300, 300]);
     const half = setup(scripted([failure(Code.UNAVAILABLE)]), { random: () => 0.5 });
-    await rejection(half.handler(request()));
+    await rpcFailure(half.handler(request()));
     assert.deepEqual(half.sleeps, [25, 50]);
   });
 
@@ -145,7 +136,7 @@ describe("retry interceptor", () => {
     ] as const) {
       const backend = scripted([failure(Code.UNAVAILABLE)]);
       const { handler } = setup(backend, { isIdempotent: isIdempotentMethod });
-      await rejection(handler(request({}, method)));
+      await rpcFailure(handler(request({}, method)));
       assert.equal(backend.calls(), attempts, method.name);
     }
   });
@@ -154,7 +145,7 @@ describe("retry interceptor", () => {
     it(`does not retry ${Code[code]}`, async () => {
       const backend = scripted([failure(code)]);
       const { handler, sleeps } = setup(backend);
-      assert.equal((await rejection(handler(request()))).code, code);
+      assert.equal((await rpcFailure(handler(request()))).code, code);
       assert.equal(backend.calls(), 1);
       assert.deepEqual(sleeps, []);
     });
@@ -164,7 +155,7 @@ describe("retry interceptor", () => {
     for (const method of [EchoService.method.echoStream, EchoService.method.collect, EchoService.method.converse]) {
       const backend = scripted([failure(Code.UNAVAILABLE)]);
       const { handler } = setup(backend);
-      await rejection(handler(request({}, method)));
+      await rpcFailure(handler(request({}, method)));
       assert.equal(backend.calls(), 1, method.name);
     }
   });
@@ -186,11 +177,11 @@ describe("retry interceptor", () => {
     const backend = scripted([failure(Code.UNAVAILABLE), last]);
     // Attempt 1 fails, sleeps 50 (t+50); attempt 2 fails; a 100 ms sleep would end at t+150 > t+120.
     const { handler, sleeps } = setup(backend, { maxAttempts: 5 });
-    assert.equal(await rejection(handler(request({ deadline: clockStart + 120 }))), last);
+    assert.equal(await rpcFailure(handler(request({ deadline: clockStart + 120 }))), last);
     assert.equal(backend.calls(), 2);
     assert.deepEqual(sleeps, [50]);
     const pushedPast = setup(scripted([failure(Code.RESOURCE_EXHAUSTED, { details: [retryInfo(5000)] })]));
-    assert.equal((await rejection(pushedPast.handler(request({ deadline: clockStart + 1000 })))).code, Code.RESOURCE_EXHAUSTED);
+    assert.equal((await rpcFailure(pushedPast.handler(request({ deadline: clockStart + 1000 })))).code, Code.RESOURCE_EXHAUSTED);
     assert.deepEqual(pushedPast.sleeps, []);
   });
 
@@ -205,7 +196,7 @@ describe("retry interceptor", () => {
         controller.abort();
       },
     })(backend);
-    const error = await rejection(handler(request({ signal: controller.signal })));
+    const error = await rpcFailure(handler(request({ signal: controller.signal })));
     assert.equal(error.code, Code.CANCELLED);
     assert.equal(backend.calls(), 1);
   });
@@ -218,7 +209,7 @@ describe("retry interceptor", () => {
       throw failure(Code.UNAVAILABLE);
     };
     const { handler, sleeps } = setup(backend);
-    assert.equal(await rejection(handler(request({ signal: controller.signal }))), reason);
+    assert.equal(await rpcFailure(handler(request({ signal: controller.signal }))), reason);
     assert.deepEqual(sleeps, []);
   });
 
@@ -226,7 +217,7 @@ describe("retry interceptor", () => {
     const budget = createRetryBudget();
     const backend = scripted([failure(Code.UNAVAILABLE)]);
     const { handler, stats } = setup(backend, { budget });
-    for (let i = 0; i < 100; i++) await rejection(handler(request()));
+    for (let i = 0; i < 100; i++) await rpcFailure(handler(request()));
     // 10 tokens, retries while > 5: a handful of retries, then one attempt per call.
     assert.ok(backend.calls() <= 110, `${backend.calls()} attempts for 100 calls`);
     const counters = stats.snapshot();
@@ -245,13 +236,13 @@ describe("retry interceptor", () => {
       return { stream: false, message: create(EchoResponseSchema) };
     };
     const { handler, stats } = setup(backend, { budget, maxAttempts: 2 });
-    await rejection(handler(request()));
+    await rpcFailure(handler(request()));
     assert.equal(stats.snapshot().retries, 0);
     fail = false;
     // 70 × 0.1 = 7 tokens; the next failure spends one, leaving 6 > 5.
     for (let i = 0; i < 70; i++) await handler(request());
     fail = true;
-    await rejection(handler(request()));
+    await rpcFailure(handler(request()));
     assert.equal(stats.snapshot().retries, 1);
   });
 });

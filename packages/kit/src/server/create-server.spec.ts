@@ -8,16 +8,7 @@ import { EchoService } from "../gen-test/trellis/kittest/v1/echo_pb.js";
 import { Code, RpcError } from "../errors/rpc-error.js";
 import { startTestServer, type TestServer } from "../testing/start-test-server.js";
 import { createEchoHandlers, type EchoProbe } from "../testing/echo-service.js";
-
-async function rejection(promise: Promise<unknown>): Promise<RpcError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof RpcError, `expected an RpcError, got ${String(error)}`);
-    return error;
-  }
-  assert.fail("expected the call to fail");
-}
+import { rpcFailure } from "../testing/rpc-failure.js";
 
 async function* from<T>(items: readonly T[]): AsyncIterable<T> {
   for (const item of items) yield item;
@@ -88,19 +79,19 @@ describe("createServer: calls", () => {
   });
 
   it("rejects a request that breaks its .proto rules with INVALID_ARGUMENT and BadRequest", async () => {
-    const error = await rejection(t.client(EchoService).echo({ text: "x".repeat(51) }));
+    const error = await rpcFailure(t.client(EchoService).echo({ text: "x".repeat(51) }));
     assert.equal(error.code, Code.INVALID_ARGUMENT);
     const badRequest = error.findDetail(BadRequestSchema);
     assert.equal(badRequest?.fieldViolations[0]?.field, "text");
   });
 
   it("validates every message of a client stream", async () => {
-    const error = await rejection(t.client(EchoService).collect(from([{ text: "ok" }, { text: "y".repeat(60) }])));
+    const error = await rpcFailure(t.client(EchoService).collect(from([{ text: "ok" }, { text: "y".repeat(60) }])));
     assert.equal(error.code, Code.INVALID_ARGUMENT);
   });
 
   it("turns an unexpected throw into INTERNAL without leaking its message, and logs it", async () => {
-    const error = await rejection(t.client(EchoService).echo({ text: "boom", failWith: "internal" }));
+    const error = await rpcFailure(t.client(EchoService).echo({ text: "boom", failWith: "internal" }));
     assert.equal(error.code, Code.INTERNAL);
     assert.equal(error.message, "internal error");
     const sent = JSON.stringify(error.details.map((d) => d.value), (_k, v: unknown) => (typeof v === "bigint" ? String(v) : v));
@@ -111,14 +102,14 @@ describe("createServer: calls", () => {
   });
 
   it("sends rich error details in grpc-status-details-bin", async () => {
-    const error = await rejection(t.client(EchoService).echo({ text: "t1", failWith: "not_found" }));
+    const error = await rpcFailure(t.client(EchoService).echo({ text: "t1", failWith: "not_found" }));
     assert.equal(error.code, Code.NOT_FOUND);
     assert.equal(error.findDetail(ResourceInfoSchema)?.resourceName, "t1");
   });
 
   it("fails a call past its deadline with DEADLINE_EXCEEDED and aborts the handler's signal", async () => {
     const before = probe.aborted.length;
-    const error = await rejection(t.client(EchoService).echo({ text: "slow", delayMs: 5_000 }, { timeoutMs: 50 }));
+    const error = await rpcFailure(t.client(EchoService).echo({ text: "slow", delayMs: 5_000 }, { timeoutMs: 50 }));
     assert.equal(error.code, Code.DEADLINE_EXCEEDED);
     const reason = await probe.aborted[before];
     assert.ok(reason instanceof RpcError && reason.code === Code.DEADLINE_EXCEEDED, String(reason));
@@ -174,7 +165,7 @@ describe("createServer: shutdown", () => {
     assert.equal(await healthCheck(t.address, ""), "NOT_SERVING");
     assert.equal((await inFlight).text, "drain me");
     await stopped;
-    const error = await rejection(echo.echo({ text: "late" }, { timeoutMs: 1_000 }));
+    const error = await rpcFailure(echo.echo({ text: "late" }, { timeoutMs: 1_000 }));
     assert.ok(error.code === Code.UNAVAILABLE || error.code === Code.DEADLINE_EXCEEDED);
     await t.close();
   });
@@ -185,7 +176,7 @@ describe("createServer: shutdown", () => {
     const consumed = (async () => {
       for await (const message of stream) if (message.index === 2) void t.server.shutdown();
     })();
-    const error = await rejection(consumed);
+    const error = await rpcFailure(consumed);
     assert.equal(error.code, Code.UNAVAILABLE);
     await t.close();
   });
@@ -196,7 +187,7 @@ describe("createServer: shutdown", () => {
     const inFlight = t.client(EchoService).echo({ text: "stuck", delayMs: 10_000 });
     await new Promise((resolve) => setTimeout(resolve, 50));
     await t.server.shutdown();
-    const error = await rejection(inFlight);
+    const error = await rpcFailure(inFlight);
     assert.ok(error.code === Code.UNAVAILABLE || error.code === Code.CANCELLED);
     assert.equal(probe.completed, 0);
     await t.close();
