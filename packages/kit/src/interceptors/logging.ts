@@ -53,14 +53,12 @@ export function createLoggingInterceptor(options: LoggingInterceptorOptions = {}
     return child;
   };
   const write = (request: ServerRequest, level: "info" | "warn" | "error", fields: Record<string, unknown>, message: string): void => {
-    if (base === undefined) {
-      const logger = request.context.logger;
-      defer(() => logger[level](fields, message));
-      return;
+    if (base !== undefined) {
+      fields["http.request.id"] = request.context.requestId;
+      fields["client.address"] = request.context.peer;
     }
-    fields["http.request.id"] = request.context.requestId;
-    fields["client.address"] = request.context.peer;
-    const logger = methodLogger(request.method, base);
+    // Without a base logger, the call's own (a child logger per call) carries those fields.
+    const logger = base === undefined ? request.context.logger : methodLogger(request.method, base);
     defer(() => logger[level](fields, message));
   };
   return (next) => async (request) => {

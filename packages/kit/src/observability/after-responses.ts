@@ -13,35 +13,42 @@ export function afterResponses(work: () => void): void {
 
 /** Work queued to run after the responses of the current turn. */
 export interface DeferredQueue {
-  /** Queues `work`; everything queued in one turn runs together. */
+  /** Queues `work`; everything queued in one turn runs together. Once the process is exiting, runs it at once. */
   defer(work: () => void): void;
-  /** Runs what is queued now (also done on process exit). */
+  /** Runs what is queued now. */
   flush(): void;
 }
 
+// The exit hook gets the queue (held weakly), so its state stays reachable only through it.
+const EXIT = Symbol("exit");
+type ExitingQueue = DeferredQueue & { [EXIT](): void };
+
 /**
- * A queue of work run together by {@link afterResponses}, and on process exit
- * so nothing queued is lost when the process ends in the same turn.
+ * A queue of work run together by {@link afterResponses}. On process exit it
+ * runs what is queued and from then on runs work at once, so nothing is lost
+ * when the process ends in the turn that queued it — also work queued by
+ * another exit hook that ran later.
  * @param schedule runs a batch. @default afterResponses
  */
 export function createDeferredQueue(schedule: (run: () => void) => void = afterResponses): DeferredQueue {
   let queued: (() => void)[] = [];
-  let scheduled = false;
-  const queue: DeferredQueue = {
+  let exiting = false;
+  const queue: ExitingQueue = {
     defer(work) {
+      if (exiting) return work();
+      if (queued.length === 0) schedule(queue.flush);
       queued.push(work);
-      if (!scheduled) {
-        scheduled = true;
-        schedule(queue.flush);
-      }
     },
     flush() {
-      scheduled = false;
       const batch = queued;
       queued = [];
       for (const work of batch) work();
     },
+    [EXIT]() {
+      exiting = true;
+      queue.flush();
+    },
   };
-  register(queue, (pending: DeferredQueue) => pending.flush());
+  register(queue, (exitingQueue: ExitingQueue) => exitingQueue[EXIT]());
   return queue;
 }

@@ -68,4 +68,15 @@ describe("createCoalescingDestination", () => {
     const lines = stdout.trim().split("\n").map((text) => JSON.parse(text) as Record<string, unknown>);
     assert.deepEqual(lines.map((line) => line["message"]), ["line 0", "line 1", "line 2"]);
   });
+
+  it("writes lines logged by exit hooks that run after its own", async () => {
+    const logger = fileURLToPath(new URL("./logger.js", import.meta.url));
+    const script = `
+      const { createLogger } = await import(${JSON.stringify(logger)});
+      const log = createLogger({ serviceName: "exit-test" });
+      process.on("exit", () => log.info("from an exit hook"));
+      process.exit(0);`;
+    const { stdout } = await promisify(execFile)(process.execPath, ["--input-type=module", "-e", script]);
+    assert.match(stdout, /"message":"from an exit hook"/);
+  });
 });

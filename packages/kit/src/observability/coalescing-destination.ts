@@ -1,6 +1,5 @@
-import { register } from "on-exit-leak-free";
 import { pino, type DestinationStream } from "pino";
-import { afterResponses } from "./after-responses.js";
+import { afterResponses, createDeferredQueue } from "./after-responses.js";
 
 /** Options of {@link createCoalescingDestination}. */
 export interface CoalescingDestinationOptions {
@@ -30,33 +29,28 @@ export interface CoalescingDestination extends DestinationStream {
  * flattened string and a write plus a thread-pool round trip every few lines
  * cost ~5 µs per call; one write per turn costs ~2 µs. The synchronous write is
  * sonic-boom's (it retries EAGAIN on a full stdout pipe). Lines pending when
- * the process exits are written on `exit`.
+ * the process exits are written on `exit`, and lines logged after that (from
+ * other exit hooks) are written at once.
  */
 export function createCoalescingDestination(options: CoalescingDestinationOptions = {}): CoalescingDestination {
   const target = pino.destination({ dest: options.dest ?? 1, sync: true });
   const maxPendingChars = options.maxPendingChars ?? 65_536;
-  const schedule = options.schedule ?? afterResponses;
+  const queue = createDeferredQueue(options.schedule ?? afterResponses);
   let pending = "";
-  let scheduled = false;
   const flush = (): void => {
-    scheduled = false;
     if (pending === "") return;
     const lines = pending;
     pending = "";
     target.write(lines);
   };
-  const destination: CoalescingDestination = {
+  return {
     write(line: string) {
+      const first = pending === "";
       pending += line;
       if (pending.length >= maxPendingChars) flush();
-      else if (!scheduled) {
-        scheduled = true;
-        schedule(flush);
-      }
+      else if (first) queue.defer(flush);
     },
     flush,
     flushSync: flush,
   };
-  register(destination, (stream: CoalescingDestination) => stream.flush());
-  return destination;
 }
