@@ -111,6 +111,8 @@ mkdirSync(tmpDir, { recursive: true });
 
 // ---------------------------------------------------------------- requests
 const USER7 = "00000000-0000-4000-8000-000000000007";
+/** The headers h2load sends with every gRPC request. */
+const GRPC_HEADERS = ["content-type: application/grpc", "te: trailers"];
 const userPb = () => import("../services/user/dist/gen/trellis/user/v1/user_pb.js");
 const chatPb = () => import("../services/chat/dist/gen/trellis/chat/v1/chat_pb.js");
 const grpcFrame = (bytes) => {
@@ -229,7 +231,7 @@ async function unaryRep({ kind, port, pids, call, tag, progress }) {
     const target = {
       url: `http://127.0.0.1:${port}${call.path}`,
       dataFile: call.dataFile,
-      headers: ["content-type: application/grpc", "te: trailers"],
+      headers: GRPC_HEADERS,
     };
     progress(`throughput, h2load -c 1 -m ${settings.inFlight}`);
     if (w > 0) await h2load(target, { mode: "throughput", duration: w, warmup: true });
@@ -475,7 +477,7 @@ async function main() {
 
   if (settings.profiledPeers.length > 0) {
     results.profile = { calls: settings.profileCalls, peers: {} };
-    const target = { path: calls["tiny-unary"].path, dataFile: calls["tiny-unary"].dataFile, headers: ["content-type: application/grpc", "te: trailers"] };
+    const target = { path: calls["tiny-unary"].path, dataFile: calls["tiny-unary"].dataFile, headers: GRPC_HEADERS };
     for (const id of settings.profiledPeers) {
       const peer = peerById(id);
       progress.begin(`${id}: CPU profile, ${settings.profileCalls.toLocaleString("en-US")} tiny unary calls`, smoke ? 3 : 25);
@@ -496,7 +498,8 @@ async function main() {
   results.elapsedSeconds = progress.elapsed();
   results.problems = problems;
   writeFileSync(join(outDir, "latest.json"), JSON.stringify(results, null, 2) + "\n");
-  const files = writeReport(results, outDir, { scenarios: SCENARIOS, peers: PEERS });
+  const flames = Object.values(results.profile?.peers ?? {}).filter((p) => p.flame).map((p) => join(outDir, p.flame));
+  const files = [...writeReport(results, outDir, { scenarios: SCENARIOS, peers: PEERS }), ...flames];
   rmSync(tmpDir, { recursive: true, force: true });
   process.stderr.write(
     `bench: done in ${Math.round(progress.elapsed())} s; wrote ${[join(outDir, "latest.json"), ...files].map((f) => relative(ROOT, f)).join(", ")}\n`,
