@@ -81,11 +81,19 @@ export function requestInfo(requestId: string, servingData = ""): ErrorDetail<ty
   return { schema: RequestInfoSchema, value: create(RequestInfoSchema, { requestId, servingData }) };
 }
 
+/** How many violations the INVALID_ARGUMENT message spells out; the BadRequest detail has the rest. */
+const VIOLATIONS_IN_MESSAGE = 10;
+
 /**
- * INVALID_ARGUMENT naming every bad field in the message and in a
- * google.rpc.BadRequest, e.g. `invalid CreateUserRequest: email: must be a valid email address`.
+ * INVALID_ARGUMENT naming the bad fields in the message and every one of them
+ * in a google.rpc.BadRequest, e.g. `invalid CreateUserRequest: email: must be a
+ * valid email address`. The message names the first ten and counts the rest
+ * (`omitted` adds violations a bounded validator only counted), so its size
+ * does not grow with the request.
  */
-export function invalidArgument(what: string, violations: readonly FieldViolationInit[]): RpcError {
-  const summary = violations.map((v) => `${v.field}: ${v.description}`).join("; ");
+export function invalidArgument(what: string, violations: readonly FieldViolationInit[], omitted = 0): RpcError {
+  const named = violations.slice(0, VIOLATIONS_IN_MESSAGE).map((v) => `${v.field}: ${v.description}`);
+  const more = violations.length - named.length + omitted;
+  const summary = more > 0 ? `${named.join("; ")}; and ${more} more` : named.join("; ");
   return new RpcError(Code.INVALID_ARGUMENT, `invalid ${what}: ${summary}`, { details: [badRequest(violations)] });
 }

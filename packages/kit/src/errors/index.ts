@@ -11,6 +11,9 @@ export {
 } from "./error-details.js";
 export {
   STATUS_DETAILS_KEY,
+  STATUS_LIMITS,
+  boundStatus,
+  type BoundedStatus,
   encodeStatusDetails,
   decodeStatusDetails,
   createErrorDetailRegistry,

@@ -32,7 +32,7 @@ export function createValidationInterceptor(): Interceptor {
 
 function check(validate: Validator, message: Message, schema: DescMessage): void {
   const violations = validate(message);
-  if (violations.length > 0) throw invalidArgument(schema.name, violations);
+  if (violations.length > 0) throw invalidArgument(schema.name, violations, violations.omitted);
 }
 
 async function* checkEach(

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { DescMethod, Message } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
 import { Code, RpcError } from "../errors/rpc-error.js";
-import { encodeStatusDetails, STATUS_DETAILS_KEY } from "../errors/status-details.js";
+import { boundStatus, STATUS_DETAILS_KEY } from "../errors/status-details.js";
 import { requestInfo } from "../errors/error-details.js";
 import { INTERNAL_ERROR_MESSAGE } from "../interceptors/to-rpc-error.js";
 import type { Logger } from "../observability/logger.js";
@@ -169,18 +169,19 @@ export class ServerCall implements CallContext, TrackedCall {
   /**
    * The status grpc-js sends. Unknown errors become a generic INTERNAL (the
    * recover interceptor logs them); details and a google.rpc.RequestInfo with
-   * the request id travel in `grpc-status-details-bin`.
+   * the request id travel in `grpc-status-details-bin`, message and details
+   * fitted into STATUS_LIMITS so that every client can read them.
    */
   toServiceError(error: unknown): grpc.ServiceError {
     const rpcError =
       error instanceof RpcError ? error : new RpcError(Code.INTERNAL, INTERNAL_ERROR_MESSAGE, { cause: error });
     const metadata = this.responseTrailers.clone();
     for (const [key, value] of Object.entries(rpcError.metadata)) metadata.set(key, value);
-    const details = [...rpcError.details, requestInfo(this.requestId)];
-    metadata.set(STATUS_DETAILS_KEY, encodeStatusDetails(rpcError.code, rpcError.message, details));
-    return Object.assign(new Error(rpcError.message), {
+    const status = boundStatus(rpcError.code, rpcError.message, [...rpcError.details, requestInfo(this.requestId)]);
+    metadata.set(STATUS_DETAILS_KEY, status.details);
+    return Object.assign(new Error(status.message), {
       code: rpcError.code,
-      details: rpcError.message,
+      details: status.message,
       metadata,
     });
   }

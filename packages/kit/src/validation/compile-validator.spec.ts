@@ -27,7 +27,7 @@ import {
   TreeNodeSchema,
 } from "../gen-test/trellis/kittest/v1/validation_test_pb.js";
 import type { TreeNode } from "../gen-test/trellis/kittest/v1/validation_test_pb.js";
-import { compileValidator, createValidatorCache } from "./index.js";
+import { compileValidator, createValidatorCache, MAX_VIOLATIONS } from "./index.js";
 import type { FieldViolation } from "./index.js";
 
 /** Violations as "field reason" strings, for compact assertions. */
@@ -337,6 +337,25 @@ describe("compileValidator", () => {
       const cache = createValidatorCache();
       assert.throws(() => compileValidator(BadNestedSchema, cache));
       assert.equal(cache.size, 0);
+    });
+  });
+
+  describe("a bound on violations", () => {
+    it("collects at most MAX_VIOLATIONS and counts the rest", () => {
+      // 300,000 invalid list items: every one is checked, MAX_VIOLATIONS are kept.
+      const message = create(RepeatedRulesCaseSchema, { tags: ["a"], scores: [0, 1], ids: Array.from({ length: 300_000 }, () => "not-a-uuid") });
+      const found = compileValidator(RepeatedRulesCaseSchema)(message);
+      assert.equal(found.length, MAX_VIOLATIONS);
+      assert.equal(found.omitted, 300_000 - MAX_VIOLATIONS);
+      assert.deepEqual(brief(found.slice(0, 2)), ["ids[0] string.uuid", "ids[1] string.uuid"]);
+    });
+
+    it("counts the violations of nested messages past the bound too", () => {
+      const items = Array.from({ length: 150 }, () => ({ name: "" }));
+      const found = compileValidator(RepeatedRulesCaseSchema)(create(RepeatedRulesCaseSchema, { tags: ["a"], scores: [0, 1], items }));
+      // items: max_items 2 (one violation) + 150 required names.
+      assert.equal(found.length + (found.omitted ?? 0), 151);
+      assert.equal(found.length, MAX_VIOLATIONS);
     });
   });
 

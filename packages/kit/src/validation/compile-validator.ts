@@ -19,8 +19,25 @@ export interface FieldViolation {
   readonly reason: string;
 }
 
-/** Checks one message; returns the violations, or one shared frozen empty array when valid. */
-export type Validator = (message: Message) => readonly FieldViolation[];
+/**
+ * What a validator found: at most {@link MAX_VIOLATIONS} violations, in field
+ * order; `omitted` counts the ones past that bound.
+ */
+export type ValidationResult = readonly FieldViolation[] & { readonly omitted?: number };
+
+/**
+ * Checks one message; returns the violations, or one shared frozen empty array
+ * when valid.
+ */
+export type Validator = (message: Message) => ValidationResult;
+
+/**
+ * The most violations one validation collects. Past it the rest are only
+ * counted: a request with millions of bad list items must cost a count, not
+ * millions of objects and a status too large to send (a 3 MB request once
+ * built a 44 MB error and crashed the server building the next one).
+ */
+export const MAX_VIOLATIONS = 100;
 
 /** A compiled message type as held by a {@link ValidatorCache}; opaque to callers. */
 export interface ValidatorCacheEntry {
@@ -83,7 +100,9 @@ interface MutableViolation {
   description: string;
   reason: string;
 }
-type Violations = MutableViolation[] | undefined;
+/** Collected violations (at most MAX_VIOLATIONS) and how many more were only counted. */
+type ViolationList = MutableViolation[] & { omitted?: number };
+type Violations = ViolationList | undefined;
 type Fields = Record<string, unknown>;
 /** Checks one message, paths relative to it. */
 type MessageCheck = (message: Fields) => Violations;
@@ -202,14 +221,14 @@ function compileField(field: DescField, rules: FieldRules | undefined, child: En
       // Unset explicit presence (`optional`, oneof member): only `required` applies.
       return (value, out) =>
         value === undefined
-          ? required ? violation(out, name, "required", "is required") : out
+          ? required ? violation(out, name, -1, "required", "is required") : out
           : check(value as never, out, name, -1);
     }
     case "message": {
       if (typeRules?.case !== undefined) throw ruleError(field, `${typeRules.case} rules do not apply to a message field`);
       if (!required && child === undefined) return undefined;
       return (value, out) => {
-        if (value === undefined) return required ? violation(out, name, "required", "is required") : out;
+        if (value === undefined) return required ? violation(out, name, -1, "required", "is required") : out;
         return child === undefined ? out : nested(out, child, value, name, -1);
       };
     }
@@ -219,7 +238,7 @@ function compileField(field: DescField, rules: FieldRules | undefined, child: En
       const stringKeys = field.mapKey === ScalarType.STRING;
       return (value, out) => {
         const map = value as Record<string, unknown>;
-        if (required && !hasKeys(map)) return violation(out, name, "required", "is required");
+        if (required && !hasKeys(map)) return violation(out, name, -1, "required", "is required");
         if (child === undefined) return out;
         for (const key in map) {
           const found = (child.check as MessageCheck)(map[key] as Fields);
@@ -264,17 +283,17 @@ function compileList(field: DescField & { fieldKind: "list" }, rules: FieldRules
     const list = value as readonly unknown[];
     const length = list.length;
     if (length === 0) {
-      if (required) return violation(out, name, "required", "is required");
+      if (required) return violation(out, name, -1, "required", "is required");
       if (ignoreEmpty) return out;
     }
     if (minItems !== undefined && length < minItems) {
-      out = violation(out, name, "repeated.min_items", `must contain at least ${minItems} ${plural(minItems, "item")}`);
+      out = violation(out, name, -1, "repeated.min_items", `must contain at least ${minItems} ${plural(minItems, "item")}`);
     }
     if (maxItems !== undefined && length > maxItems) {
-      out = violation(out, name, "repeated.max_items", `must contain at most ${maxItems} ${plural(maxItems, "item")}`);
+      out = violation(out, name, -1, "repeated.max_items", `must contain at most ${maxItems} ${plural(maxItems, "item")}`);
     }
     if (unique && length > 1 && hasDuplicates(list, bytes)) {
-      out = violation(out, name, "repeated.unique", "must not contain duplicate items");
+      out = violation(out, name, -1, "repeated.unique", "must not contain duplicate items");
     }
     if (item !== undefined) {
       for (let i = 0; i < length; i++) out = item(list[i] as never, out, name, i);
@@ -322,7 +341,7 @@ function compileValue(
   const isZero = zeroTest(type);
   return (value, out, name, index) => {
     if (isZero(value)) {
-      if (required) return violation(out, path(name, index), "required", "is required");
+      if (required) return violation(out, name, index, "required", "is required");
       if (ignoreEmpty) return out;
     }
     return check === undefined ? out : check(value, out, name, index);
@@ -350,19 +369,19 @@ function compileString(field: DescField, rules: StringRules, where: string): Val
     // UTF-16 length bounds the code point count from both sides (n/2 <= cp <= n),
     // so counting is needed only near the limits.
     if (minLen !== undefined && (value.length < minLen || (value.length < 2 * minLen && codePoints(value) < minLen))) {
-      out = violation(out, path(name, index), "string.min_len", minText);
+      out = violation(out, name, index, "string.min_len", minText);
     }
     if (maxLen !== undefined && value.length > maxLen && codePoints(value) > maxLen) {
-      out = violation(out, path(name, index), "string.max_len", maxText);
+      out = violation(out, name, index, "string.max_len", maxText);
     }
     if (pattern !== undefined && !pattern.test(value)) {
-      out = violation(out, path(name, index), "string.pattern", patternText);
+      out = violation(out, name, index, "string.pattern", patternText);
     }
     if (email && !isEmail(value)) {
-      out = violation(out, path(name, index), "string.email", "must be a valid email address");
+      out = violation(out, name, index, "string.email", "must be a valid email address");
     }
     if (uuid && !UUID.test(value)) {
-      out = violation(out, path(name, index), "string.uuid", "must be a valid UUID");
+      out = violation(out, name, index, "string.uuid", "must be a valid UUID");
     }
     return out;
   };
@@ -376,10 +395,10 @@ function compileInt32(field: DescField, rules: Int32Rules, where: string): Value
   if (gte === undefined && lte === undefined) return undefined;
   return (value: number, out, name, index) => {
     if (gte !== undefined && value < gte) {
-      out = violation(out, path(name, index), "int32.gte", `must be greater than or equal to ${gte}`);
+      out = violation(out, name, index, "int32.gte", `must be greater than or equal to ${gte}`);
     }
     if (lte !== undefined && value > lte) {
-      out = violation(out, path(name, index), "int32.lte", `must be less than or equal to ${lte}`);
+      out = violation(out, name, index, "int32.lte", `must be less than or equal to ${lte}`);
     }
     return out;
   };
@@ -392,10 +411,10 @@ function compileEnum(rules: EnumRules, type: DescEnum): ValueCheck | undefined {
   const notInText = `must not be ${rules.notIn.map((n) => type.value[n]?.name ?? String(n)).join(" or ")}`;
   return (value: number, out, name, index) => {
     if (defined !== undefined && !defined.has(value)) {
-      out = violation(out, path(name, index), "enum.defined_only", `must be a defined ${type.name} value`);
+      out = violation(out, name, index, "enum.defined_only", `must be a defined ${type.name} value`);
     }
     if (notIn !== undefined && notIn.has(value)) {
-      out = violation(out, path(name, index), "enum.not_in", notInText);
+      out = violation(out, name, index, "enum.not_in", notInText);
     }
     return out;
   };
@@ -407,18 +426,22 @@ function nested(out: Violations, child: Entry, value: unknown, name: string, ind
   return found === undefined ? out : prefixed(out, found, index < 0 ? `${name}.` : `${name}[${index}].`);
 }
 
-/** Prefixes a child's violation paths in place and appends them to `out`. */
-function prefixed(out: Violations, found: MutableViolation[], prefix: string): Violations {
+/** Prefixes a child's violation paths in place and appends them to `out`, within the bound. */
+function prefixed(out: Violations, found: ViolationList, prefix: string): Violations {
   for (const v of found) v.field = prefix + v.field;
   if (out === undefined) return found;
-  out.push(...found);
+  const room = MAX_VIOLATIONS - out.length;
+  for (let i = 0; i < found.length && i < room; i++) out.push(found[i] as MutableViolation);
+  const dropped = Math.max(0, found.length - room) + (found.omitted ?? 0);
+  if (dropped > 0) out.omitted = (out.omitted ?? 0) + dropped;
   return out;
 }
 
-function violation(out: Violations, field: string, reason: string, description: string): MutableViolation[] {
-  const v: MutableViolation = { field, description, reason };
-  if (out === undefined) return [v];
-  out.push(v);
+/** Records a violation of field `name` (list item `index`, or -1); past the bound only counts it, building no path. */
+function violation(out: Violations, name: string, index: number, reason: string, description: string): ViolationList {
+  if (out === undefined) return [{ field: path(name, index), description, reason }];
+  if (out.length < MAX_VIOLATIONS) out.push({ field: path(name, index), description, reason });
+  else out.omitted = (out.omitted ?? 0) + 1;
   return out;
 }
 
