@@ -1,4 +1,3 @@
-import { once } from "node:events";
 import { addAbortSignal, type Readable } from "node:stream";
 import type { DescMessage, DescMethod, DescService, Message } from "@bufbuild/protobuf";
 import type * as grpc from "@grpc/grpc-js";
@@ -129,12 +128,14 @@ async function pipeResponses(
   method: DescMethod,
 ): Promise<void> {
   const { signal } = call;
+  // Whether writes are queued that the client has not taken: the status cannot pass them.
+  let blocked = false;
   try {
     const response = await pending;
     if (!response.stream) throw new Error(`${method.name} must return an async iterable`);
     for await (const message of response.messages) {
       if (signal.aborted) break;
-      if (!grpcCall.write(message)) await drainOrAbort(grpcCall, signal);
+      if (!grpcCall.write(message)) blocked = (await call.waitForDrain(grpcCall)) !== "drained";
     }
     if (signal.aborted) throw signal.reason;
     call.end();
@@ -142,14 +143,7 @@ async function pipeResponses(
   } catch (error) {
     call.end();
     grpcCall.emit("error", call.toServiceError(error));
-  }
-}
-
-async function drainOrAbort(call: NodeJS.EventEmitter, signal: AbortSignal): Promise<void> {
-  try {
-    await once(call, "drain", { signal });
-  } catch {
-    // Aborted while waiting: the caller sees signal.aborted and stops writing.
+    if (blocked) call.resetStream(error);
   }
 }
 

@@ -1,4 +1,6 @@
 import type { DescService } from "@bufbuild/protobuf";
+import type { ServerHttp2Session, ServerHttp2Stream, IncomingHttpHeaders } from "node:http2";
+import { createServer as createTcpServer, type Server as TcpServer } from "node:net";
 import * as grpc from "@grpc/grpc-js";
 import { Code, RpcError } from "../errors/rpc-error.js";
 import type { Interceptor } from "../interceptors/interceptor.js";
@@ -10,6 +12,10 @@ import { createCodecCache } from "../codec/index.js";
 import { defaultServerInterceptors } from "./default-interceptors.js";
 import { createHealth, type HealthStatus } from "./health.js";
 import { addReflection } from "./reflection.js";
+import { createConnectionGuard, type ConnectionGuardStats } from "./connection-guard.js";
+import { createInjectedServer } from "./grpc-connection-injector.js";
+import { defaultServerLimits, type ServerLimits } from "./server-limits.js";
+import { createWireGuard } from "./wire-guard.js";
 import type { ServiceImpl } from "./service-impl.js";
 
 /** Options of {@link createServer}. */
@@ -48,7 +54,13 @@ export interface ServerOptions {
    * @default false
    */
   readonly implicitCallContext?: boolean;
-  /** Extra grpc-js server options (keepalive, etc.). @default {} */
+  /**
+   * What one client may take from the server: connections, streams, calls,
+   * resets, pings, time to send a request, time not reading a response.
+   * @default defaultServerLimits()
+   */
+  readonly limits?: Partial<ServerLimits>;
+  /** Extra grpc-js server options; they override the ones the limits set. @default {} */
   readonly grpcOptions?: grpc.ServerOptions;
 }
 
@@ -93,6 +105,8 @@ export interface Server {
   shutdown(): Promise<void>;
   /** The number of calls in progress. */
   readonly inFlight: number;
+  /** What the connection guard has refused and closed so far. */
+  readonly connectionStats: ConnectionGuardStats;
   /** The underlying grpc-js server, for what the kit does not cover. */
   readonly grpcServer: grpc.Server;
 }
@@ -106,17 +120,27 @@ const FOUR_MIB = 4 * 1024 * 1024;
 export function createServer(options: ServerOptions = {}): Server {
   const logger = options.logger ?? createLogger();
   const interceptors = options.interceptors ?? defaultServerInterceptors({ logger });
+  const limits: ServerLimits = { ...defaultServerLimits(), ...options.limits };
+  const wire = createWireGuard({ limits });
+  const guard = createConnectionGuard({ limits, logger });
   const grpcServer = new grpc.Server({
     "grpc.max_receive_message_length": options.maxReceiveMessageBytes ?? FOUR_MIB,
     "grpc.max_send_message_length": options.maxSendMessageBytes ?? FOUR_MIB,
+    ...grpcLimitOptions(limits),
+    interceptors: [wire.interceptor],
     ...options.grpcOptions,
   });
   const health = createHealth(grpcServer);
   const calls = createCallTracker();
   const maxCallMs = options.maxCallMs ?? 30_000;
-  // One sweep for every call's time limit instead of a timer per call.
-  const sweeper = maxCallMs > 0 ? setInterval(() => calls.sweep(Date.now()), 250) : undefined;
-  sweeper?.unref();
+  // One sweep for every call's time limits instead of a timer per call.
+  const sweeper = setInterval(() => {
+    const now = Date.now();
+    calls.sweep(now);
+    wire.sweep(now);
+  }, 250);
+  sweeper.unref();
+  const listeners: TcpServer[] = [];
   const codecs = createCodecCache();
   const services: DescService[] = [];
   const shutdownHooks: (() => Promise<void> | void)[] = [];
@@ -136,6 +160,7 @@ export function createServer(options: ServerOptions = {}): Server {
       }
     }
     await sleep(options.shutdownDelayMs ?? 0);
+    for (const listener of listeners) listener.close();
     const goingAway = new RpcError(Code.UNAVAILABLE, "server is shutting down; reconnect to another instance");
     calls.abortAll(goingAway, (call) => call.method.methodKind === "server_streaming" || call.method.methodKind === "bidi_streaming");
     const drained = new Promise<void>((resolve) => grpcServer.tryShutdown(() => resolve()));
@@ -148,30 +173,54 @@ export function createServer(options: ServerOptions = {}): Server {
       grpcServer.forceShutdown();
     }
     await admin.close();
-    if (sweeper !== undefined) clearInterval(sweeper);
+    clearInterval(sweeper);
     logger.info({ "event.action": "shutdown-complete", "event.outcome": outcome }, "shutdown complete");
   };
 
   return {
     addService(service, impl) {
       if (serving) throw new Error(`addService(${service.typeName}) after listen()`);
-      bindService(grpcServer, service, impl as unknown as Record<string, never>, { interceptors, logger, calls, codecs, maxCallMs, implicitCallContext: options.implicitCallContext ?? false });
+      bindService(grpcServer, service, impl as unknown as Record<string, never>, {
+        interceptors,
+        logger,
+        calls,
+        codecs,
+        maxCallMs,
+        maxWriteStallMs: limits.maxWriteStallMs,
+        streamOf: wire.streamOf,
+        implicitCallContext: options.implicitCallContext ?? false,
+      });
       services.push(service);
       health.set(service.typeName, "NOT_SERVING");
     },
     async listen(address) {
       if (options.reflection ?? true) addReflection(grpcServer, services);
       const host = address.host ?? "0.0.0.0";
-      const port = await new Promise<number>((resolve, reject) =>
-        grpcServer.bindAsync(`${formatHost(host)}:${address.port}`, grpc.ServerCredentials.createInsecure(), (error, bound) =>
-          error ? reject(new Error(`cannot listen on ${host}:${address.port}: ${error.message}`)) : resolve(bound),
-        ),
-      );
+      // The kit owns the TCP listener and hands grpc-js only the connections it admits.
+      const injected = createInjectedServer(grpcServer, grpc.ServerCredentials.createInsecure());
+      injected.http2Server.on("session", (session: ServerHttp2Session) => {
+        guard.watch(session);
+        // Before grpc-js' own listener, so the wire guard knows each call's stream.
+        session.prependListener("stream", (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => wire.noteStream(stream, headers));
+      });
+      const listener = createTcpServer({ noDelay: true }, (socket) => {
+        if (guard.admit(socket)) injected.inject(socket);
+      });
+      const port = await new Promise<number>((resolve, reject) => {
+        listener.once("error", (error) => reject(new Error(`cannot listen on ${host}:${address.port}: ${error.message}`)));
+        listener.listen(address.port, host, () => {
+          const bound = listener.address();
+          resolve(typeof bound === "object" && bound !== null ? bound.port : address.port);
+        });
+      });
+      listener.on("error", (error) => logger.error({ error }, "gRPC listener failed"));
+      listeners.push(listener);
       let adminPort: number | undefined;
       if (address.adminPort !== undefined) {
         try {
           adminPort = await admin.listen(host, address.adminPort);
         } catch (error) {
+          listener.close();
           grpcServer.forceShutdown();
           throw new Error(`cannot listen on admin port ${host}:${address.adminPort}: ${(error as Error).message}`);
         }
@@ -187,12 +236,23 @@ export function createServer(options: ServerOptions = {}): Server {
     get inFlight() {
       return calls.size;
     },
+    connectionStats: guard.stats,
     grpcServer,
   };
 }
 
-function formatHost(host: string): string {
-  return host.includes(":") && !host.startsWith("[") ? `[${host}]` : host;
+/** The grpc-js options that carry the limits grpc-js enforces itself (0: leave grpc-js' "never"). */
+function grpcLimitOptions(limits: ServerLimits): grpc.ServerOptions {
+  const positive = (value: number): number | undefined => (value > 0 ? value : undefined);
+  const entries: [string, number | undefined][] = [
+    ["grpc.max_concurrent_streams", positive(limits.maxConcurrentStreams)],
+    ["grpc.keepalive_time_ms", positive(limits.keepaliveTimeMs)],
+    ["grpc.keepalive_timeout_ms", positive(limits.keepaliveTimeoutMs)],
+    ["grpc.max_connection_idle_ms", positive(limits.idleTimeoutMs)],
+    ["grpc.max_connection_age_ms", positive(limits.maxConnectionAgeMs)],
+    ["grpc.max_connection_age_grace_ms", positive(limits.maxConnectionAgeGraceMs)],
+  ];
+  return Object.fromEntries(entries.filter(([, value]) => value !== undefined));
 }
 
 function sleep(ms: number): Promise<void> {

@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { constants as http2, type ServerHttp2Stream } from "node:http2";
 import type { DescMethod, Message } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
 import { Code, RpcError } from "../errors/rpc-error.js";
@@ -22,6 +23,10 @@ export interface ServerCallOptions {
   readonly calls: CallTracker;
   /** Server-side cap on unary and client-streaming calls; 0 disables. */
   readonly maxCallMs: number;
+  /** A response stream whose writes stay blocked this long ends with RESOURCE_EXHAUSTED; 0 disables. */
+  readonly maxWriteStallMs: number;
+  /** The HTTP/2 stream of a call, to reset one whose status cannot get past its queued writes. */
+  readonly streamOf?: (metadata: grpc.Metadata) => ServerHttp2Stream | undefined;
   /** @default crypto.randomUUID */
   readonly newRequestId?: () => string;
 }
@@ -70,10 +75,13 @@ export class ServerCall implements CallContext, TrackedCall {
     this.#options = options;
     this.#clientDeadline = deadlineMs(call.getDeadline());
     const singleResponse = method.methodKind === "unary" || method.methodKind === "client_streaming";
-    this.expiresAt = singleResponse && options.maxCallMs > 0 ? Date.now() + options.maxCallMs : undefined;
+    const cap = singleResponse && options.maxCallMs > 0 ? Date.now() + options.maxCallMs : undefined;
     const client = this.#clientDeadline;
-    const cap = this.expiresAt;
     this.deadline = client === undefined ? cap : cap === undefined ? client : Math.min(client, cap);
+    // grpc-js ends a call at the client's deadline, but a response stream's
+    // status waits behind writes the client is not reading: the sweep then ends
+    // it (and resets the stream) a little after grpc-js should have.
+    this.expiresAt = singleResponse ? cap : client === undefined ? undefined : client + DEADLINE_TIMER_SLACK_MS;
     options.calls.add(this);
   }
 
@@ -126,11 +134,57 @@ export class ServerCall implements CallContext, TrackedCall {
     this.#controller?.abort(this.#abortReason);
   }
 
-  /** Ends the call because the server's own time limit ran out. */
+  /** Ends the call because its time limit (the server's cap or the client's deadline) ran out. */
   expire(): void {
-    const error = new RpcError(Code.DEADLINE_EXCEEDED, `call exceeded the server's limit of ${this.#options.maxCallMs} ms`);
+    const clientFirst = this.#clientDeadline !== undefined && this.#clientDeadline <= (this.deadline ?? Number.POSITIVE_INFINITY);
+    const error = clientFirst
+      ? new RpcError(Code.DEADLINE_EXCEEDED, "deadline exceeded")
+      : new RpcError(Code.DEADLINE_EXCEEDED, `call exceeded the server's limit of ${this.#options.maxCallMs} ms`);
     this.abort(error);
     this.respond(error, undefined);
+  }
+
+  /**
+   * Waits until a blocked response stream can take writes again. "stalled"
+   * (after maxWriteStallMs) has already ended the call with RESOURCE_EXHAUSTED.
+   */
+  waitForDrain(stream: NodeJS.EventEmitter): Promise<"drained" | "aborted" | "stalled"> {
+    const signal = this.signal;
+    if (signal.aborted) return Promise.resolve("aborted");
+    const stallMs = this.#options.maxWriteStallMs;
+    return new Promise((resolve) => {
+      const done = (outcome: "drained" | "aborted" | "stalled"): void => {
+        clearTimeout(timer);
+        stream.removeListener("drain", onDrain);
+        signal.removeEventListener("abort", onAbort);
+        resolve(outcome);
+      };
+      const onDrain = (): void => done("drained");
+      const onAbort = (): void => done("aborted");
+      const timer =
+        stallMs > 0
+          ? setTimeout(() => {
+              this.abort(new RpcError(Code.RESOURCE_EXHAUSTED, `the client has not read the response stream for ${stallMs} ms`));
+              done("stalled");
+            }, stallMs)
+          : undefined;
+      stream.once("drain", onDrain);
+      signal.addEventListener("abort", onAbort, { once: true });
+    });
+  }
+
+  /**
+   * Resets the call's HTTP/2 stream: its status was sent but waits behind
+   * writes the client is not reading, so without a reset the client would
+   * never hear that the call ended. RST_STREAM CANCEL reads as CANCELLED (or
+   * DEADLINE_EXCEEDED once the client's deadline passed), ENHANCE_YOUR_CALM as
+   * RESOURCE_EXHAUSTED (gRPC's HTTP/2 error mapping).
+   */
+  resetStream(error: unknown): void {
+    const stream = this.#options.streamOf?.(this.#call.metadata);
+    if (stream === undefined || stream.closed || stream.destroyed) return;
+    const exhausted = error instanceof RpcError && error.code === Code.RESOURCE_EXHAUSTED;
+    stream.close(exhausted ? http2.NGHTTP2_ENHANCE_YOUR_CALM : http2.NGHTTP2_CANCEL);
   }
 
   /** Ends tracking; idempotent. */
