@@ -1,0 +1,62 @@
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
+import { Code, createClient, type Client } from "@trellis/kit";
+import { rpcFailure } from "@trellis/kit/testing";
+import { BadRequestSchema } from "@trellis/kit/gen/google/rpc/error_details_pb.js";
+import { UserService } from "@trellis/user/gen/trellis/user/v1/user_pb.js";
+import { USER_MAIN, startServiceProcess, type ServiceProcess } from "@trellis/user/test/service-process.js";
+import { ChatService } from "../gen/trellis/chat/v1/chat_pb.js";
+
+const CHAT_MAIN = fileURLToPath(new URL("../main.js", import.meta.url));
+
+/** A History page token as chat encodes them (base64url JSON, format 1), with any fields. */
+const forgedHistoryToken = (fields: Record<string, unknown>): string =>
+  Buffer.from(JSON.stringify({ v: 1, r: "general", s: "1", ...fields })).toString("base64url");
+
+describe("chat process: hostile input is refused as the client's fault, never INTERNAL", () => {
+  let user: ServiceProcess;
+  let chat: ServiceProcess;
+  let chats: Client<typeof ChatService>;
+  let senderId: string;
+
+  before(async () => {
+    user = await startServiceProcess(USER_MAIN);
+    chat = await startServiceProcess(CHAT_MAIN, { env: { TRELLIS_STATIC_SERVICES: `user=${user.address}` } });
+    chats = createClient(ChatService, chat.address);
+    const users = createClient(UserService, user.address);
+    senderId = (await users.createUser({ email: "sender@example.com", displayName: "Sender" })).user!.id;
+    users.close();
+    await chats.send({ room: "general", senderId, text: "first" });
+    await chats.send({ room: "general", senderId, text: "second" });
+  });
+  after(async () => {
+    chats?.close();
+    await chat?.stop();
+    await user?.stop();
+  });
+
+  describe("forged History page tokens", () => {
+    for (const [name, fields] of [
+      ["a sequence beyond 64 bits", { s: "9223372036854775808" }],
+      ["the largest 19-digit number", { s: "9999999999999999999" }],
+      ["a numeric sequence of 1e300", { s: 1e300 }],
+      ["a negative sequence", { s: "-5" }],
+    ] as const) {
+      it(`answers ${name} with INVALID_ARGUMENT naming page_token`, async () => {
+        const error = await rpcFailure(chats.history({ room: "general", pageToken: forgedHistoryToken(fields) }));
+        assert.equal(error.code, Code.INVALID_ARGUMENT, error.message);
+        assert.equal(error.findDetail(BadRequestSchema)?.fieldViolations[0]?.field, "page_token");
+      });
+    }
+
+    it("still pages with the tokens it issues, up to the largest sequence", async () => {
+      const first = await chats.history({ room: "general", pageSize: 1 });
+      assert.deepEqual(first.messages.map((m) => m.text), ["second"]);
+      const second = await chats.history({ room: "general", pageSize: 1, pageToken: first.nextPageToken });
+      assert.deepEqual(second.messages.map((m) => m.text), ["first"]);
+      const top = await chats.history({ room: "general", pageToken: forgedHistoryToken({ s: "9223372036854775807" }) });
+      assert.deepEqual(top.messages.map((m) => m.text), ["second", "first"]);
+    });
+  });
+});

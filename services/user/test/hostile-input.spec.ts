@@ -1,0 +1,53 @@
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { Code, createClient, type Client } from "@trellis/kit";
+import { rpcFailure } from "@trellis/kit/testing";
+import { BadRequestSchema } from "@trellis/kit/gen/google/rpc/error_details_pb.js";
+import { UserService } from "../gen/trellis/user/v1/user_pb.js";
+import { filterFingerprint } from "../internal/page-token.js";
+import { USER_MAIN, startServiceProcess, type ServiceProcess } from "./service-process.js";
+
+/** A page token as the service encodes them (base64url JSON, format 1), with any fields. */
+const forgedPageToken = (fields: Record<string, unknown>): string =>
+  Buffer.from(JSON.stringify({ v: 1, t: Date.now(), i: "6f1c2a34-5b6d-4e7f-8a9b-0c1d2e3f4a5b", f: filterFingerprint("", 0), ...fields })).toString("base64url");
+
+describe("user process: hostile input is refused as the client's fault, never INTERNAL", () => {
+  let service: ServiceProcess;
+  let users: Client<typeof UserService>;
+
+  before(async () => {
+    service = await startServiceProcess(USER_MAIN);
+    users = createClient(UserService, service.address);
+    await users.createUser({ email: "present@example.com", displayName: "Present" });
+  });
+  after(async () => {
+    users?.close();
+    await service?.stop();
+  });
+
+  describe("forged ListUsers page tokens", () => {
+    for (const [name, fields] of [
+      ["a time of 1e300", { t: 1e300 }],
+      ["a time of -1e300", { t: -1e300 }],
+      ["a time after year 9999", { t: Date.UTC(10_000, 0, 1) }],
+      ["a fractional time", { t: 0.5 }],
+      ["a time as a string", { t: "now" }],
+      ["an id that is not a UUID", { i: "x' OR '1'='1" }],
+    ] as const) {
+      it(`answers ${name} with INVALID_ARGUMENT naming page_token`, async () => {
+        const error = await rpcFailure(users.listUsers({ pageToken: forgedPageToken(fields) }));
+        assert.equal(error.code, Code.INVALID_ARGUMENT, error.message);
+        assert.equal(error.findDetail(BadRequestSchema)?.fieldViolations[0]?.field, "page_token");
+      });
+    }
+
+    it("still pages with the tokens it issues", async () => {
+      await users.createUser({ email: "second@example.com", displayName: "Second" });
+      const first = await users.listUsers({ pageSize: 1 });
+      assert.notEqual(first.nextPageToken, "");
+      const second = await users.listUsers({ pageSize: 1, pageToken: first.nextPageToken });
+      assert.equal(second.users.length, 1);
+      assert.notEqual(second.users[0]?.id, first.users[0]?.id);
+    });
+  });
+});
