@@ -116,6 +116,9 @@ export function createConnectionGuard(options: ConnectionGuardOptions): Connecti
       session.once("close", () => clearTimeout(preface));
 
       let openStreams = 0;
+      // Whether a call was opened since the last ping: pings amid calls are allowed
+      // (grpc-go clients probe bandwidth with one after each response they read).
+      let activeSincePing = false;
       const resetWindow = createWindowCounter(limits.resetWindowMs, now);
       const onStreamClose = function (this: ServerHttp2Stream): void {
         openStreams -= 1;
@@ -126,6 +129,7 @@ export function createConnectionGuard(options: ConnectionGuardOptions): Connecti
       };
       session.on("stream", (stream: ServerHttp2Stream) => {
         openStreams += 1;
+        activeSincePing = true;
         stream.once("close", onStreamClose);
       });
 
@@ -134,9 +138,9 @@ export function createConnectionGuard(options: ConnectionGuardOptions): Connecti
         let strikes = 0;
         session.on("ping", () => {
           const at = now();
-          // Pings while calls are open are allowed: grpc-go clients probe bandwidth with them.
-          if (openStreams === 0 && at - lastPing < limits.minPingIntervalMs) strikes += 1;
-          else if (openStreams === 0) strikes = 0;
+          if (openStreams > 0 || activeSincePing) strikes = 0;
+          else if (at - lastPing < limits.minPingIntervalMs) strikes += 1;
+          activeSincePing = false;
           lastPing = at;
           if (strikes > 2) {
             stats.tooManyPings += 1;

@@ -171,6 +171,27 @@ describe("connection limits", () => {
     }
   });
 
+  it("allows pings between calls (grpc-go clients probe bandwidth after each response)", async () => {
+    const t = await start({ minPingIntervalMs: 60_000 });
+    const client = await connectRawHttp2(portOf(t));
+    try {
+      client.preface();
+      for (let id = 1; id <= 11; id += 2) {
+        client.headers(id, ECHO);
+        client.data(id, grpcFrame(echoBody("hi")), true);
+        await client.waitForFrame((f) => f.streamId === id && f.type === FrameType.HEADERS && (f.flags & FrameFlag.END_STREAM) !== 0);
+        client.frame(FrameType.PING, 0, 0, Buffer.alloc(8, id));
+      }
+      client.headers(13, ECHO);
+      client.data(13, grpcFrame(echoBody("last")), true);
+      await client.waitForFrame((f) => f.streamId === 13 && f.type === FrameType.HEADERS && (f.flags & FrameFlag.END_STREAM) !== 0);
+      assert.ok(!client.frames.some((f) => f.type === FrameType.GOAWAY));
+    } finally {
+      client.destroy();
+      await t.close();
+    }
+  });
+
   it("closes the socket of a connection ended by a protocol error (Node leaves it open) via keepalive", async () => {
     const t = await start({ keepaliveTimeMs: 200, keepaliveTimeoutMs: 200 });
     const broken = await connectRawHttp2(portOf(t));

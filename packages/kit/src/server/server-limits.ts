@@ -60,8 +60,10 @@ export interface ServerLimits {
   readonly keepaliveTimeoutMs: number;
   /**
    * Keepalive enforcement: a client that pings an idle connection (no call
-   * open) more often than this gets two strikes, then GOAWAY
-   * ENHANCE_YOUR_CALM "too_many_pings" (as grpc-go). 0 disables. @default 10_000
+   * open or opened since its last ping) more often than this gets two
+   * strikes, then GOAWAY ENHANCE_YOUR_CALM "too_many_pings" (as grpc-go; pings
+   * amid calls, such as grpc-go's bandwidth probes, never count). 0 disables.
+   * @default 10_000
    */
   readonly minPingIntervalMs: number;
   /** A connection with no call open for this long is closed with GOAWAY. 0 disables. @default 300_000 */
