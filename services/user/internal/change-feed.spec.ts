@@ -5,7 +5,7 @@ import { migrate, openPgliteExecutor } from "@trellis/sql";
 import { userMigrationsDir } from "../repository/open-user-repository.js";
 import { createSqlUserRepository } from "../repository/sql-user-repository.js";
 import { createChangeFeed } from "./change-feed.js";
-import { ChangesPrunedError } from "./user-errors.js";
+import { ChangesAheadError, ChangesPrunedError } from "./user-errors.js";
 import type { UserChange, UserRecord, UserRepository } from "./user-repository.js";
 
 async function openRepository(options: { retainChanges?: number; pruneEvery?: number } = {}): Promise<UserRepository> {
@@ -143,5 +143,21 @@ describe("change feed", () => {
     } finally {
       await pruned.close();
     }
+  });
+
+  it("throws ChangesAheadError for a cursor past the newest change, and serves the newest itself", async () => {
+    const feed = createChangeFeed(repository, { pollIntervalMs: 60_000 });
+    const signal = new AbortController().signal;
+    const latest = (await createUser(repository), await repository.latestSequence());
+    await assert.rejects(take(feed.watch(latest + 1n, signal), 1), (error: unknown) => {
+      assert.ok(error instanceof ChangesAheadError);
+      assert.equal(error.after, latest + 1n);
+      assert.equal(error.latest, latest);
+      return true;
+    });
+    const next = take(feed.watch(latest, signal), 1);
+    const created = await createUser(repository);
+    assert.deepEqual((await next).map((change) => change.user.id), [created.id]);
+    await feed.close();
   });
 });

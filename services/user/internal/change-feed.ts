@@ -1,4 +1,4 @@
-import { ChangesPrunedError } from "./user-errors.js";
+import { ChangesAheadError, ChangesPrunedError } from "./user-errors.js";
 import type { UserChange, UserRepository } from "./user-repository.js";
 
 /** Options of {@link createChangeFeed}. */
@@ -17,6 +17,8 @@ export interface ChangeFeed {
    * Every change with sequence > `after`, in sequence order, until `signal` aborts (then the
    * iteration ends normally) or the feed closes.
    * @throws ChangesPrunedError when changes after `after` were already pruned
+   * @throws ChangesAheadError when `after` is past the newest change (a watch from there would
+   *   silently skip the changes up to it)
    */
   watch(after: bigint, signal: AbortSignal): AsyncIterable<UserChange>;
   /** Ends every watch and stops polling. */
@@ -68,7 +70,7 @@ export function createChangeFeed(repository: UserRepository, options: ChangeFeed
     stop.addEventListener("abort", onAbort, { once: true });
     try {
       let cursor = after;
-      await assertNotPruned(repository, cursor);
+      await assertInLog(repository, cursor);
       while (!stop.aborted) {
         const { poller: current } = session;
         if (!current.ready()) {
@@ -115,6 +117,13 @@ export function createChangeFeed(repository: UserRepository, options: ChangeFeed
 async function assertNotPruned(repository: UserRepository, cursor: bigint): Promise<void> {
   const oldest = await repository.oldestSequence();
   if (cursor < oldest - 1n) throw new ChangesPrunedError(cursor, oldest);
+}
+
+/** The cursor is a position the log holds: not pruned, and not past its newest change. */
+async function assertInLog(repository: UserRepository, cursor: bigint): Promise<void> {
+  await assertNotPruned(repository, cursor);
+  const latest = await repository.latestSequence();
+  if (cursor > latest) throw new ChangesAheadError(cursor, latest);
 }
 
 interface PollerSettings {

@@ -1,6 +1,6 @@
 import { Code, errorInfo, resourceInfo, RpcError } from "@trellis/kit";
 import { etagOf } from "./etag.js";
-import { ChangesPrunedError, EmailTakenError, UserNotFoundError, VersionConflictError } from "./user-errors.js";
+import { ChangesAheadError, ChangesPrunedError, EmailTakenError, UserNotFoundError, VersionConflictError } from "./user-errors.js";
 
 /** The ErrorInfo domain of this service's errors. */
 export const ERROR_DOMAIN = "user.trellis.dev";
@@ -29,6 +29,15 @@ export function mapDomainError(error: unknown): unknown {
   if (error instanceof ChangesPrunedError) {
     return new RpcError(Code.OUT_OF_RANGE, "resume_token is older than the retained change history; watch again with include_snapshot", {
       details: [errorInfo("RESUME_TOKEN_EXPIRED", ERROR_DOMAIN)],
+    });
+  }
+  if (error instanceof ChangesAheadError) {
+    // OUT_OF_RANGE, not INVALID_ARGUMENT: the token is well formed and names a position past the
+    // end of the log, which the gRPC spec's "reading past end-of-file" example covers (it may
+    // become valid as the log grows; a token from another or a restored database is the usual
+    // cause). Resuming there would silently skip the changes up to it.
+    return new RpcError(Code.OUT_OF_RANGE, `resume_token ${error.after} is ahead of the change log (newest change ${error.latest}); watch again with include_snapshot`, {
+      details: [errorInfo("RESUME_TOKEN_AHEAD", ERROR_DOMAIN, { latest_resume_token: error.latest.toString() })],
     });
   }
   return error;

@@ -38,3 +38,14 @@ export class ChangesPrunedError extends Error {
     super(`changes after ${after} were pruned; the oldest kept change is ${oldest}`);
   }
 }
+
+/** A change-feed reader asked for changes after a position the change log has not reached. */
+export class ChangesAheadError extends Error {
+  override readonly name = "ChangesAheadError";
+  constructor(
+    readonly after: bigint,
+    readonly latest: bigint,
+  ) {
+    super(`position ${after} is ahead of the change log, whose newest change is ${latest}`);
+  }
+}

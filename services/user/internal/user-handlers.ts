@@ -14,6 +14,7 @@ import type { ChangeFeed } from "./change-feed.js";
 import { etagOf, versionOf } from "./etag.js";
 import { mapDomainError } from "./map-domain-error.js";
 import { decodePageToken, encodePageToken, filterFingerprint } from "./page-token.js";
+import { parseResumeToken, resumeTokenOf } from "./resume-token.js";
 import { checkNewUser, checkPatch } from "./user-rules.js";
 import { UserNotFoundError } from "./user-errors.js";
 import type { ChangeKind, UserRecord, UserRepository } from "./user-repository.js";
@@ -107,7 +108,7 @@ export function createUserHandlers(deps: UserHandlerDeps): ServiceImpl<typeof Us
         const snapshot = await repository.snapshot();
         for (const record of snapshot.users) yield { type: ChangeType.EXISTING, user: toUser(record) };
         after = snapshot.sequence;
-        yield { type: ChangeType.SNAPSHOT_END, resumeToken: after.toString() };
+        yield { type: ChangeType.SNAPSHOT_END, resumeToken: resumeTokenOf(after) };
       } else {
         after = await repository.latestSequence();
       }
@@ -116,7 +117,7 @@ export function createUserHandlers(deps: UserHandlerDeps): ServiceImpl<typeof Us
           yield {
             type: CHANGE_TYPES[change.kind],
             user: toUser(change.user),
-            resumeToken: change.sequence.toString(),
+            resumeToken: resumeTokenOf(change.sequence),
             commitTime: timestampOf(change.commitTime),
           };
         }
@@ -151,15 +152,6 @@ export function createUserHandlers(deps: UserHandlerDeps): ServiceImpl<typeof Us
 
 function rethrowMapped(error: unknown): never {
   throw mapDomainError(error);
-}
-
-function parseResumeToken(token: string): bigint {
-  if (!/^\d{1,19}$/.test(token)) {
-    throw new RpcError(Code.INVALID_ARGUMENT, "resume_token is not a token this service issued", {
-      details: [badRequest([{ field: "resume_token", description: "not a token this service issued", reason: "resume_token.invalid" }])],
-    });
-  }
-  return BigInt(token);
 }
 
 /**

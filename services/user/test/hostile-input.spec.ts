@@ -2,12 +2,18 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { Code, createClient, type Client } from "@trellis/kit";
 import { rpcFailure } from "@trellis/kit/testing";
-import { BadRequestSchema } from "@trellis/kit/gen/google/rpc/error_details_pb.js";
-import { UserService } from "../gen/trellis/user/v1/user_pb.js";
+import { BadRequestSchema, ErrorInfoSchema } from "@trellis/kit/gen/google/rpc/error_details_pb.js";
+import { ChangeType, UserService, type WatchUsersResponse } from "../gen/trellis/user/v1/user_pb.js";
 import { filterFingerprint } from "../internal/page-token.js";
 import { USER_MAIN, startServiceProcess, type ServiceProcess } from "./service-process.js";
 
 /** A page token as the service encodes them (base64url JSON, format 1), with any fields. */
+/** The first event of a watch, or its error; the deadline only keeps a broken server from hanging the test. */
+async function firstEvent(users: Client<typeof UserService>, resumeToken: string, signal?: AbortSignal): Promise<WatchUsersResponse> {
+  for await (const event of users.watchUsers({ resumeToken }, { timeoutMs: 20_000, ...(signal ? { signal } : {}) })) return event;
+  throw new Error("the watch ended without an event");
+}
+
 const forgedPageToken = (fields: Record<string, unknown>): string =>
   Buffer.from(JSON.stringify({ v: 1, t: Date.now(), i: "6f1c2a34-5b6d-4e7f-8a9b-0c1d2e3f4a5b", f: filterFingerprint("", 0), ...fields })).toString("base64url");
 
@@ -48,6 +54,46 @@ describe("user process: hostile input is refused as the client's fault, never IN
       const second = await users.listUsers({ pageSize: 1, pageToken: first.nextPageToken });
       assert.equal(second.users.length, 1);
       assert.notEqual(second.users[0]?.id, first.users[0]?.id);
+    });
+  });
+
+  describe("WatchUsers resume tokens the change log cannot serve", () => {
+    /** The resume token of the newest change: where a snapshot ends (nothing else writes meanwhile). */
+    const newestToken = async (): Promise<string> => {
+      for await (const event of users.watchUsers({ includeSnapshot: true }, { timeoutMs: 20_000 })) {
+        if (event.type === ChangeType.SNAPSHOT_END) return event.resumeToken;
+      }
+      throw new Error("the snapshot ended without SNAPSHOT_END");
+    };
+
+    it("answers a token ahead of the newest change with OUT_OF_RANGE and ErrorInfo RESUME_TOKEN_AHEAD", async () => {
+      const newest = await newestToken();
+      const ahead = (BigInt(newest) + 1_000n).toString();
+      const error = await rpcFailure(firstEvent(users, ahead));
+      assert.equal(error.code, Code.OUT_OF_RANGE, error.message);
+      const info = error.findDetail(ErrorInfoSchema);
+      assert.equal(info?.reason, "RESUME_TOKEN_AHEAD");
+      assert.ok(BigInt(info?.metadata["latest_resume_token"] ?? "0") >= BigInt(newest));
+    });
+
+    for (const token of ["9223372036854775808", "9999999999999999999"]) {
+      it(`answers ${token} (beyond 64 bits) with INVALID_ARGUMENT naming resume_token`, async () => {
+        const error = await rpcFailure(firstEvent(users, token));
+        assert.equal(error.code, Code.INVALID_ARGUMENT, error.message);
+        assert.equal(error.findDetail(BadRequestSchema)?.fieldViolations[0]?.field, "resume_token");
+      });
+    }
+
+    it("resumes from the newest change and delivers the next one", async () => {
+      const newest = await newestToken();
+      const controller = new AbortController();
+      const next = firstEvent(users, newest, controller.signal);
+      const { user } = await users.createUser({ email: `after.${Date.now()}@example.com`, displayName: "After" });
+      const event = await next;
+      controller.abort();
+      assert.equal(event.type, ChangeType.CREATED);
+      assert.equal(event.user?.id, user?.id);
+      assert.equal(BigInt(event.resumeToken), BigInt(newest) + 1n);
     });
   });
 });
