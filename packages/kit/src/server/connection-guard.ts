@@ -1,4 +1,4 @@
-import { constants, type ServerHttp2Session, type ServerHttp2Stream } from "node:http2";
+import { constants, type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream } from "node:http2";
 import type { Socket } from "node:net";
 import type { Logger } from "../observability/logger.js";
 import type { ServerLimits } from "./server-limits.js";
@@ -10,6 +10,11 @@ export interface ConnectionGuardOptions {
     "maxConnections" | "maxConnectionsPerAddress" | "prefaceTimeoutMs" | "maxResetsPerWindow" | "resetWindowMs" | "minPingIntervalMs"
   >;
   readonly logger: Logger;
+  /** Told of every stream before grpc-js sees it, and when it closes (the call guard). */
+  readonly streams: {
+    open(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void;
+    close(stream: ServerHttp2Stream): void;
+  };
   /** @default Date.now */
   readonly now?: () => number;
   /** How long an abusive connection gets, after its GOAWAY, before it is destroyed. @default 1000 */
@@ -50,7 +55,7 @@ const LOG_EVERY_MS = 10_000;
  * socket when the session closes.
  */
 export function createConnectionGuard(options: ConnectionGuardOptions): ConnectionGuard {
-  const { limits, logger } = options;
+  const { limits, logger, streams } = options;
   const now = options.now ?? Date.now;
   const goawayGraceMs = options.goawayGraceMs ?? 1000;
   const maxTotal = limits.maxConnections > 0 ? limits.maxConnections : NO_LIMIT;
@@ -122,15 +127,18 @@ export function createConnectionGuard(options: ConnectionGuardOptions): Connecti
       const resetWindow = createWindowCounter(limits.resetWindowMs, now);
       const onStreamClose = function (this: ServerHttp2Stream): void {
         openStreams -= 1;
+        streams.close(this);
         if (this.aborted && limits.maxResetsPerWindow > 0 && resetWindow.add() > limits.maxResetsPerWindow) {
           stats.tooManyResets += 1;
           calmDown(session, address, "too_many_resets", `a client reset more than ${limits.maxResetsPerWindow} calls within ${limits.resetWindowMs} ms`);
         }
       };
-      session.on("stream", (stream: ServerHttp2Stream) => {
+      // Before grpc-js' own listener, so that a stream answered here is never started.
+      session.prependListener("stream", (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => {
         openStreams += 1;
         activeSincePing = true;
         stream.once("close", onStreamClose);
+        streams.open(stream, headers);
       });
 
       if (limits.minPingIntervalMs > 0) {

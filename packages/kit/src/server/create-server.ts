@@ -1,5 +1,5 @@
 import type { DescService } from "@bufbuild/protobuf";
-import type { ServerHttp2Session, ServerHttp2Stream, IncomingHttpHeaders } from "node:http2";
+import type { ServerHttp2Session } from "node:http2";
 import { createServer as createTcpServer, type Server as TcpServer } from "node:net";
 import * as grpc from "@grpc/grpc-js";
 import { Code, RpcError } from "../errors/rpc-error.js";
@@ -13,9 +13,9 @@ import { defaultServerInterceptors } from "./default-interceptors.js";
 import { createHealth, type HealthStatus } from "./health.js";
 import { addReflection } from "./reflection.js";
 import { createConnectionGuard, type ConnectionGuardStats } from "./connection-guard.js";
-import { createInjectedServer } from "./grpc-connection-injector.js";
+import { createInjectedServer } from "./grpc-internals.js";
 import { defaultServerLimits, type ServerLimits } from "./server-limits.js";
-import { createWireGuard } from "./wire-guard.js";
+import { createCallGuard } from "./call-guard.js";
 import type { ServiceImpl } from "./service-impl.js";
 
 /** Options of {@link createServer}. */
@@ -121,13 +121,14 @@ export function createServer(options: ServerOptions = {}): Server {
   const logger = options.logger ?? createLogger();
   const interceptors = options.interceptors ?? defaultServerInterceptors({ logger });
   const limits: ServerLimits = { ...defaultServerLimits(), ...options.limits };
-  const wire = createWireGuard({ limits });
-  const guard = createConnectionGuard({ limits, logger });
+  // Paths of the methods that take one request message (unary, server streaming).
+  const singleRequestPaths = new Set<string>(["/grpc.health.v1.Health/Check", "/grpc.health.v1.Health/Watch", "/grpc.health.v1.Health/List"]);
+  const callGuard = createCallGuard({ limits, singleRequest: (path) => singleRequestPaths.has(path) });
+  const guard = createConnectionGuard({ limits, logger, streams: callGuard });
   const grpcServer = new grpc.Server({
     "grpc.max_receive_message_length": options.maxReceiveMessageBytes ?? FOUR_MIB,
     "grpc.max_send_message_length": options.maxSendMessageBytes ?? FOUR_MIB,
     ...grpcLimitOptions(limits),
-    interceptors: [wire.interceptor],
     ...options.grpcOptions,
   });
   const health = createHealth(grpcServer);
@@ -137,7 +138,7 @@ export function createServer(options: ServerOptions = {}): Server {
   const sweeper = setInterval(() => {
     const now = Date.now();
     calls.sweep(now);
-    wire.sweep(now);
+    callGuard.sweep(now);
   }, 250);
   sweeper.unref();
   const listeners: TcpServer[] = [];
@@ -187,10 +188,12 @@ export function createServer(options: ServerOptions = {}): Server {
         codecs,
         maxCallMs,
         maxWriteStallMs: limits.maxWriteStallMs,
-        streamOf: wire.streamOf,
         implicitCallContext: options.implicitCallContext ?? false,
       });
       services.push(service);
+      for (const method of service.methods) {
+        if (method.methodKind === "unary" || method.methodKind === "server_streaming") singleRequestPaths.add(`/${service.typeName}/${method.name}`);
+      }
       health.set(service.typeName, "NOT_SERVING");
     },
     async listen(address) {
@@ -198,11 +201,7 @@ export function createServer(options: ServerOptions = {}): Server {
       const host = address.host ?? "0.0.0.0";
       // The kit owns the TCP listener and hands grpc-js only the connections it admits.
       const injected = createInjectedServer(grpcServer, grpc.ServerCredentials.createInsecure());
-      injected.http2Server.on("session", (session: ServerHttp2Session) => {
-        guard.watch(session);
-        // Before grpc-js' own listener, so the wire guard knows each call's stream.
-        session.prependListener("stream", (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => wire.noteStream(stream, headers));
-      });
+      injected.http2Server.on("session", (session: ServerHttp2Session) => guard.watch(session));
       const listener = createTcpServer({ noDelay: true }, (socket) => {
         if (guard.admit(socket)) injected.inject(socket);
       });

@@ -8,6 +8,7 @@ import { Code } from "../errors/rpc-error.js";
 import { startTestServer, type TestServer } from "../testing/start-test-server.js";
 import { createEchoHandlers } from "../testing/echo-service.js";
 import { grpcFrame, rawGrpcCall } from "../testing/raw-grpc.js";
+import { rpcFailure } from "../testing/rpc-failure.js";
 import { connectRawHttp2, FrameFlag, FrameType, type RawHttp2Connection } from "../testing/raw-http2.js";
 import type { ServerLimits } from "./server-limits.js";
 
@@ -97,6 +98,9 @@ describe("limits applied before the handler starts", () => {
       const refused = await rawGrpcCall(t.address, ECHO, { body: [grpcFrame(echoBody("no room"))] });
       assert.equal(refused.grpcStatus, Code.RESOURCE_EXHAUSTED);
       assert.match(refused.grpcMessage ?? "", /limit of 2 calls in progress/);
+      // A grpc-js client reads the status too (the RST_STREAM NO_ERROR after it changes nothing).
+      const failure = await rpcFailure(t.client(EchoService).echo({ text: "no room either" }));
+      assert.equal(failure.code, Code.RESOURCE_EXHAUSTED);
       const health = await rawGrpcCall(t.address, "/grpc.health.v1.Health/Check", { body: [grpcFrame(Buffer.alloc(0))] });
       assert.equal(health.grpcStatus, Code.OK);
       await t.close();

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { constants as http2, type ServerHttp2Stream } from "node:http2";
+import { constants as http2 } from "node:http2";
 import type { DescMethod, Message } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
 import { Code, RpcError } from "../errors/rpc-error.js";
@@ -9,6 +9,7 @@ import { INTERNAL_ERROR_MESSAGE } from "../interceptors/to-rpc-error.js";
 import type { Logger } from "../observability/logger.js";
 import type { CallContext } from "./call-context.js";
 import type { CallTracker, TrackedCall } from "./call-tracker.js";
+import { http2StreamOf } from "./grpc-internals.js";
 
 /** A grpc-js call of any of the four kinds. */
 export type AnyGrpcCall =
@@ -25,8 +26,6 @@ export interface ServerCallOptions {
   readonly maxCallMs: number;
   /** A response stream whose writes stay blocked this long ends with RESOURCE_EXHAUSTED; 0 disables. */
   readonly maxWriteStallMs: number;
-  /** The HTTP/2 stream of a call, to reset one whose status cannot get past its queued writes. */
-  readonly streamOf?: (metadata: grpc.Metadata) => ServerHttp2Stream | undefined;
   /** @default crypto.randomUUID */
   readonly newRequestId?: () => string;
 }
@@ -181,7 +180,7 @@ export class ServerCall implements CallContext, TrackedCall {
    * RESOURCE_EXHAUSTED (gRPC's HTTP/2 error mapping).
    */
   resetStream(error: unknown): void {
-    const stream = this.#options.streamOf?.(this.#call.metadata);
+    const stream = http2StreamOf(this.#call);
     if (stream === undefined || stream.closed || stream.destroyed) return;
     const exhausted = error instanceof RpcError && error.code === Code.RESOURCE_EXHAUSTED;
     stream.close(exhausted ? http2.NGHTTP2_ENHANCE_YOUR_CALM : http2.NGHTTP2_CANCEL);

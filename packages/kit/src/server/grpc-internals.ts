@@ -1,4 +1,4 @@
-import type { Http2Server, Http2SecureServer } from "node:http2";
+import type { Http2Server, Http2SecureServer, ServerHttp2Stream } from "node:http2";
 import type { Duplex } from "node:stream";
 import type * as grpc from "@grpc/grpc-js";
 
@@ -31,4 +31,15 @@ export function createInjectedServer(server: grpc.Server, credentials: grpc.Serv
 
 function unsupported(): Error {
   return new Error("this @grpc/grpc-js version keeps its HTTP/2 servers differently; the kit's connection guard needs grpc-js 1.14");
+}
+
+/**
+ * The HTTP/2 stream under a grpc-js server call (the handler's call object →
+ * its grpc-js call → the stream), read from private fields because grpc-js
+ * offers no way to reset a call's stream. Undefined when the shape differs.
+ */
+export function http2StreamOf(call: object): ServerHttp2Stream | undefined {
+  const inner = (call as { call?: { stream?: unknown } }).call;
+  const stream = inner?.stream as ServerHttp2Stream | undefined;
+  return stream !== undefined && typeof stream.close === "function" && "rstCode" in stream ? stream : undefined;
 }
