@@ -59,7 +59,8 @@ export {
   type ConfigSpec,
   type ConfigOf,
 } from "./config/env.js";
-export { readServerConfig, serverOptionsFrom, LOG_LEVELS, type ServerConfig } from "./config/server-config.js";
+export { readServerConfig, readServerLimits, serverOptionsFrom, LIMIT_VARIABLES, LOG_LEVELS, type ServerConfig } from "./config/server-config.js";
+export { defaultServerLimits, openFileLimit, type ServerLimits } from "./server/server-limits.js";
 export { compileCodec, createCodecCache, type Codec, type CodecCache } from "./codec/index.js";
 export * from "./resilience/index.js";
 export * from "./balancer/index.js";
