@@ -59,4 +59,33 @@ describe("chat process: hostile input is refused as the client's fault, never IN
       assert.deepEqual(top.messages.map((m) => m.text), ["second", "first"]);
     });
   });
+
+  describe("NUL characters in text (PostgreSQL text cannot hold them)", () => {
+    const texts = async (): Promise<string[]> => (await chats.history({ room: "general", pageSize: 500 })).messages.map((m) => m.text);
+
+    it("Send: answers a NUL in the text with INVALID_ARGUMENT naming text, and stores nothing", async () => {
+      const before = await texts();
+      const error = await rpcFailure(chats.send({ room: "general", senderId, text: "nul\u0000text" }));
+      assert.equal(error.code, Code.INVALID_ARGUMENT, error.message);
+      assert.deepEqual(error.findDetail(BadRequestSchema)?.fieldViolations.map((v) => v.field), ["text"]);
+      assert.deepEqual(await texts(), before);
+    });
+
+    it("Chat: a post with a NUL ends the stream with INVALID_ARGUMENT naming post.text, and stores nothing", async () => {
+      const before = await texts();
+      const error = await rpcFailure(
+        (async () => {
+          const requests = (async function* () {
+            yield { action: { case: "join" as const, value: { room: "general", userId: senderId } } };
+            yield { action: { case: "post" as const, value: { room: "general", text: "nul\u0000post" } } };
+          })();
+          for await (const _ of chats.chat(requests, { timeoutMs: 20_000 })) void _;
+        })(),
+      );
+      assert.equal(error.code, Code.INVALID_ARGUMENT, error.message);
+      assert.deepEqual(error.findDetail(BadRequestSchema)?.fieldViolations.map((v) => v.field), ["post.text"]);
+      assert.deepEqual(await texts(), before);
+      assert.ok((await chats.send({ room: "general", senderId, text: "still serving" })).message, "still serving");
+    });
+  });
 });

@@ -1,13 +1,20 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { Code, createClient, type Client } from "@trellis/kit";
+import { Code, createClient, type Client, type RpcError } from "@trellis/kit";
 import { rpcFailure } from "@trellis/kit/testing";
 import { BadRequestSchema, ErrorInfoSchema } from "@trellis/kit/gen/google/rpc/error_details_pb.js";
 import { ChangeType, UserService, type WatchUsersResponse } from "../gen/trellis/user/v1/user_pb.js";
 import { filterFingerprint } from "../internal/page-token.js";
+import { rawGrpcCall } from "./raw-grpc.js";
 import { USER_MAIN, startServiceProcess, type ServiceProcess } from "./service-process.js";
 
 /** A page token as the service encodes them (base64url JSON, format 1), with any fields. */
+const NUL = "\u0000";
+
+async function* rows<T>(items: readonly T[]): AsyncIterable<T> {
+  yield* items;
+}
+
 /** The first event of a watch, or its error; the deadline only keeps a broken server from hanging the test. */
 async function firstEvent(users: Client<typeof UserService>, resumeToken: string, signal?: AbortSignal): Promise<WatchUsersResponse> {
   for await (const event of users.watchUsers({ resumeToken }, { timeoutMs: 20_000, ...(signal ? { signal } : {}) })) return event;
@@ -94,6 +101,62 @@ describe("user process: hostile input is refused as the client's fault, never IN
       assert.equal(event.type, ChangeType.CREATED);
       assert.equal(event.user?.id, user?.id);
       assert.equal(BigInt(event.resumeToken), BigInt(newest) + 1n);
+    });
+  });
+
+  describe("NUL characters in text fields (PostgreSQL text cannot hold them)", () => {
+    const fieldsOf = (error: RpcError): string[] => error.findDetail(BadRequestSchema)?.fieldViolations.map((v) => v.field) ?? [];
+    const count = async (query: string): Promise<number> => (await users.listUsers({ query, pageSize: 1000 })).users.length;
+
+    it("CreateUser: answers a NUL in the display name with INVALID_ARGUMENT naming display_name, and stores nothing", async () => {
+      const error = await rpcFailure(users.createUser({ email: "nul.create@example.com", displayName: `Nul${NUL}Name` }));
+      assert.equal(error.code, Code.INVALID_ARGUMENT, error.message);
+      assert.deepEqual(fieldsOf(error), ["display_name"]);
+      assert.equal(await count("nul.create"), 0);
+    });
+
+    it("UpdateUser: answers a NUL in the display name with INVALID_ARGUMENT naming user.display_name, and changes nothing", async () => {
+      const { user } = await users.createUser({ email: "nul.update@example.com", displayName: "Before" });
+      const error = await rpcFailure(users.updateUser({ user: { id: user!.id, displayName: `After${NUL}` }, updateMask: { paths: ["display_name"] } }));
+      assert.equal(error.code, Code.INVALID_ARGUMENT, error.message);
+      assert.deepEqual(fieldsOf(error), ["user.display_name"]);
+      assert.equal((await users.getUser({ id: user!.id })).user?.displayName, "Before");
+    });
+
+    it("ListUsers: answers a NUL in the query with INVALID_ARGUMENT naming query", async () => {
+      const error = await rpcFailure(users.listUsers({ query: `present${NUL}` }));
+      assert.equal(error.code, Code.INVALID_ARGUMENT, error.message);
+      assert.deepEqual(fieldsOf(error), ["query"]);
+    });
+
+    it("ImportUsers: a row with a NUL is a failure in the summary, and the import goes on", async () => {
+      const summary = await users.importUsers(
+        rows([
+          { email: "nul.import.0@example.com", displayName: "Zero" },
+          { email: "nul.import.1@example.com", displayName: `One${NUL}` },
+          { email: `nul.import.2${NUL}@example.com`, displayName: "Two" },
+          { email: "nul.import.3@example.com", displayName: "Three" },
+        ]),
+      );
+      assert.deepEqual(
+        { received: summary.receivedCount, created: summary.createdCount, failed: summary.failedCount },
+        { received: 4, created: 2, failed: 2 },
+      );
+      assert.deepEqual(summary.failures.map((f) => [f.index, f.code]), [
+        [1, Code.INVALID_ARGUMENT],
+        [2, Code.INVALID_ARGUMENT],
+      ]);
+      assert.match(summary.failures[0]?.message ?? "", /display_name/);
+      assert.match(summary.failures[1]?.message ?? "", /email/);
+      assert.deepEqual((await users.listUsers({ query: "nul.import" })).users.map((u) => u.displayName), ["Zero", "Three"]);
+    });
+
+    it("ImportUsers: a row that is not valid UTF-8 ends the import with INVALID_ARGUMENT (the decoder's), not INTERNAL", async () => {
+      const email = Buffer.from("utf8@example.com");
+      const row = Buffer.concat([Buffer.from([0x0a, email.length]), email, Buffer.from([0x12, 0x02, 0xff, 0xfe])]);
+      const outcome = await rawGrpcCall(service.address, "/trellis.user.v1.UserService/ImportUsers", row);
+      assert.equal(outcome.grpcStatus, Code.INVALID_ARGUMENT, outcome.grpcMessage);
+      assert.equal(await count("utf8@"), 0);
     });
   });
 });
