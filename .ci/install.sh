@@ -6,6 +6,8 @@
 #   - grpcurl, grpc-health-probe and ghz (the bench's gRPC load generator), pinned in
 #     .ci/tools/go.mod, built into $CI_TOOLS_BIN
 #     (skipped when the binaries already match the pinned go.sum).
+#   - Consul (CI_CONSUL_VERSION in lib.sh), built from the module source into
+#     $CI_TOOLS_DIR/consul-<version>/consul (skipped when that binary reports the version).
 #   - a Python venv ($CI_VENV) with grpcio, grpcio-tools, grpcio-status,
 #     googleapis-common-protos and protobuf (skipped when they already import).
 # Runs alone (`bash .ci/install.sh`) or from .ci/run.
@@ -67,6 +69,49 @@ grpc-health-probe -version 2>&1 | sed 's/^/  /'
 # ghz built by `go install tool` has no version stamped in; the module version is in the binary.
 go version -m "$CI_TOOLS_BIN/ghz" | awk '$1 == "mod" { print "  ghz " $3 }'
 h2load --version 2>&1 | head -n 1 | sed 's/^/  /'
+
+# --- Consul ---------------------------------------------------------------------------
+# `go install github.com/hashicorp/consul@…` is refused (its go.mod replaces its nested
+# modules with local paths), so build a copy of the module with the replace block removed
+# (the require lines already name published versions). GONOSUMDB for Consul's own modules
+# only: the checksum database lacks one of them. ~5-7 min once; cached by version.
+build_consul() {
+  local scratch src
+  scratch="$(mktemp -d)"
+  (
+    set -e
+    cd "$scratch"
+    export GOWORK=off GONOSUMDB=github.com/hashicorp/consul
+    go mod init trellis-ci/consul-scratch >/dev/null 2>&1
+    go mod download "github.com/hashicorp/consul@v$CI_CONSUL_VERSION"
+    src="$(go env GOMODCACHE)/github.com/hashicorp/consul@v$CI_CONSUL_VERSION"
+    cp -r "$src" module
+    chmod -R u+w module
+    cd module
+    rm -rf vendor
+    awk '/^replace \($/ { skip = 1; next } skip && /^\)$/ { skip = 0; next } !skip && !/^replace /' go.mod >go.mod.new
+    mv go.mod.new go.mod
+    export GOFLAGS=-mod=mod
+    go mod download
+    mkdir -p "$(dirname "$CI_CONSUL_BIN")"
+    go build -trimpath -o "$CI_CONSUL_BIN.tmp" .
+    mv "$CI_CONSUL_BIN.tmp" "$CI_CONSUL_BIN"
+  )
+  local rc=$?
+  rm -rf "$scratch"
+  return "$rc"
+}
+if ci_consul_version_ok; then
+  echo "consul: $CI_CONSUL_BIN already built"
+else
+  echo "consul: building v$CI_CONSUL_VERSION into $CI_CONSUL_BIN (about 5-7 minutes, once)"
+  ci_quiet "$LOGDIR/consul-build.log" build_consul
+  ci_consul_version_ok || {
+    ci_err "the consul built at $CI_CONSUL_BIN does not report v$CI_CONSUL_VERSION"
+    exit 1
+  }
+fi
+"$CI_CONSUL_BIN" version | head -n 1 | sed 's/^/  /'
 
 # --- Python venv ----------------------------------------------------------------------
 py_ok() {

@@ -192,3 +192,101 @@ ci_start_etcd() {
   ci_info "etcd $(etcd --version 2>/dev/null | sed -n 's/^etcd Version: //p') on 127.0.0.1:$CI_ETCD_CLIENT_PORT (pid $pid)"
   export TEST_ETCD_ENDPOINT="127.0.0.1:$CI_ETCD_CLIENT_PORT"
 }
+
+# --- Consul ---------------------------------------------------------------------------
+
+# Built from source by install.sh (the module's go.mod has replace directives, so
+# `go install` refuses it) and cached by version outside the clone.
+CI_CONSUL_VERSION=1.22.2
+CI_CONSUL_BIN="$CI_TOOLS_DIR/consul-$CI_CONSUL_VERSION/consul"
+# Every port of the throwaway agent, in one block clear of etcd (23790/23800), the services
+# (50051/50052, 8080, 9090-9092) and the ephemeral range. The suites' own agents (restart,
+# ACLs) use 28510-28529.
+CI_CONSUL_HTTP_PORT=28500
+CI_CONSUL_DNS_PORT=28501
+CI_CONSUL_GRPC_PORT=28502
+CI_CONSUL_GRPC_TLS_PORT=28503
+CI_CONSUL_SERF_LAN_PORT=28504
+CI_CONSUL_SERF_WAN_PORT=28505
+CI_CONSUL_SERVER_PORT=28506
+CI_CONSUL_PIDFILE="${CI_CONSUL_PIDFILE:-${TMPDIR:-/tmp}/trellis-ci-consul.pid}"
+
+# ci_consul_version_ok: the cached binary exists and reports CI_CONSUL_VERSION.
+ci_consul_version_ok() {
+  [ -x "$CI_CONSUL_BIN" ] &&
+    [ "$("$CI_CONSUL_BIN" version 2>/dev/null | head -n 1)" = "Consul v$CI_CONSUL_VERSION" ]
+}
+
+ci_consul_healthy() {
+  # A leader is elected (dev mode: about a second after start).
+  curl -fsS --max-time 2 "http://127.0.0.1:$CI_CONSUL_HTTP_PORT/v1/status/leader" 2>/dev/null |
+    grep -q "127.0.0.1:$CI_CONSUL_SERVER_PORT"
+}
+
+# ci_stop_consul: kill the agent named in the pid file (if it is still a consul) and remove
+# its folder. Idempotent; runs from the EXIT trap that ci_start_consul installs.
+ci_stop_consul() {
+  local pid dir i
+  [ -f "$CI_CONSUL_PIDFILE" ] || return 0
+  read -r pid dir <"$CI_CONSUL_PIDFILE" || true
+  # The pid may have been reused since an old run: only kill a consul.
+  if [ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = consul ]; then
+    kill "$pid" 2>/dev/null
+    for ((i = 0; i < 50; i++)); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -9 "$pid" 2>/dev/null
+  fi
+  case "$dir" in
+    "${TMPDIR:-/tmp}"/tmp.*) rm -rf "$dir" ;;
+  esac
+  rm -f "$CI_CONSUL_PIDFILE"
+}
+
+# ci_start_consul: start a throwaway `consul agent -dev` (state in memory, every port on
+# 127.0.0.1 in the 28500-28506 block), killing one an earlier run left behind; wait until it
+# has a leader (30 s at most); export TEST_CONSUL_HTTP_ADDR, TEST_CONSUL_DNS_ADDR and
+# TEST_CONSUL_BIN. The agent is stopped when the calling shell exits.
+ci_start_consul() {
+  if ! ci_consul_version_ok; then
+    ci_err "Consul $CI_CONSUL_VERSION is not built at $CI_CONSUL_BIN; run .ci/install.sh"
+    return 1
+  fi
+  ci_stop_consul
+  local port
+  for port in "$CI_CONSUL_HTTP_PORT" "$CI_CONSUL_DNS_PORT" "$CI_CONSUL_GRPC_PORT" "$CI_CONSUL_GRPC_TLS_PORT" \
+    "$CI_CONSUL_SERF_LAN_PORT" "$CI_CONSUL_SERF_WAN_PORT" "$CI_CONSUL_SERVER_PORT"; do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      ci_err "port $port is taken by a process that is not CI's consul; stop it and re-run"
+      return 1
+    fi
+  done
+  local dir pid i current
+  dir="$(mktemp -d)" || return 1
+  (cd "$dir" && exec "$CI_CONSUL_BIN" agent -dev -node trellis-ci -client 127.0.0.1 -bind 127.0.0.1 \
+    -http-port "$CI_CONSUL_HTTP_PORT" -dns-port "$CI_CONSUL_DNS_PORT" \
+    -grpc-port "$CI_CONSUL_GRPC_PORT" -grpc-tls-port "$CI_CONSUL_GRPC_TLS_PORT" \
+    -serf-lan-port "$CI_CONSUL_SERF_LAN_PORT" -serf-wan-port "$CI_CONSUL_SERF_WAN_PORT" \
+    -server-port "$CI_CONSUL_SERVER_PORT" >"$dir/consul.log" 2>&1) &
+  pid=$!
+  printf '%s %s\n' "$pid" "$dir" >"$CI_CONSUL_PIDFILE"
+  # Chain onto the caller's EXIT trap instead of replacing it.
+  eval "current=($(trap -p EXIT))"
+  trap -- "${current[2]:+${current[2]}; }ci_stop_consul" EXIT
+  for ((i = 0; i < 60; i++)); do
+    ci_consul_healthy && break
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.5
+  done
+  if ! ci_consul_healthy; then
+    ci_err "consul did not elect a leader on 127.0.0.1:$CI_CONSUL_HTTP_PORT within 30 s"
+    tail -n 20 "$dir/consul.log" >&2
+    ci_stop_consul
+    return 1
+  fi
+  ci_info "consul $CI_CONSUL_VERSION on http://127.0.0.1:$CI_CONSUL_HTTP_PORT, DNS 127.0.0.1:$CI_CONSUL_DNS_PORT (pid $pid)"
+  export TEST_CONSUL_HTTP_ADDR="http://127.0.0.1:$CI_CONSUL_HTTP_PORT"
+  export TEST_CONSUL_DNS_ADDR="127.0.0.1:$CI_CONSUL_DNS_PORT"
+  export TEST_CONSUL_BIN="$CI_CONSUL_BIN"
+}

@@ -8,19 +8,19 @@ import {
   runMain,
   createRegistryFromUrl,
   readDiscoveryConfig,
+  registryOptionsFrom,
+  discoveryFor,
   registerWhileServing,
   createClient,
   createLogger,
   defaultClientInterceptors,
-  readConfig,
   readServerConfig,
   serverOptionsFrom,
   serviceTarget,
   shutdownOnSignals,
-  optionalUrl,
-  text,
 } from "@trellis/kit";
 import { UserService } from "@trellis/user/gen/trellis/user/v1/user_pb.js";
+import { readChatConfig } from "./internal/chat-config.js";
 import { createRoomHub } from "./internal/room-hub.js";
 import { createChatServer } from "./internal/server.js";
 import { createUserDirectory } from "./internal/user-directory.js";
@@ -32,25 +32,21 @@ async function main(): Promise<void> {
     return {
       discovery,
       server: readServerConfig({ grpcPort: 50052, adminPort: 9092 }),
-      own: readConfig({
-        DATABASE_URL: optionalUrl(["postgres", "postgresql"]),
-        PGLITE_DATA_DIR: text({ default: ".data/chat" }),
-        USER_SERVICE_TARGET: text({
-          default: serviceTarget(discovery, "user", 50051),
-          pattern: /^[\w.+-]+:\/\/\/?[^\s]*$|^[^\s/]+:\d+$/,
-          expected: "a gRPC target such as etcd:///user or dns:///user:50051",
-        }),
-      }),
+      own: readChatConfig(serviceTarget(discovery, "user", 50051)),
     };
   });
   const logger = createLogger({ level: server.logLevel, serviceName: "chat" });
   const repository = await openChatRepository({
-    ...(own.DATABASE_URL === undefined ? {} : { databaseUrl: own.DATABASE_URL }),
-    pgliteDataDir: own.PGLITE_DATA_DIR,
+    ...(own.databaseUrl === undefined ? {} : { databaseUrl: own.databaseUrl }),
+    pgliteDataDir: own.pgliteDataDir,
+    pgliteSliceMs: own.pgliteSliceMs,
   });
   const hub = createRoomHub(repository);
-  const registry = await createRegistryFromUrl(discovery.registryUrl, { staticServices: discovery.staticServices });
-  const users = createClient(UserService, own.USER_SERVICE_TARGET, { interceptors: defaultClientInterceptors(), discovery: registry });
+  const registry = await createRegistryFromUrl(discovery.registryUrl, registryOptionsFrom(discovery));
+  const users = createClient(UserService, own.userServiceTarget, {
+    interceptors: defaultClientInterceptors(),
+    discovery: discoveryFor(own.userServiceTarget, registry, discovery),
+  });
   const grpcServer = createChatServer(
     { repository, hub, users: createUserDirectory(users) },
     { logger, ...serverOptionsFrom(server) },
@@ -73,12 +69,12 @@ async function main(): Promise<void> {
     "chat",
     bound,
     {
-      "db.system": own.DATABASE_URL === undefined ? "pglite" : "postgresql",
-      "user_service.target": own.USER_SERVICE_TARGET,
+      "db.system": own.databaseUrl === undefined ? "pglite" : "postgresql",
+      "user_service.target": own.userServiceTarget,
       "registry.kind": discovery.registry.kind,
       "service.instance.id": instance.id,
     },
-    `; users from ${own.USER_SERVICE_TARGET}`,
+    `; users from ${own.userServiceTarget}`,
   );
 }
 

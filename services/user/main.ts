@@ -8,17 +8,16 @@ import {
   runMain,
   createLogger,
   createRegistryFromUrl,
-  readConfig,
   readDiscoveryConfig,
+  registryOptionsFrom,
   readServerConfig,
   serverOptionsFrom,
   registerWhileServing,
   shutdownOnSignals,
-  optionalUrl,
-  text,
 } from "@trellis/kit";
 import { createChangeFeed } from "./internal/change-feed.js";
 import { createUserServer } from "./internal/server.js";
+import { readUserConfig } from "./internal/user-config.js";
 import { openUserRepository } from "./repository/open-user-repository.js";
 
 async function main(): Promise<void> {
@@ -27,19 +26,17 @@ async function main(): Promise<void> {
     return {
       discovery,
       server: readServerConfig({ grpcPort: 50051, adminPort: 9091 }),
-      own: readConfig({
-        DATABASE_URL: optionalUrl(["postgres", "postgresql"]),
-        PGLITE_DATA_DIR: text({ default: ".data/user" }),
-      }),
+      own: readUserConfig(),
     };
   });
   const logger = createLogger({ level: server.logLevel, serviceName: "user" });
   const repository = await openUserRepository({
-    ...(own.DATABASE_URL === undefined ? {} : { databaseUrl: own.DATABASE_URL }),
-    pgliteDataDir: own.PGLITE_DATA_DIR,
+    ...(own.databaseUrl === undefined ? {} : { databaseUrl: own.databaseUrl }),
+    pgliteDataDir: own.pgliteDataDir,
+    pgliteSliceMs: own.pgliteSliceMs,
   });
   const feed = createChangeFeed(repository);
-  const registry = await createRegistryFromUrl(discovery.registryUrl, { staticServices: discovery.staticServices });
+  const registry = await createRegistryFromUrl(discovery.registryUrl, registryOptionsFrom(discovery));
   const grpcServer = createUserServer(
     { repository, feed },
     { logger, ...serverOptionsFrom(server) },
@@ -62,8 +59,8 @@ async function main(): Promise<void> {
     "user",
     bound,
     {
-      "db.system": own.DATABASE_URL === undefined ? "pglite" : "postgresql",
-      "db.location": own.DATABASE_URL === undefined ? own.PGLITE_DATA_DIR : "DATABASE_URL",
+      "db.system": own.databaseUrl === undefined ? "pglite" : "postgresql",
+      "db.location": own.databaseUrl === undefined ? own.pgliteDataDir : "DATABASE_URL",
       "registry.kind": discovery.registry.kind,
       "service.instance.id": instance.id,
     },

@@ -74,6 +74,6 @@ export {
 export { registerWhileServing, type ServiceRegistrationOptions } from "./discovery/service-registration.js";
 export { createRegistryFromUrl, parseRegistryUrl, type RegistryUrl, type RegistryFromUrlOptions } from "./discovery/create-registry.js";
 export { createStaticRegistry, parseStaticConfig, parseStaticTarget } from "./discovery/static-registry.js";
-export { createDnsDiscovery, type DnsDiscoveryOptions } from "./discovery/dns-discovery.js";
-export { readDiscoveryConfig, serviceTarget, LOCAL_SERVICES, type DiscoveryConfig } from "./config/discovery-config.js";
+export { createDnsDiscovery, parseDnsServers, type DnsDiscoveryOptions } from "./discovery/dns-discovery.js";
+export { readDiscoveryConfig, registryOptionsFrom, discoveryFor, serviceTarget, LOCAL_SERVICES, type DiscoveryConfig } from "./config/discovery-config.js";
 export { configOrExit, runMain, announceListening } from "./config/run-service.js";

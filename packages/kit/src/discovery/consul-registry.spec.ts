@@ -53,14 +53,14 @@ describe("consul registry", () => {
     assert.deepEqual((await watch.next()).value, [{ id: "user-a", service: "user", host: "10.0.0.1", port: 5001, metadata: { version: "1" } }]);
     const [registered] = fake.services();
     assert.equal(registered?.checkId, "service:user-a");
-    assert.equal(registered?.status, "passing", "the TTL check is passed right after registration");
+    assert.equal(registered?.status, "passing", "registered once SERVING, so the gRPC check starts passing");
     assert.deepEqual(registered?.definition, {
       ID: "user-a",
       Name: "user",
       Address: "10.0.0.1",
       Port: 5001,
       Meta: { version: "1" },
-      Check: { Name: "trellis ttl", TTL: "10s", DeregisterCriticalServiceAfter: "1m" },
+      Check: { Name: "trellis grpc.health.v1", GRPC: "10.0.0.1:5001", GRPCUseTLS: false, Interval: "5s", Status: "passing", DeregisterCriticalServiceAfter: "1m" },
     });
 
     await registry.register(instance("user-b", 5002));
@@ -90,8 +90,13 @@ describe("consul registry", () => {
 
   it("heartbeats keep a TTL service passing past its TTL, and re-register when the agent forgot it", async () => {
     const errors: Error[] = [];
-    const registry = open({ ttlSeconds: 1, onError: (error) => errors.push(error) });
+    const registry = open({ check: "ttl", ttlSeconds: 1, onError: (error) => errors.push(error) });
     await registry.register(instance("user-hb", 5005));
+    assert.deepEqual(fake.services().find((service) => service.id === "user-hb")?.definition["Check"], {
+      Name: "trellis ttl",
+      TTL: "1s",
+      DeregisterCriticalServiceAfter: "1m",
+    });
     const indexAfterRegister = fake.index();
     const find = () => fake.services().find((service) => service.id === "user-hb");
     // 1 pass at registration + 4 heartbeats (every ttl/3) span more than the 1 s TTL.
@@ -111,6 +116,7 @@ describe("consul registry", () => {
   it("a crashed process drops out of passing after its TTL and is reaped after DeregisterCriticalServiceAfter", async () => {
     // "Crashed": its heartbeat timer never fires again (the injected sleep never resolves).
     const crashed = open({
+      check: "ttl",
       ttlSeconds: 1,
       deregisterCriticalAfter: "1s",
       sleep: (_ms, signal) => new Promise((resolve) => signal.addEventListener("abort", () => resolve(), { once: true })),
@@ -249,25 +255,59 @@ describe("consul registry", () => {
     assert.equal((await iterator.next()).done, true);
   });
 
-  it("grpc mode lets Consul probe grpc.health.v1: critical until the probe passes", async () => {
-    const registry = open({ check: "grpc", deregisterCriticalAfter: "2m" });
+  it("grpc mode: the agent's probe decides — an instance whose probe fails leaves passing and comes back; no heartbeat", async () => {
+    const registry = open({ deregisterCriticalAfter: "2m", grpcCheckInterval: "1s", grpcHealthService: "trellis.user.v1.UserService" });
     const watch = watcher(registry);
     assert.deepEqual((await watch.next()).value, []);
     await registry.register(instance("user-grpc", 5011));
     const [registered] = fake.services().filter((service) => service.id === "user-grpc");
     assert.deepEqual(registered?.definition["Check"], {
       Name: "trellis grpc.health.v1",
-      GRPC: "10.0.0.1:5011",
+      GRPC: "10.0.0.1:5011/trellis.user.v1.UserService",
       GRPCUseTLS: false,
-      Interval: "5s",
+      Interval: "1s",
+      Status: "passing",
       DeregisterCriticalServiceAfter: "2m",
     });
-    assert.equal(registered?.status, "critical");
+    assert.deepEqual(ids((await watch.next()).value), ["user-grpc"]);
+    fake.setCheckStatus("service:user-grpc", "critical"); // the probe got NOT_SERVING
+    assert.deepEqual((await watch.next()).value, []);
     fake.setCheckStatus("service:user-grpc", "passing");
     assert.deepEqual(ids((await watch.next()).value), ["user-grpc"]);
     assert.ok(!fake.requests().some((request) => request.path.includes("/check/pass/service:user-grpc")), "no heartbeat in grpc mode");
     watch.abort();
     await registry.deregister(instance("user-grpc", 5011));
+  });
+
+  it("after the agent restarts without its state: the instance is registered again and watchers resync from index 0", async () => {
+    const errors: Error[] = [];
+    const registry = open({ backoff: { initialMs: 10, maxMs: 50 }, onError: (error) => errors.push(error) });
+    const ttl = open({ check: "ttl", ttlSeconds: 3, backoff: { initialMs: 10, maxMs: 50 } });
+    await registry.register(instance("user-phoenix", 5013));
+    await ttl.register(instance("user-phoenix-ttl", 5014));
+    const watch = watcher(open({ backoff: { initialMs: 10, maxMs: 50 } }));
+    assert.deepEqual(ids((await watch.next()).value), ["user-phoenix", "user-phoenix-ttl"]);
+    let pending = watch.next();
+    await fake.waitFor(() => fake.parked() === 1);
+    const seen = fake.requests().length;
+    const before = fake.index();
+
+    fake.restart(1); // connections drop, services forgotten, the index starts again below ours
+    const back = async (): Promise<readonly ServiceInstance[]> => {
+      for (;;) {
+        const { value } = await pending;
+        if (ids(value).length === 2) return value ?? [];
+        pending = watch.next();
+      }
+    };
+    assert.deepEqual(ids(await back()), ["user-phoenix", "user-phoenix-ttl"], "both instances are back and seen");
+    const after = healthRequests(fake).filter((request) => fake.requests().indexOf(request) >= seen);
+    assert.equal(after[0]?.query.get("index"), null, "the first query after the drop does not block on the old index");
+    assert.ok(after.every((request) => Number(request.query.get("index") ?? "0") < before), "never blocks on the pre-restart index");
+    assert.ok(errors.some((error) => error instanceof ConsulError && error.status === 404 && /unknown service ID: user-phoenix/.test(error.message)));
+    watch.abort();
+    await registry.deregister(instance("user-phoenix", 5013));
+    await ttl.deregister(instance("user-phoenix-ttl", 5014));
   });
 });
 
@@ -300,8 +340,23 @@ describe("consul registry: failures at start", () => {
     );
   });
 
-  it("ACLs: a wrong token surfaces Consul's 403 'ACL not found'; no token is denied writes and filtered reads", async () => {
-    const fake = await startFakeConsul({ token: "s3cret" });
+  it("retries an agent that is not ready yet (5xx at start) with backoff, then registers", async () => {
+    const fake = await startFakeConsul();
+    try {
+      const errors: Error[] = [];
+      const registry = createConsulRegistry({ address: fake.address, backoff: { initialMs: 10, maxMs: 20 }, onError: (error) => errors.push(error) });
+      fake.failNext(2, 500, "/v1/agent/service/register");
+      await registry.register(instance("user-late", 5015));
+      assert.deepEqual(fake.services().map((service) => service.id), ["user-late"]);
+      assert.deepEqual(errors.map((error) => (error as ConsulError).status), [500, 500]);
+      await registry.close();
+    } finally {
+      await fake.close();
+    }
+  });
+
+  it("ACLs: every refusal is one line naming CONSUL_HTTP_TOKEN — a wrong token, no token (writes denied, reads silently empty), a token without read", async () => {
+    const fake = await startFakeConsul({ token: "s3cret", tokensWithoutRead: ["write-only"] });
     try {
       const good = createConsulRegistry({ address: fake.address, token: "s3cret" });
       await good.register(instance("user-acl", 5012));
@@ -311,12 +366,21 @@ describe("consul registry: failures at start", () => {
       assert.ok(fake.requests().every((request) => request.token === "s3cret"), "X-Consul-Token on every request");
 
       const wrong = createConsulRegistry({ address: fake.address, token: "wrong" });
-      await assert.rejects(wrong.register(instance("user-w", 1)), /answered 403: ACL not found/);
-      await assert.rejects(watcher(wrong).next(), (error: unknown) => error instanceof ConsulError && error.status === 403 && /ACL not found/.test(error.message));
+      const oneLine = (pattern: RegExp) => (error: unknown) => error instanceof ConsulError && error.status === 403 && pattern.test(error.message) && !error.message.includes("\n");
+      const unknownToken = /answered 403: ACL not found; CONSUL_HTTP_TOKEN holds a token this agent does not know/;
+      await assert.rejects(wrong.register(instance("user-w", 1)), oneLine(unknownToken));
+      await assert.rejects(watcher(wrong).next(), oneLine(unknownToken));
 
       const anonymous = createConsulRegistry({ address: fake.address });
-      await assert.rejects(anonymous.register(instance("user-n", 1)), /answered 403: Permission denied: anonymous token lacks permission 'service:write'/);
-      await assert.rejects(watcher(anonymous).next(), /filtered every instance of "user" out by ACLs/);
+      await assert.rejects(
+        anonymous.register(instance("user-n", 1)),
+        oneLine(/answered 403: Permission denied: anonymous token lacks permission 'service:write'.*; CONSUL_HTTP_TOKEN is not set/),
+      );
+      // Consul answers the anonymous token 200 [] without saying it filtered anything.
+      await assert.rejects(watcher(anonymous).next(), oneLine(/no instances of "user" to the anonymous token under ACL default policy deny: CONSUL_HTTP_TOKEN is not set/));
+
+      const writeOnly = createConsulRegistry({ address: fake.address, token: "write-only", tokenName: "USER_CONSUL_TOKEN" });
+      await assert.rejects(watcher(writeOnly).next(), oneLine(/filtered every instance of "user" out by ACLs: the token in USER_CONSUL_TOKEN lacks service:read/));
 
       await good.close();
       assert.deepEqual(fake.services(), []);

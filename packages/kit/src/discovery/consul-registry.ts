@@ -1,23 +1,27 @@
 /**
- * Consul adapter for the discovery contracts, over the agent's HTTP API with
- * Node's global `fetch` (no client library).
+ * Consul adapter for the discovery contracts, over the agent's HTTP API
+ * (`consul-http.ts`: Node's global `fetch`, no client library).
  *
- * What was tested, and against what: `consul-registry.spec.ts` runs this adapter
- * against `fake-consul-server.ts`, an in-process `node:http` server that
- * reproduces the documented Consul HTTP API semantics for exactly the endpoints
- * used here (agent service register/deregister, TTL check pass, health service
- * list with `passing` and blocking `index`/`wait` queries, `X-Consul-Index`, ACL
- * tokens, TTL expiry and DeregisterCriticalServiceAfter), written from Consul's
- * API docs and agent source. It covers registration seen by a watcher,
- * instances appearing and leaving, heartbeats, a crashed process dropping out
- * after its TTL and being reaped, blocking behaviour, index resets, retried 5xx,
- * an unreachable agent, ACL errors and abort. It has NOT been run against a real
- * Consul agent: the fake's single global index, exact reap timing and
- * unprobed gRPC checks differ from Consul, so run it once against `consul agent
- * -dev` before relying on it in production.
+ * - Registration: `PUT /v1/agent/service/register` with one check. By default a gRPC
+ *   check: the agent itself calls the instance's grpc.health.v1 `Check`, so an instance
+ *   whose health turns NOT_SERVING (or that stops answering) leaves `?passing`. The
+ *   fallback is a TTL check this process passes every ttl/3. Either way a keeper per
+ *   instance re-registers it when the agent forgot it (restarted without its state, or
+ *   reaped it after a long pause).
+ * - Discovery: blocking queries on `/v1/health/service/<name>?passing` with
+ *   `X-Consul-Index`, yielding each changed set.
+ *
+ * Tested against Consul v1.22.2 (`consul-registry.integration.ts`, a real `consul agent
+ * -dev`: registration, gRPC and TTL checks, NOT_SERVING and flapping instances, agent
+ * restart, ACLs with default deny) and, in `npm test`, against `fake-consul-server.ts` for
+ * what a real agent cannot be made to do on demand (5xx bursts, index resets, answers
+ * that never come).
  */
 import { setTimeout as sleepFor } from "node:timers/promises";
+import { ConsulError, createConsulHttp, isPermanent, isUnknownToAgent } from "./consul-http.js";
 import type { Registry, ServiceInstance } from "./registry.js";
+
+export { ConsulError } from "./consul-http.js";
 
 /** Options of {@link createConsulRegistry}. */
 export interface ConsulRegistryOptions {
@@ -25,19 +29,22 @@ export interface ConsulRegistryOptions {
   readonly address: string;
   /** ACL token, sent as `X-Consul-Token` on every request; the caller reads `CONSUL_HTTP_TOKEN`. @default undefined (no header) */
   readonly token?: string;
+  /** Where the token comes from, named in ACL errors. @default "CONSUL_HTTP_TOKEN" */
+  readonly tokenName?: string;
   /**
-   * Who decides health: `ttl` — this process heartbeats a TTL check every ttl/3;
-   * `grpc` — Consul probes the instance's grpc.health.v1 itself.
-   * @default "ttl"
+   * Who decides health: `grpc` — the agent probes the instance's grpc.health.v1 every
+   * `grpcCheckInterval`; `ttl` — this process passes a TTL check every ttl/3 (for agents
+   * that cannot reach the instance's address).
+   * @default "grpc"
    */
-  readonly check?: "ttl" | "grpc";
+  readonly check?: "grpc" | "ttl";
   /** TTL of the check in `ttl` mode. @default 10 */
   readonly ttlSeconds?: number;
   /** Consul deregisters an instance whose check stayed critical this long (Go duration; Consul's minimum is 1m). @default "1m" */
   readonly deregisterCriticalAfter?: string;
-  /** How long one blocking health query may wait for a change. @default 30 */
+  /** How long one blocking query may wait for a change. @default 30 */
   readonly blockingWaitSeconds?: number;
-  /** Probe interval in `grpc` mode (Go duration). @default "5s" */
+  /** Probe interval in `grpc` mode (Go duration; Consul's minimum is 1s). @default "5s" */
   readonly grpcCheckInterval?: string;
   /**
    * The grpc.health.v1 service name Consul asks about in `grpc` mode. The Trellis
@@ -46,11 +53,16 @@ export interface ConsulRegistryOptions {
    * @default ""
    */
   readonly grpcHealthService?: string;
-  /** `watch` throws when the agent has not answered successfully within this long of starting. @default 5000 */
+  /**
+   * `register` and `watch` retry an unreachable or failing agent for this long after they
+   * start, then fail with the last error (a watch never yields an empty set it did not get
+   * from the agent).
+   * @default 5000
+   */
   readonly startTimeoutMs?: number;
   /** Deadline of each non-blocking request (register, deregister, heartbeat). @default 5000 */
   readonly requestTimeoutMs?: number;
-  /** Retry delays of `watch`: exponential from `initialMs`, capped at `maxMs`, with jitter. @default { initialMs: 200, maxMs: 10000 } */
+  /** Retry delays: exponential from `initialMs`, capped at `maxMs`, with jitter. @default { initialMs: 200, maxMs: 10000 } */
   readonly backoff?: { readonly initialMs?: number; readonly maxMs?: number };
   /** @default globalThis.fetch */
   readonly fetch?: typeof fetch;
@@ -60,20 +72,8 @@ export interface ConsulRegistryOptions {
   readonly now?: () => number;
   /** Resolves after `ms`, or early (resolving or rejecting) once `signal` aborts. @default node:timers/promises setTimeout */
   readonly sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
-  /** Errors handled inside the registry: failed heartbeats, retried watch requests. @default ignored */
+  /** Errors handled inside the registry: failed heartbeats, re-registrations, retried requests. @default ignored */
   readonly onError?: (error: Error) => void;
-}
-
-/** An error from Consul: `status` and `body` are set when the agent answered with a non-2xx status. */
-export class ConsulError extends Error {
-  override readonly name = "ConsulError";
-  constructor(
-    message: string,
-    readonly status?: number,
-    readonly body?: string,
-  ) {
-    super(message);
-  }
 }
 
 /**
@@ -97,7 +97,7 @@ export function parseConsulUrl(value: string): string {
 
 interface Registration {
   readonly controller: AbortController;
-  heartbeat: Promise<void>;
+  keeper: Promise<void>;
 }
 
 interface HealthAnswer {
@@ -107,8 +107,9 @@ interface HealthAnswer {
 
 /** A {@link Registry} backed by a Consul agent (`scheme = "consul"`). */
 export function createConsulRegistry(options: ConsulRegistryOptions): Registry {
-  const address = options.address.replace(/\/+$/, "");
-  const mode = options.check ?? "ttl";
+  const http = createConsulHttp(options);
+  const address = http.address;
+  const mode = options.check ?? "grpc";
   const ttlSeconds = positive(options.ttlSeconds ?? 10, "ttlSeconds");
   const waitSeconds = positive(options.blockingWaitSeconds ?? 30, "blockingWaitSeconds");
   const deregisterAfter = options.deregisterCriticalAfter ?? "1m";
@@ -116,14 +117,16 @@ export function createConsulRegistry(options: ConsulRegistryOptions): Registry {
   const requestTimeoutMs = positive(options.requestTimeoutMs ?? 5000, "requestTimeoutMs");
   const initialMs = positive(options.backoff?.initialMs ?? 200, "backoff.initialMs");
   const maxMs = positive(options.backoff?.maxMs ?? 10_000, "backoff.maxMs");
-  const fetchFn = options.fetch ?? globalThis.fetch;
   const random = options.random ?? Math.random;
   const now = options.now ?? Date.now;
   const sleep = options.sleep ?? ((ms: number, signal: AbortSignal) => sleepFor(ms, undefined, { signal }));
   const report = options.onError ?? (() => {});
   const registrations = new Map<string, Registration>();
-  // Aborted by close(): stops heartbeats and ends every watch of this registry.
+  // Aborted by close(): stops keepers and ends every watch of this registry.
   const closed = new AbortController();
+  // A blocking query may legitimately take `wait` plus Consul's wait/16 jitter.
+  const blockingTimeoutMs = waitSeconds * 1000 * (17 / 16) + requestTimeoutMs;
+  const backoff = (attempt: number): number => backoffDelay(attempt, initialMs, maxMs, random);
 
   const nap = async (ms: number, signal: AbortSignal): Promise<void> => {
     try {
@@ -133,55 +136,9 @@ export function createConsulRegistry(options: ConsulRegistryOptions): Registry {
     }
   };
 
-  /**
-   * One HTTP call, read by `read` under the same deadline; a non-2xx answer becomes a
-   * ConsulError carrying Consul's text. The deadline is a ref'd timer, not
-   * AbortSignal.timeout (unref'd), so it fires even when nothing else keeps Node alive.
-   */
-  const call = async <T>(
-    method: string,
-    path: string,
-    init: { readonly body?: unknown; readonly signal?: AbortSignal; readonly timeoutMs: number },
-    read: (response: Response) => Promise<T>,
-  ): Promise<T> => {
-    // One controller for both causes; linked by hand rather than AbortSignal.any so a
-    // long-lived watch signal does not accumulate a composite per blocking request.
-    const controller = new AbortController();
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      controller.abort();
-    }, Math.ceil(init.timeoutMs));
-    const cancel = (): void => controller.abort();
-    init.signal?.addEventListener("abort", cancel, { once: true });
-    if (init.signal?.aborted === true) controller.abort();
-    const headers: Record<string, string> = {};
-    if (options.token !== undefined) headers["X-Consul-Token"] = options.token;
-    if (init.body !== undefined) headers["Content-Type"] = "application/json";
-    try {
-      const response = await fetchFn(`${address}${path}`, {
-        method,
-        headers,
-        body: init.body === undefined ? undefined : JSON.stringify(init.body),
-        signal: controller.signal,
-      });
-      if (!response.ok) {
-        const body = (await response.text()).trim();
-        throw new ConsulError(`consul ${method} ${path.split("?")[0] ?? path} answered ${response.status}: ${body || response.statusText}`, response.status, body);
-      }
-      return await read(response);
-    } catch (error) {
-      if (error instanceof ConsulError || init.signal?.aborted === true) throw error;
-      const why = timedOut ? `no answer within ${Math.ceil(init.timeoutMs)} ms` : describe(error);
-      throw new ConsulError(`consul at ${address} is unreachable: ${why}`);
-    } finally {
-      clearTimeout(timer);
-      init.signal?.removeEventListener("abort", cancel);
-    }
-  };
   // Drain the body so the keep-alive connection is reused.
   const put = (path: string, body?: unknown, signal?: AbortSignal): Promise<void> =>
-    call("PUT", path, { body, signal, timeoutMs: requestTimeoutMs }, async (response) => {
+    http.request("PUT", path, { body, signal, timeoutMs: requestTimeoutMs }, async (response) => {
       await response.arrayBuffer();
     });
 
@@ -195,6 +152,11 @@ export function createConsulRegistry(options: ConsulRegistryOptions): Registry {
             GRPC: `${instance.host}:${instance.port}${grpcServicePath(options.grpcHealthService ?? "")}`,
             GRPCUseTLS: false,
             Interval: options.grpcCheckInterval ?? "5s",
+            // Registration happens once the server is SERVING. Without this, the check would
+            // start critical and the agent's first probe comes after a random 0..Interval
+            // stagger, so a new instance would take up to an interval to receive calls. A
+            // re-registration keeps the status the agent already has.
+            Status: "passing",
             DeregisterCriticalServiceAfter: deregisterAfter,
           };
     const body = { ID: instance.id, Name: instance.service, Address: instance.host, Port: instance.port, Meta: instance.metadata ?? {}, Check: check };
@@ -202,27 +164,71 @@ export function createConsulRegistry(options: ConsulRegistryOptions): Registry {
   };
   const pass = (instance: ServiceInstance, signal?: AbortSignal): Promise<void> =>
     put(`/v1/agent/check/pass/${encodeURIComponent(checkId(instance))}`, undefined, signal);
+  // A new TTL check starts critical (and a re-registered one keeps its status): pass it so
+  // the instance is served at once.
+  const announce = async (instance: ServiceInstance, signal?: AbortSignal): Promise<void> => {
+    await putRegistration(instance, signal);
+    if (mode === "ttl") await pass(instance, signal);
+  };
 
+  /** Re-registers after the agent answered 404 for this instance; false when that failed too. */
+  const restore = async (instance: ServiceInstance, signal: AbortSignal): Promise<boolean> => {
+    try {
+      await announce(instance, signal);
+      return true;
+    } catch (error) {
+      if (!signal.aborted) report(error as Error);
+      return false;
+    }
+  };
+
+  // TTL mode: pass every ttl/3; after a failure, retry sooner (with backoff) so a restarted
+  // agent gets the instance back well within one TTL.
   const heartbeat = async (instance: ServiceInstance, signal: AbortSignal): Promise<void> => {
     const everyMs = (ttlSeconds * 1000) / 3;
+    let failures = 0;
     while (!signal.aborted) {
-      await nap(everyMs, signal);
+      await nap(failures === 0 ? everyMs : Math.min(everyMs, backoff(failures - 1)), signal);
       if (signal.aborted) return;
       try {
         await pass(instance, signal);
+        failures = 0;
       } catch (error) {
         if (signal.aborted) return;
         report(error as Error);
-        // 404: the agent forgot the check (it reaped us after a long pause, or restarted
-        // without its data dir). Registering again is the only way back into the pool.
-        if (error instanceof ConsulError && error.status === 404) {
-          try {
-            await putRegistration(instance, signal);
-            await pass(instance, signal);
-          } catch (again) {
-            if (!signal.aborted) report(again as Error);
-          }
+        failures = isUnknownToAgent(error) && (await restore(instance, signal)) ? 0 : failures + 1;
+      }
+    }
+  };
+
+  // gRPC mode has no heartbeat to notice that the agent forgot the instance, so it follows
+  // its own registration with a hash-based blocking query on /v1/agent/service/<id>: an
+  // agent that restarts drops the connection, and the next answer is a 404.
+  const guard = async (instance: ServiceInstance, signal: AbortSignal): Promise<void> => {
+    const path = `/v1/agent/service/${encodeURIComponent(instance.id)}`;
+    let hash = "";
+    let failures = 0;
+    while (!signal.aborted) {
+      try {
+        const query = hash === "" ? "" : `?hash=${encodeURIComponent(hash)}&wait=${waitSeconds}s`;
+        const timeoutMs = hash === "" ? requestTimeoutMs : blockingTimeoutMs;
+        const answered = await http.request("GET", `${path}${query}`, { signal, timeoutMs }, async (response) => {
+          await response.arrayBuffer();
+          return response.headers.get("X-Consul-ContentHash") ?? "";
+        });
+        failures = 0;
+        // Without a content hash the query cannot block: poll instead of spinning.
+        if (answered === "") await nap(requestTimeoutMs, signal);
+        hash = answered;
+      } catch (error) {
+        if (signal.aborted) return;
+        report(error as Error);
+        hash = "";
+        if (isUnknownToAgent(error) && (await restore(instance, signal))) {
+          failures = 0;
+          continue;
         }
+        await nap(backoff(failures++), signal);
       }
     }
   };
@@ -232,23 +238,53 @@ export function createConsulRegistry(options: ConsulRegistryOptions): Registry {
     if (registration === undefined) return;
     registrations.delete(id);
     registration.controller.abort();
-    // Wait for an in-flight heartbeat (which may re-register) before deregistering.
-    await registration.heartbeat;
+    // Wait for an in-flight keeper request (which may re-register) before deregistering.
+    await registration.keeper;
   };
 
-  const queryHealth = async (service: string, index: number, signal: AbortSignal, timeoutMs: number): Promise<HealthAnswer> => {
+  /** Runs `attempt` until it succeeds, retrying transient failures until the start deadline. */
+  const retryAtStart = async (attempt: () => Promise<void>, signal: AbortSignal): Promise<void> => {
+    const deadline = now() + startTimeoutMs;
+    for (let failures = 0; ; failures += 1) {
+      try {
+        await attempt();
+        return;
+      } catch (error) {
+        if (signal.aborted || isPermanent(error)) throw error;
+        const remaining = deadline - now();
+        if (remaining <= 0) throw unreachable(address, error as Error);
+        report(error as Error);
+        await nap(Math.min(backoff(failures), remaining), signal);
+        if (signal.aborted) throw error;
+      }
+    }
+  };
+
+  const queryHealth = async (service: string, index: number, signal: AbortSignal, timeoutMs: number, first: boolean): Promise<HealthAnswer> => {
     const blocking = index > 0 ? `&index=${index}&wait=${waitSeconds}s` : "";
     const path = `/v1/health/service/${encodeURIComponent(service)}?passing=true${blocking}`;
-    const { index: answered, body, filtered } = await call("GET", path, { signal, timeoutMs }, async (response) => ({
+    const { index: answered, body, filtered, denyByDefault } = await http.request("GET", path, { signal, timeoutMs }, async (response) => ({
       index: Number(response.headers.get("X-Consul-Index") ?? "0"),
       filtered: response.headers.get("X-Consul-Results-Filtered-By-ACLs") === "true",
+      denyByDefault: response.headers.get("X-Consul-Default-ACL-Policy") === "deny",
       body: (await response.json()) as unknown,
     }));
     if (!Array.isArray(body)) throw new ConsulError(`consul GET /v1/health/service/${service} answered 200 with a non-array body`);
     const instances = body.map((entry) => toInstance(entry, service)).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     if (instances.length === 0 && filtered) {
       // An empty pool here means "not allowed to see it", not "no instances": say so.
-      throw new ConsulError(`consul filtered every instance of "${service}" out by ACLs: the token lacks service:read or node:read`, 403);
+      throw new ConsulError(
+        `consul filtered every instance of "${service}" out by ACLs: the token in ${http.tokenName} lacks service:read on "${service}" or node:read`,
+        403,
+      );
+    }
+    if (instances.length === 0 && first && !http.hasToken && denyByDefault) {
+      // Consul hides the "filtered" flag from the anonymous token, so with ACLs on and
+      // default deny an empty first answer most likely means "not allowed", not "none".
+      throw new ConsulError(
+        `consul answered no instances of "${service}" to the anonymous token under ACL default policy deny: ${http.tokenName} is not set; set it to a token with service:read and node:read`,
+        403,
+      );
     }
     return { index: answered, instances };
   };
@@ -262,11 +298,10 @@ export function createConsulRegistry(options: ConsulRegistryOptions): Registry {
     while (!stopped.aborted) {
       const starting = lastKey === undefined;
       const remaining = startDeadline - now();
-      // A blocking query may legitimately take `wait` plus Consul's wait/16 jitter.
-      const timeoutMs = starting ? Math.max(1, remaining) : index > 0 ? waitSeconds * 1000 * (17 / 16) + requestTimeoutMs : requestTimeoutMs;
+      const timeoutMs = starting ? Math.max(1, remaining) : index > 0 ? blockingTimeoutMs : requestTimeoutMs;
       let answer: HealthAnswer;
       try {
-        answer = await queryHealth(service, index, stopped, timeoutMs);
+        answer = await queryHealth(service, index, stopped, timeoutMs, starting);
       } catch (error) {
         if (stopped.aborted) return;
         const failure = error as Error;
@@ -276,7 +311,10 @@ export function createConsulRegistry(options: ConsulRegistryOptions): Registry {
           if (startDeadline - now() <= 0) throw unreachable(address, failure);
         }
         report(failure);
-        const waitMs = backoffDelay(failures++, initialMs, maxMs, random);
+        // Start over with a non-blocking read: an agent that restarted without its state
+        // counts from a lower index, and a blocking query on ours would hang until `wait`.
+        index = 0;
+        const waitMs = backoff(failures++);
         await nap(starting ? Math.min(waitMs, Math.max(0, startDeadline - now())) : waitMs, stopped);
         continue;
       }
@@ -298,19 +336,16 @@ export function createConsulRegistry(options: ConsulRegistryOptions): Registry {
     async register(instance) {
       if (closed.signal.aborted) throw new Error("consul registry is closed");
       await stop(instance.id);
-      const registration: Registration = { controller: new AbortController(), heartbeat: Promise.resolve() };
+      const registration: Registration = { controller: new AbortController(), keeper: Promise.resolve() };
+      const { signal } = registration.controller;
       registrations.set(instance.id, registration);
       try {
-        await putRegistration(instance);
-        // A new TTL check starts critical; pass it now so the instance is served at once.
-        if (mode === "ttl") await pass(instance);
+        await retryAtStart(() => announce(instance, signal), signal);
       } catch (error) {
         if (registrations.get(instance.id) === registration) registrations.delete(instance.id);
         throw error;
       }
-      if (mode === "ttl" && !registration.controller.signal.aborted) {
-        registration.heartbeat = heartbeat(instance, registration.controller.signal);
-      }
+      if (!signal.aborted) registration.keeper = mode === "ttl" ? heartbeat(instance, signal) : guard(instance, signal);
     },
     async deregister(instance) {
       await stop(instance.id);
@@ -318,7 +353,7 @@ export function createConsulRegistry(options: ConsulRegistryOptions): Registry {
         await put(`/v1/agent/service/deregister/${encodeURIComponent(instance.id)}`);
       } catch (error) {
         // Current Consul answers 404 "Unknown service ID" (older versions 200): already gone is fine.
-        if (!(error instanceof ConsulError && error.status === 404)) throw error;
+        if (!isUnknownToAgent(error)) throw error;
       }
     },
     watch: (service, signal) => watch(service, signal),
@@ -363,26 +398,9 @@ function grpcServicePath(service: string): string {
   return service === "" ? "" : `/${service}`;
 }
 
-function isPermanent(error: Error): boolean {
-  const status = error instanceof ConsulError ? error.status : undefined;
-  return status !== undefined && status >= 400 && status < 500 && status !== 408 && status !== 429;
-}
-
 function unreachable(address: string, error: Error): ConsulError {
   if (error instanceof ConsulError && error.status === undefined) return error; // already "… is unreachable: …"
   return new ConsulError(`consul at ${address} is unreachable: ${error.message}`, error instanceof ConsulError ? error.status : undefined);
-}
-
-/** fetch's own message is "fetch failed"; the useful part (ECONNREFUSED…) is in its cause. */
-function describe(error: unknown): string {
-  let current: unknown = error;
-  for (let depth = 0; depth < 4; depth += 1) {
-    const cause = (current as { cause?: unknown } | null)?.cause;
-    if (cause === undefined) break;
-    current = cause;
-  }
-  if (current instanceof AggregateError && current.message === "") current = current.errors[0] ?? current;
-  return current instanceof Error ? current.message || ("code" in current ? String(current.code) : current.name) : String(current);
 }
 
 function positive(value: number, name: string): number {

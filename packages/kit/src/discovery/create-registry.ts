@@ -21,7 +21,7 @@ export interface RegistryFromUrlOptions {
   readonly etcd?: Omit<EtcdRegistryOptions, "endpoints">;
   /** Options for `consul://`, besides the address from the URL and the token. @default {} */
   readonly consul?: Omit<ConsulRegistryOptions, "address" | "token">;
-  /** ACL token for `consul://`. @default env CONSUL_HTTP_TOKEN */
+  /** ACL token for `consul://`. @default env CONSUL_HTTP_TOKEN (unset: no token) */
   readonly consulToken?: string;
   /** Where the defaults above are read. @default process.env */
   readonly env?: Readonly<Record<string, string | undefined>>;
@@ -80,8 +80,9 @@ export async function createRegistryFromUrl(url: string, options: RegistryFromUr
     }
     case "consul": {
       const { createConsulRegistry } = await import("./consul-registry.js");
-      const token = options.consulToken ?? env["CONSUL_HTTP_TOKEN"];
-      return createConsulRegistry({ ...options.consul, address: parsed.address, ...(token === undefined ? {} : { token }) });
+      const fromEnv = env["CONSUL_HTTP_TOKEN"]?.trim();
+      const token = options.consulToken ?? (fromEnv === "" ? undefined : fromEnv);
+      return createConsulRegistry({ tokenName: "CONSUL_HTTP_TOKEN", ...options.consul, address: parsed.address, ...(token === undefined ? {} : { token }) });
     }
   }
 }

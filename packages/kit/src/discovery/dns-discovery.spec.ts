@@ -1,6 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { createDnsDiscovery, type DnsResolver, type Sleep, type SrvRecord } from "./dns-discovery.js";
+import { createDnsDiscovery, parseDnsServers, type DnsResolver, type Sleep, type SrvRecord } from "./dns-discovery.js";
 import type { ServiceInstance } from "./registry.js";
 
 function dnsError(code: string): Error {
@@ -50,9 +50,13 @@ function fakeTimer() {
     delays,
     /** Waits until the watcher sleeps, then ends that sleep; returns the delay it asked for. */
     async fire(): Promise<number> {
-      while (pending.length === 0) await new Promise<void>((resolve) => (arrived = resolve));
+      await this.asleep();
       pending.shift()?.();
       return delays[delays.length - 1] ?? -1;
+    },
+    /** Waits until the watcher sleeps (it finished the lookups before). */
+    async asleep(): Promise<void> {
+      while (pending.length === 0) await new Promise<void>((resolve) => (arrived = resolve));
     },
   };
 }
@@ -97,6 +101,24 @@ describe("createDnsDiscovery", () => {
     }
   });
 
+  it("asks SRV first for a name without a port (Consul's user.service.consul), else A/AAAA with the default port", async () => {
+    const { state, resolver } = fakeResolver();
+    state.srv.set("user.service.consul", [
+      { name: "0a000001.addr.dc1.consul", port: 31001, priority: 1, weight: 1 },
+      { name: "0a000002.addr.dc1.consul", port: 31002, priority: 1, weight: 1, addresses: ["10.0.0.2"] },
+    ]);
+    state.a.set("0a000001.addr.dc1.consul", ["10.0.0.1"]);
+    state.a.set("plain.internal", ["10.0.0.9"]);
+    const discovery = createDnsDiscovery({ resolver, sleep: fakeTimer().sleep });
+    const first = async (name: string) => (await discovery.watch(name, new AbortController().signal)[Symbol.asyncIterator]().next()).value;
+    const lookupsBefore = state.lookups;
+    assert.deepEqual(hosts(await first("user.service.consul")), ["10.0.0.1:31001", "10.0.0.2:31002"]);
+    // SRV + A and AAAA of the target without addresses; the other came with its SRV record.
+    assert.equal(state.lookups - lookupsBefore, 3);
+    assert.deepEqual(hosts(await first("plain.internal")), ["10.0.0.9:50051"], "no SRV records: A with the default port");
+    assert.deepEqual(hosts(await first("user.service.consul:7000")), [], "an explicit port means A/AAAA only (and there are none)");
+  });
+
   it("uses IP literals without a lookup", async () => {
     const { state, resolver } = fakeResolver();
     const discovery = createDnsDiscovery({ resolver, sleep: fakeTimer().sleep });
@@ -117,6 +139,7 @@ describe("createDnsDiscovery", () => {
     assert.deepEqual(hosts((await watch.next()).value), ["10.0.0.1:50051"]);
     const next = watch.next();
     assert.equal(await timer.fire(), 5000); // unchanged: no yield
+    await timer.asleep();
     const lookupsBefore = state.lookups;
     state.a.set("user", ["10.0.0.1", "10.0.0.2"]);
     assert.equal(await timer.fire(), 5000);
@@ -209,4 +232,15 @@ describe("createDnsDiscovery", () => {
     await discovery.close();
     assert.equal((await next).done, true);
   });
+});
+
+describe("parseDnsServers", () => {
+  it("accepts IPs with or without a port, IPv6 in brackets", () => {
+    assert.deepEqual(parseDnsServers("127.0.0.1:8600, 10.0.0.2,[::1]:8600"), ["127.0.0.1:8600", "10.0.0.2:53", "[::1]:8600"]);
+  });
+  for (const bad of ["consul.local:8600", "127.0.0.1:dns", "127.0.0.1:70000", "", "1.2.3.4,"]) {
+    it(`rejects ${JSON.stringify(bad)} with one line naming the entry`, () => {
+      assert.throws(() => parseDnsServers(bad), (error: Error) => /^DNS server ".*" is not an IP address/.test(error.message) && !error.message.includes("\n"));
+    });
+  }
 });

@@ -2,6 +2,7 @@ import * as dns from "node:dns/promises";
 import { isIP } from "node:net";
 import { setTimeout as delay } from "node:timers/promises";
 import type { Registry, ServiceInstance } from "./registry.js";
+import { createTcpDnsResolver } from "./dns-tcp-resolver.js";
 import { formatHostPort, parseHostPort } from "./static-registry.js";
 
 /** An SRV record, as `node:dns/promises` returns it. */
@@ -10,6 +11,8 @@ export interface SrvRecord {
   readonly port: number;
   readonly priority: number;
   readonly weight: number;
+  /** A/AAAA of `name` the server sent along (additional section), when the resolver keeps them. @default undefined (look them up) */
+  readonly addresses?: readonly string[];
 }
 
 /** The lookups {@link createDnsDiscovery} needs; `node:dns/promises` fits. */
@@ -24,8 +27,16 @@ export type Sleep = (ms: number, signal: AbortSignal) => Promise<void>;
 
 /** Options of {@link createDnsDiscovery}. */
 export interface DnsDiscoveryOptions {
-  /** The resolver. @default node:dns/promises */
+  /** The resolver. @default node:dns/promises, asking `servers` when given */
   readonly resolver?: DnsResolver;
+  /**
+   * DNS servers to ask instead of the system's (`/etc/resolv.conf`), as {@link parseDnsServers}
+   * returns them, e.g. `["127.0.0.1:8600"]` for a local Consul agent. They are asked over TCP
+   * (`dns-tcp-resolver.ts`: over UDP, Node gets at most 512 bytes and Consul silently keeps
+   * 3 records). Ignored when `resolver` is given.
+   * @default undefined (the system's servers, through node:dns)
+   */
+  readonly servers?: readonly string[];
   /** Port for `host` names that carry none. @default 50051 */
   readonly defaultPort?: number;
   /**
@@ -42,6 +53,23 @@ export interface DnsDiscoveryOptions {
   readonly sleep?: Sleep;
   /** Jitter source in [0, 1). @default Math.random */
   readonly random?: () => number;
+}
+
+/**
+ * Parses a DNS server list as kept in an environment variable: comma-separated `ip`,
+ * `ip:port` or `[ipv6]:port` (port 53 when absent), e.g. `127.0.0.1:8600` for a Consul
+ * agent's DNS interface. Only IP addresses: a server's name would itself need a resolver.
+ * Throws an Error with one line naming the bad entry.
+ */
+export function parseDnsServers(list: string): string[] {
+  const entries = list.split(",").map((entry) => entry.trim());
+  return entries.map((entry) => {
+    const address = parseHostPort(entry, 53);
+    if (address === undefined || isIP(address.host) === 0) {
+      throw new Error(`DNS server "${entry}" is not an IP address with an optional port (expected e.g. 127.0.0.1:8600 or [::1]:8600)`);
+    }
+    return formatHostPort(address.host, address.port);
+  });
 }
 
 /** Error codes meaning "this name has no records": an empty pool, not an outage. */
@@ -79,17 +107,20 @@ function byId(a: ServiceInstance, b: ServiceInstance): number {
 
 /**
  * Discovery through DNS records managed by the platform (e.g. a Kubernetes headless
- * service), so `register`/`deregister` are no-ops. `watch(name)` takes either an SRV name
- * (starts with `_`, e.g. `_grpc._tcp.user.default.svc.cluster.local`: SRV, then A/AAAA of
- * each target) or `host[:port]` (A and AAAA; an IP literal is used as is), re-resolves every
- * `refreshIntervalMs` and yields only when the set changed.
+ * service, Consul's DNS interface), so `register`/`deregister` are no-ops. `watch(name)` takes
+ * - an SRV name (starts with `_`, e.g. `_grpc._tcp.user.default.svc.cluster.local`): SRV,
+ *   then A/AAAA of each target;
+ * - `host:port`: A and AAAA with that port (an IP literal is used as is);
+ * - `host` without a port (e.g. Consul's `user.service.consul`): SRV as above when the name
+ *   has SRV records, else A and AAAA with `defaultPort`;
+ * re-resolves every `refreshIntervalMs` and yields only when the set changed.
  *
  * NXDOMAIN / no data yields an empty set. Other failures keep the last set and retry with
  * backoff, except on the first resolution, where they throw from the iterator so that a
  * broken resolver fails loudly instead of yielding an empty pool.
  */
 export function createDnsDiscovery(options: DnsDiscoveryOptions = {}): Registry {
-  const resolver = options.resolver ?? dns;
+  const resolver = options.resolver ?? (options.servers === undefined ? dns : createTcpDnsResolver({ servers: options.servers }));
   const defaultPort = options.defaultPort ?? 50051;
   const refreshIntervalMs = options.refreshIntervalMs ?? 5000;
   const backoffInitialMs = options.backoffInitialMs ?? 1000;
@@ -116,24 +147,34 @@ export function createDnsDiscovery(options: DnsDiscoveryOptions = {}): Registry 
       const id = formatHostPort(host, port);
       if (!found.has(id)) found.set(id, { id, service, host, port, metadata });
     };
-    if (service.startsWith("_")) {
+    /** SRV records of `name`, then A/AAAA of each target; false when the name has no SRV records. */
+    const viaSrv = async (name: string): Promise<boolean> => {
       let records: SrvRecord[];
       try {
-        records = await resolver.resolveSrv(service);
+        records = await resolver.resolveSrv(name);
       } catch (error) {
-        if (isNoRecords(error)) return [];
+        if (isNoRecords(error)) return false;
         throw error;
       }
-      const targets = await Promise.all(records.map((record) => addressesOf(record.name)));
+      const targets = await Promise.all(records.map((record) => record.addresses ?? addressesOf(record.name)));
       records.forEach((record, i) => {
         const metadata = { target: record.name, priority: String(record.priority), weight: String(record.weight) };
         for (const host of targets[i] ?? []) add(host, record.port, metadata);
       });
-    } else {
-      const address = parseHostPort(service, defaultPort);
-      if (!address) throw new Error(`dns discovery: "${service}" is neither host[:port] nor an SRV name (_service._proto.name)`);
-      for (const host of await addressesOf(address.host)) add(host, address.port, {});
+      return records.length > 0;
+    };
+    if (service.startsWith("_")) {
+      await viaSrv(service);
+      return [...found.values()].sort(byId);
     }
+    const explicit = parseHostPort(service);
+    const address = explicit ?? parseHostPort(service, defaultPort);
+    if (!address) throw new Error(`dns discovery: "${service}" is neither host[:port] nor an SRV name (_service._proto.name)`);
+    // A name without a port asks SRV first: that is where Consul (`user.service.consul`)
+    // and other service registries publish the port. Without SRV records, A/AAAA and the
+    // default port.
+    if (explicit === undefined && isIP(address.host) === 0 && (await viaSrv(address.host))) return [...found.values()].sort(byId);
+    for (const host of await addressesOf(address.host)) add(host, address.port, {});
     return [...found.values()].sort(byId);
   };
 

@@ -1,8 +1,11 @@
 /**
- * An in-process stand-in for a Consul agent's HTTP API, for tests of the consul
- * adapter on machines where no Consul binary can run. It implements only the
- * endpoints the adapter uses, with the semantics Consul documents (and, where the
- * docs are silent, the behaviour of Consul's agent/agent_endpoint.go):
+ * An in-process stand-in for a Consul agent's HTTP API, so that `npm test` covers the
+ * consul adapter with nothing installed, and for faults a real agent cannot be made to
+ * produce on demand (bursts of 5xx, an index that goes backwards or to 0, an agent that
+ * forgets a service behind the adapter's back, exact reap timing). Everything else is
+ * tested against a real agent in `consul-registry.integration.ts`; where the two
+ * disagreed, the fake was corrected to what Consul v1.22.2 does. It implements only the
+ * endpoints the adapter uses:
  *
  * - `PUT /v1/agent/service/register` with one inline `Check` (TTL, or GRPC/HTTP/TCP
  *   plus Interval). The check id is `service:<service-id>`; a new check starts
@@ -10,13 +13,16 @@
  *   check's status (Consul snapshots and restores check state).
  * - `PUT /v1/agent/service/deregister/:id` (unknown id: 404 "Unknown service ID").
  * - `PUT /v1/agent/check/pass/:check_id` (unknown: 404; not a TTL check: 500).
+ * - `GET /v1/agent/service/:id` with hash-based blocking (`hash`, `wait`,
+ *   `X-Consul-ContentHash`); unknown id: 404 "unknown service ID: <id>".
  * - `GET /v1/health/service/:service` with `passing`, and blocking `index`/`wait`:
  *   the answer is held until the modify index passes `index` or `wait` expires,
  *   then carries `X-Consul-Index`.
  * - ACLs: with `token` set, a wrong `X-Consul-Token` gets 403 "ACL not found"; no
  *   token means the anonymous token, which may not write (403 "Permission
- *   denied") and whose reads come back filtered (200, `[]`,
- *   `X-Consul-Results-Filtered-By-ACLs: true`), as Consul does with default-deny.
+ *   denied") and whose reads come back filtered (200, `[]`) — without the
+ *   `X-Consul-Results-Filtered-By-ACLs` header, which Consul hides from the
+ *   anonymous token; every answer carries `X-Consul-Default-ACL-Policy`.
  *
  * Simplifications, on purpose: one node, one global modify index (real Consul
  * answers health queries with a per-service index), no `wait/16` jitter, and
@@ -24,6 +30,7 @@
  * (Consul enforces a 1 minute minimum and reaps every 30 s). The GRPC/HTTP/TCP
  * checks are not probed: tests drive them with `setCheckStatus`.
  */
+import { createHash } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 
@@ -32,8 +39,10 @@ export type FakeCheckStatus = "passing" | "warning" | "critical";
 
 /** Options of {@link startFakeConsul}. */
 export interface FakeConsulOptions {
-  /** When set, ACLs are on with default-deny and this is the only valid token. @default undefined (ACLs off) */
+  /** When set, ACLs are on with default-deny and this is the only valid token with write and read. @default undefined (ACLs off) */
   readonly token?: string;
+  /** With ACLs on: valid tokens that may write but whose reads come back filtered (with the header). @default [] */
+  readonly tokensWithoutRead?: readonly string[];
 }
 
 /** One registered service instance, as the fake sees it. */
@@ -73,6 +82,11 @@ export interface FakeConsul {
   setCheckStatus(checkId: string, status: FakeCheckStatus): void;
   /** Moves the modify index (e.g. below the current one, as a snapshot restore does) and wakes blocked queries. */
   resetIndex(index: number): void;
+  /**
+   * What a `consul agent -dev` restart looks like to clients: open connections drop,
+   * every service is forgotten, and the index starts again at `index` (below the old one).
+   */
+  restart(index?: number): void;
   /** The current modify index. */
   index(): number;
   requests(): readonly FakeConsulRequest[];
@@ -215,17 +229,19 @@ export async function startFakeConsul(options: FakeConsulOptions = {}): Promise<
         ],
       }));
 
-  const health = (request: IncomingMessage, response: ServerResponse, name: string, query: URLSearchParams, anonymous: boolean): void => {
+  type Reader = "anonymous" | "filtered" | "allowed";
+  const health = (request: IncomingMessage, response: ServerResponse, name: string, query: URLSearchParams, reader: Reader): void => {
     const passingOnly = query.has("passing") && !["false", "0"].includes(query.get("passing") ?? "");
     const minIndex = Number(query.get("index") ?? "0");
     const waitMs = Math.min(parseDuration(query.get("wait") ?? "5m", "wait"), 10 * 60_000);
     const answer = (): void => {
       const all = healthBody(name, passingOnly);
-      const body = anonymous ? [] : all;
+      const body = reader === "allowed" ? all : [];
       response.setHeader("X-Consul-Index", String(index));
       response.setHeader("X-Consul-KnownLeader", "true");
       response.setHeader("X-Consul-LastContact", "0");
-      if (body.length < all.length) response.setHeader("X-Consul-Results-Filtered-By-ACLs", "true");
+      // Consul masks the flag for the anonymous token, so as not to leak that something exists.
+      if (body.length < all.length && reader === "filtered") response.setHeader("X-Consul-Results-Filtered-By-ACLs", "true");
       send(response, 200, JSON.stringify(body), "application/json");
     };
     if (!(minIndex > 0 && minIndex >= index)) return answer();
@@ -250,10 +266,47 @@ export async function startFakeConsul(options: FakeConsulOptions = {}): Promise<
     notify();
   };
 
+  // Hash-based blocking as on GET /v1/agent/service/:id: held until the service's content
+  // hash differs from `hash` (or it is gone), or `wait` expires.
+  const agentService = (request: IncomingMessage, response: ServerResponse, id: string, query: URLSearchParams): void => {
+    const hashOf = (entry: Entry | undefined): string | undefined =>
+      entry === undefined ? undefined : createHash("sha256").update(JSON.stringify([entry.name, entry.address, entry.port, entry.meta])).digest("hex").slice(0, 16);
+    const answer = (): void => {
+      const entry = entries.get(id);
+      const hash = hashOf(entry);
+      if (entry === undefined || hash === undefined) return send(response, 404, `unknown service ID: ${id}`);
+      response.setHeader("X-Consul-ContentHash", hash);
+      const body = { ID: entry.id, Service: entry.name, Address: entry.address, Port: entry.port, Meta: entry.meta, ContentHash: hash };
+      send(response, 200, JSON.stringify(body), "application/json");
+    };
+    const wanted = query.get("hash") ?? "";
+    if (wanted === "" || hashOf(entries.get(id)) !== wanted) return answer();
+    const waitMs = Math.min(parseDuration(query.get("wait") ?? "5m", "wait"), 10 * 60_000);
+    const release = (): void => {
+      clearTimeout(timer);
+      observers.delete(changed);
+      request.off("close", release);
+    };
+    const changed = (): void => {
+      if (hashOf(entries.get(id)) === wanted) return;
+      release();
+      answer();
+    };
+    const timer = setTimeout(() => {
+      release();
+      answer();
+    }, waitMs);
+    observers.add(changed);
+    request.once("close", release);
+  };
+
   const route = async (request: IncomingMessage, response: ServerResponse, url: URL, path: string): Promise<void> => {
     const token = header(request, "x-consul-token");
-    const anonymous = options.token !== undefined && token === undefined;
-    if (options.token !== undefined && token !== undefined && token !== options.token) throw new HttpError(403, "ACL not found");
+    const aclOn = options.token !== undefined;
+    response.setHeader("X-Consul-Default-ACL-Policy", aclOn ? "deny" : "allow");
+    const anonymous = aclOn && token === undefined;
+    const readOnlyFiltered = token !== undefined && (options.tokensWithoutRead ?? []).includes(token);
+    if (aclOn && token !== undefined && token !== options.token && !readOnlyFiltered) throw new HttpError(403, "ACL not found");
     const write = (permission: string, on: string): void => {
       if (anonymous) {
         throw new HttpError(403, `Permission denied: anonymous token lacks permission '${permission}' on "${on}". The anonymous token is used implicitly when a request does not specify a token.`);
@@ -285,7 +338,12 @@ export async function startFakeConsul(options: FakeConsulOptions = {}): Promise<
     }
     if (path.startsWith("/v1/health/service/")) {
       method("GET");
-      return health(request, response, path.slice("/v1/health/service/".length), url.searchParams, anonymous);
+      return health(request, response, path.slice("/v1/health/service/".length), url.searchParams, anonymous ? "anonymous" : readOnlyFiltered ? "filtered" : "allowed");
+    }
+    if (path.startsWith("/v1/agent/service/")) {
+      method("GET");
+      write("service:read", path.slice("/v1/agent/service/".length));
+      return agentService(request, response, path.slice("/v1/agent/service/".length), url.searchParams);
     }
     throw new HttpError(404, `fake consul does not implement ${request.method ?? ""} ${path}`);
   };
@@ -335,6 +393,13 @@ export async function startFakeConsul(options: FakeConsulOptions = {}): Promise<
       const entry = [...entries.values()].find((candidate) => candidate.check?.id === checkId);
       if (entry?.check === undefined) throw new Error(`fake consul has no check ${checkId}`);
       setStatus(entry, entry.check, status);
+    },
+    restart: (next = 1) => {
+      for (const entry of entries.values()) stopTimers(entry);
+      entries.clear();
+      index = next;
+      server.closeAllConnections();
+      notify();
     },
     resetIndex: (next) => {
       index = next;

@@ -210,6 +210,20 @@ describe("grpc resolver bridge: discovery targets", () => {
     assert.equal((await client.echo({ text: "x" }, { timeoutMs: 5_000 })).text, "a");
   });
 
+  it("takes DNS names as trellis-dns targets: with a port, SRV names, Consul names", async () => {
+    const seen: string[] = [];
+    const dns = { scheme: "dns", watch: (name: string, signal: AbortSignal) => (seen.push(name), createFakeDiscovery().watch(name, signal)) };
+    for (const name of ["user:50051", "_grpc._tcp.user.default.svc.cluster.local", "user.service.consul", "[::1]:50051"]) {
+      const client = createClient(EchoService, `trellis-dns:///${name}`, { channelOptions: discoveryChannelOptions(dns as Discovery) });
+      clients.push(client);
+      await assert.rejects(client.echo({ text: "x" }, { timeoutMs: 50 })); // no instances: the point is that the target was accepted
+    }
+    assert.deepEqual(seen, ["user:50051", "_grpc._tcp.user.default.svc.cluster.local", "user.service.consul", "[::1]:50051"]);
+    const options = { channelOptions: discoveryChannelOptions(dns as Discovery) };
+    assert.throws(() => createClient(EchoService, "trellis-dns:///user:http", options), /"user:http" is not a DNS name/);
+    assert.throws(() => createClient(EchoService, "consul:///user:50051", { channelOptions: discoveryChannelOptions(createFakeDiscovery({ scheme: "consul" })) }), /"user:50051" is not a service name/);
+  });
+
   it("fails at client creation on a malformed target, a missing or mismatched Discovery, or a mistyped policy", () => {
     assert.throws(() => createClient(EchoService, "static:///127.0.0.1:50051,127.0.0.1:http"), /"127\.0\.0\.1:http" is not host:port/);
     assert.throws(() => createClient(EchoService, "static:///echo"), /needs a Discovery.*or list addresses inline/);

@@ -6,8 +6,10 @@
  *
  * Targets (after `registerTrellisResolvers()`):
  * - `etcd:///user`, `consul:///user`: the Discovery passed with `discoveryChannelOptions`.
- * - `trellis-dns:///user`: the same for a Trellis DNS Discovery. grpc-js' own `dns:`
- *   resolver stays untouched, so plain `dns:///host:port` targets keep working.
+ * - `trellis-dns:///user.service.consul`, `trellis-dns:///user:50051`,
+ *   `trellis-dns:///_grpc._tcp.user.default.svc.cluster.local`: the same for a Trellis DNS
+ *   Discovery. grpc-js' own `dns:` resolver stays untouched, so plain `dns:///host:port`
+ *   targets keep working.
  * - `static:///10.0.0.1:50051,[::1]:50051`: inline addresses, no Discovery needed;
  *   `static:///user` (a bare name) watches the Discovery passed in, if any.
  *
@@ -102,7 +104,10 @@ function planFor(target: ResolverTarget, options: grpc.ChannelOptions): Plan {
   if (target.scheme === "static" && /[:,]/.test(path)) {
     return { kind: "inline", endpoints: parseAddressList(path).map((address) => ({ addresses: [address] })) };
   }
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(path)) throw new Error(`${text}: "${path}" is not a service name`);
+  // DNS names may carry a port (`user:50051`) or be SRV names (`_grpc._tcp.user…`); the
+  // DNS Discovery checks them in detail. Registry targets name a service.
+  const name = target.scheme === "trellis-dns" ? /^(?:[A-Za-z0-9_][A-Za-z0-9._-]*|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/ : /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+  if (!name.test(path)) throw new Error(`${text}: "${path}" is not a ${target.scheme === "trellis-dns" ? "DNS name" : "service name"}`);
   const handle = options[DISCOVERY_CHANNEL_OPTION] as DiscoveryHandle | undefined;
   if (handle === undefined || typeof handle.discovery?.watch !== "function") {
     const hint = target.scheme === "static" ? " (or list addresses inline: static:///host:port,host:port)" : "";
