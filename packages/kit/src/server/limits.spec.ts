@@ -2,6 +2,10 @@ import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { constants as http2 } from "node:http2";
 import { gzipSync } from "node:zlib";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
+import { Writable } from "node:stream";
+import { createLogger } from "../observability/logger.js";
 import { toBinary, create } from "@bufbuild/protobuf";
 import { EchoRequestSchema, EchoService, EchoStreamRequestSchema } from "../gen-test/trellis/kittest/v1/echo_pb.js";
 import { Code } from "../errors/rpc-error.js";
@@ -14,6 +18,7 @@ import type { ServerLimits } from "./server-limits.js";
 
 const ECHO = "/trellis.kittest.v1.EchoService/Echo";
 const ECHO_STREAM = "/trellis.kittest.v1.EchoService/EchoStream";
+const COLLECT = "/trellis.kittest.v1.EchoService/Collect";
 const echoBody = (text: string) => toBinary(EchoRequestSchema, create(EchoRequestSchema, { text }));
 
 function start(limits: Partial<ServerLimits> = {}): Promise<TestServer> {
@@ -111,18 +116,58 @@ describe("limits applied before the handler starts", () => {
   });
 });
 
+describe("held request streams", () => {
+  it("leave nothing behind on the heap once they end (the JS heap returns to where it was)", async () => {
+    const gc = exposeGc();
+    // Logs to nowhere and a Collect that keeps nothing: the test server keeps every log line,
+    // and the echo handlers every call's abort reason, for other tests to look at.
+    const logger = createLogger({ destination: new Writable({ write: (_chunk, _encoding, done) => done() }) });
+    const handlers = {
+      ...createEchoHandlers(),
+      async collect(requests: AsyncIterable<{ text: string }>) {
+        const texts: string[] = [];
+        for await (const request of requests) texts.push(request.text);
+        return { texts };
+      },
+    };
+    const t = await startTestServer((s) => s.addService(EchoService, handlers), { limits: { maxConcurrentStreams: 500 }, logger });
+    try {
+      const attack = async (): Promise<void> => {
+        const c = await connectRawHttp2(portOf(t));
+        c.preface();
+        for (let id = 1; id < 2 * 1000; id += 2) c.headers(id, COLLECT);
+        await waitFor(() => t.server.inFlight === 500);
+        c.destroy();
+        await waitFor(() => t.server.inFlight === 0 && t.server.connectionStats.open === 0);
+      };
+      await attack();
+      const settled = (): number => {
+        gc();
+        gc();
+        return process.memoryUsage().heapUsed;
+      };
+      const after1 = settled();
+      for (let i = 0; i < 3; i++) await attack();
+      const after4 = settled();
+      assert.ok(after4 - after1 < 2 * 1048576, `the heap grew by ${Math.round((after4 - after1) / 1024)} KiB over three more attacks`);
+    } finally {
+      await t.close();
+    }
+  });
+});
+
 describe("connection limits", () => {
   it("closes connections past the limit per client address, and serves other addresses", async () => {
     const t = await start({ maxConnectionsPerAddress: 3 });
     const open: RawHttp2Connection[] = [];
     try {
       for (let i = 0; i < 3; i++) {
-        const c = await connectRawHttp2(portOf(t), "127.0.0.1", "127.0.0.2");
+        const c = await connectRawHttp2(portOf(t), { localAddress: "127.0.0.2" });
         c.preface();
         open.push(c);
       }
       await waitFor(() => t.server.connectionStats.open === 3);
-      const refused = await connectRawHttp2(portOf(t), "127.0.0.1", "127.0.0.2");
+      const refused = await connectRawHttp2(portOf(t), { localAddress: "127.0.0.2" });
       await refused.closed;
       assert.equal(t.server.connectionStats.refused.perAddress, 1);
       await stillServes(t); // from 127.0.0.1
@@ -241,6 +286,12 @@ describe("response streams a client does not read", () => {
     }
   });
 });
+
+/** The V8 collector, exposed at run time (node --test gives no way to pass --expose-gc to one file). */
+function exposeGc(): () => void {
+  setFlagsFromString("--expose-gc");
+  return runInNewContext("gc") as () => void;
+}
 
 /** Polls `condition` until true; the test's own timeout bounds the wait. */
 async function waitFor(condition: () => boolean): Promise<void> {

@@ -1,4 +1,4 @@
 export { startTestServer, type TestServer } from "./start-test-server.js";
 export { rpcFailure } from "./rpc-failure.js";
 export { rawGrpcCall, grpcFrame, type RawGrpcOutcome, type RawGrpcCallOptions } from "./raw-grpc.js";
-export { connectRawHttp2, encodeHeaderBlock, FrameType, FrameFlag, type RawFrame, type RawHttp2Connection } from "./raw-http2.js";
+export { connectRawHttp2, encodeHeaderBlock, FrameType, FrameFlag, type RawFrame, type RawHttp2Connection, type RawHttp2Options } from "./raw-http2.js";

@@ -12,6 +12,12 @@ export interface RawGrpcOutcome {
   readonly rstCode: number;
   /** Response body bytes received. */
   readonly dataBytes: number;
+  /**
+   * Size of the status headers as HTTP/2 counts it against a client's
+   * SETTINGS_MAX_HEADER_LIST_SIZE (name + value + 32 per field): gRPC C-core and
+   * Java clients refuse more than 8 KiB by default.
+   */
+  readonly statusHeaderBytes: number;
 }
 
 /** Options of {@link rawGrpcCall}. */
@@ -54,7 +60,11 @@ export function rawGrpcCall(address: string, path: string, options: RawGrpcCallO
     let grpcMessage: string | undefined;
     let dataBytes = 0;
     let rstCode: number | undefined;
+    let statusHeaderBytes = 0;
     const read = (h: Record<string, unknown>): void => {
+      if (h["grpc-status"] !== undefined) {
+        for (const [name, value] of Object.entries(h)) statusHeaderBytes += name.length + String(value).length + 32;
+      }
       if (h["grpc-message"] !== undefined) grpcMessage = safeDecode(String(h["grpc-message"]));
       if (h["grpc-status"] !== undefined) {
         grpcStatus = Number(h["grpc-status"]);
@@ -74,7 +84,7 @@ export function rawGrpcCall(address: string, path: string, options: RawGrpcCallO
     else stream.pause();
     stream.on("close", () => {
       session.destroy();
-      resolve({ httpStatus, grpcStatus, grpcMessage, rstCode: rstCode ?? stream.rstCode ?? 0, dataBytes });
+      resolve({ httpStatus, grpcStatus, grpcMessage, rstCode: rstCode ?? stream.rstCode ?? 0, dataBytes, statusHeaderBytes });
     });
     stream.on("error", () => undefined);
     for (const chunk of options.body ?? []) stream.write(chunk);

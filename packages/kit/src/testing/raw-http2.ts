@@ -57,11 +57,19 @@ export interface RawHttp2Connection {
 
 const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
 
-/**
- * Opens a raw HTTP/2 connection (no TLS) to `host:port`, from `localAddress`
- * when given (any of 127.0.0.0/8 on Linux); resolves once TCP is connected.
- */
-export function connectRawHttp2(port: number, host = "127.0.0.1", localAddress?: string): Promise<RawHttp2Connection> {
+/** Options of {@link connectRawHttp2}. */
+export interface RawHttp2Options {
+  /** @default "127.0.0.1" */
+  readonly host?: string;
+  /** Local address to connect from (any of 127.0.0.0/8 on Linux). @default the system's choice */
+  readonly localAddress?: string;
+  /** Acknowledge the server's PINGs, as every live HTTP/2 peer does; false plays a half-open peer. @default true */
+  readonly answerPings?: boolean;
+}
+
+/** Opens a raw HTTP/2 connection (no TLS) to `port`; resolves once TCP is connected. */
+export function connectRawHttp2(port: number, options: RawHttp2Options = {}): Promise<RawHttp2Connection> {
+  const { host = "127.0.0.1", localAddress, answerPings = true } = options;
   return new Promise((resolve, reject) => {
     const socket = connect(localAddress === undefined ? { port, host } : { port, host, localAddress });
     const frames: RawFrame[] = [];
@@ -90,6 +98,9 @@ export function connectRawHttp2(port: number, host = "127.0.0.1", localAddress?:
         };
         buffered = buffered.subarray(9 + length);
         frames.push(frame);
+        if (answerPings && frame.type === FrameType.PING && (frame.flags & FrameFlag.ACK) === 0 && !socket.destroyed) {
+          socket.write(Buffer.concat([Buffer.from([0, 0, 8, FrameType.PING, FrameFlag.ACK, 0, 0, 0, 0]), frame.payload]));
+        }
         for (const waiter of waiters) {
           if (waiter.match(frame)) {
             waiters.delete(waiter);
