@@ -31,8 +31,11 @@ export interface ConsulHttpOptions {
 
 /** What one request sends, and how long it may take. */
 export interface ConsulRequest {
+  /** Sent as JSON. @default undefined (no body) */
   readonly body?: unknown;
+  /** Cancels the request (a stopped watch, a closed registry). @default undefined */
   readonly signal?: AbortSignal;
+  /** Deadline for the answer and reading it. */
   readonly timeoutMs: number;
 }
 

@@ -31,10 +31,8 @@ if (!httpAddress || !dnsAddress || !consulBin) {
   );
 }
 const agent = httpAddress;
-/** Service names unique to this run, so re-runs against the same agent never meet. */
-const run = randomUUID().slice(0, 8);
-let serial = 0;
-const serviceName = (what: string): string => `${what}-${run}-${(serial += 1)}`;
+/** Service names unique to each test, so tests and re-runs against the same agent never meet. */
+const serviceName = (what: string): string => `${what}-${randomUUID().slice(0, 13)}`;
 /** Consul's minimum; the default (5s) works the same, only slower. */
 const FAST_CHECKS = { grpcCheckInterval: "1s" } as const;
 
