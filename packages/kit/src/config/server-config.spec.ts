@@ -1,5 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { defaultServerLimits, openFileLimit } from "../server/server-limits.js";
 import { LIMIT_VARIABLES, readServerConfig, readServerLimits, serverOptionsFrom } from "./server-config.js";
 
@@ -17,6 +18,12 @@ describe("server limits from the environment", () => {
   it("passes them to createServer through serverOptionsFrom", () => {
     const config = readServerConfig({ grpcPort: 1, adminPort: 2 }, { GRPC_MAX_CONNECTIONS_PER_ADDRESS: "7" });
     assert.equal(serverOptionsFrom(config).limits.maxConnectionsPerAddress, 7);
+  });
+
+  it("are each documented in the README's Limits and protections table", () => {
+    const readme = readFileSync(new URL("../../../../README.md", import.meta.url), "utf8");
+    const section = readme.slice(readme.indexOf("## Limits and protections"), readme.indexOf("## ", readme.indexOf("## Limits and protections") + 3));
+    for (const { name } of Object.values(LIMIT_VARIABLES)) assert.ok(section.includes(`\`${name}\``), `${name} is not in the README's table`);
   });
 
   it("refuses a malformed value with one line naming the variable", () => {
