@@ -316,7 +316,18 @@ describe("consul registry: failures at start", () => {
     const gone = await startFakeConsul();
     const address = gone.address;
     await gone.close();
-    const registry = createConsulRegistry({ address, startTimeoutMs: 300, backoff: { initialMs: 20, maxMs: 50 } });
+    // A virtual clock that only the retry delays move, so a loaded machine cannot turn
+    // "connection refused" into "no answer in time".
+    let clock = 0;
+    const registry = createConsulRegistry({
+      address,
+      startTimeoutMs: 5000,
+      backoff: { initialMs: 1000, maxMs: 2000 },
+      now: () => clock,
+      sleep: async (ms) => {
+        clock += ms;
+      },
+    });
     const yielded: unknown[] = [];
     await assert.rejects(
       async () => {

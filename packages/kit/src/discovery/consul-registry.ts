@@ -295,6 +295,7 @@ export function createConsulRegistry(options: ConsulRegistryOptions): Registry {
     let index = 0;
     let lastKey: string | undefined;
     let failures = 0;
+    let previous: Error | undefined;
     while (!stopped.aborted) {
       const starting = lastKey === undefined;
       const remaining = startDeadline - now();
@@ -308,7 +309,11 @@ export function createConsulRegistry(options: ConsulRegistryOptions): Registry {
         if (starting) {
           // A client error (bad token, ACL) will not heal by retrying: surface it now.
           if (isPermanent(failure)) throw failure;
-          if (startDeadline - now() <= 0) throw unreachable(address, failure);
+          // An attempt cut short by the end of the start budget says less ("no answer within
+          // 3 ms") than the failure before it (ECONNREFUSED): report that one.
+          const cut = timeoutMs < requestTimeoutMs;
+          if (startDeadline - now() <= 0) throw unreachable(address, cut && previous !== undefined ? previous : failure);
+          previous = failure;
         }
         report(failure);
         // Start over with a non-blocking read: an agent that restarted without its state
