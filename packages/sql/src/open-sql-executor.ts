@@ -15,6 +15,8 @@ export interface SqlDatabaseConfig {
   readonly namespace: string;
   /** `application_name` PostgreSQL shows for the connections. @default namespace */
   readonly applicationName?: string;
+  /** Embedded PGlite only: how long its statements may hold the thread before yielding (createTimeSlicer). @default 10 */
+  readonly pgliteSliceMs?: number;
 }
 
 /**
@@ -25,7 +27,7 @@ export interface SqlDatabaseConfig {
 export async function openSqlExecutor(config: SqlDatabaseConfig): Promise<SqlExecutor> {
   const executor = config.databaseUrl
     ? createPgExecutor({ connectionString: config.databaseUrl, applicationName: config.applicationName ?? `trellis-${config.namespace}` })
-    : await openPgliteExecutor(config.pgliteDataDir);
+    : await openPgliteExecutor(config.pgliteDataDir, config.pgliteSliceMs === undefined ? {} : { slicing: { sliceMs: config.pgliteSliceMs } });
   try {
     await migrate(executor, { dir: config.migrationsDir, namespace: config.namespace });
   } catch (error) {

@@ -9,6 +9,8 @@ export interface ChatRepositoryConfig {
   readonly databaseUrl?: string;
   /** Embedded PGlite data folder, or `memory://`. */
   readonly pgliteDataDir: string;
+  /** Embedded PGlite only: how long its statements may hold the thread before others get a turn. @default 10 */
+  readonly pgliteSliceMs?: number;
 }
 
 /** The migrations folder (beside the compiled module in images, else the source folder). */
@@ -22,6 +24,7 @@ export async function openChatRepository(config: ChatRepositoryConfig): Promise<
   const executor = await openSqlExecutor({
     ...(config.databaseUrl === undefined ? {} : { databaseUrl: config.databaseUrl }),
     pgliteDataDir: config.pgliteDataDir,
+    ...(config.pgliteSliceMs === undefined ? {} : { pgliteSliceMs: config.pgliteSliceMs }),
     migrationsDir: chatMigrationsDir(),
     namespace: "chat",
   });

@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { setImmediate as nextLoopTurn } from "node:timers/promises";
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { badRequest, Code, RpcError, type ServiceImpl } from "@trellis/kit";
 import {
@@ -31,9 +32,20 @@ export interface UserHandlerDeps {
   readonly maxPageSize?: number;
   /** How many ImportUsers failures the summary lists. @default 1000 */
   readonly maxReportedFailures?: number;
+  /**
+   * ImportUsers rows handled between two event-loop turns. Rows arrive in bursts of thousands
+   * per read, and rows that need no database work (invalid ones) would otherwise be handled in
+   * one go while no other connection is read. @default 100
+   */
+  readonly importRowsPerTurn?: number;
+  /** Resolves after pending I/O had a turn. @default setImmediate from node:timers/promises */
+  readonly nextTurn?: () => Promise<unknown>;
 }
 
 type WatchEvent = MessageInitShape<typeof WatchUsersResponseSchema>;
+
+/** Characters of a failure's message the ImportUsers summary keeps: 1000 failures stay well under a message limit. */
+const MAX_FAILURE_MESSAGE = 1024;
 
 const CHANGE_TYPES: Readonly<Record<ChangeKind, ChangeType>> = {
   created: ChangeType.CREATED,
@@ -48,6 +60,8 @@ export function createUserHandlers(deps: UserHandlerDeps): ServiceImpl<typeof Us
   const defaultPageSize = deps.defaultPageSize ?? 50;
   const maxPageSize = deps.maxPageSize ?? 1000;
   const maxReportedFailures = deps.maxReportedFailures ?? 1000;
+  const importRowsPerTurn = Math.max(1, deps.importRowsPerTurn ?? 100);
+  const nextTurn = deps.nextTurn ?? (() => nextLoopTurn());
 
   return {
     async getUser(request) {
@@ -134,6 +148,7 @@ export function createUserHandlers(deps: UserHandlerDeps): ServiceImpl<typeof Us
       for await (const row of requests) {
         const index = received;
         received += 1;
+        if (received % importRowsPerTurn === 0) await nextTurn();
         try {
           await repository.create(checkNewUser(row, newId())).catch(rethrowMapped);
           created += 1;
@@ -141,7 +156,9 @@ export function createUserHandlers(deps: UserHandlerDeps): ServiceImpl<typeof Us
           if (!(error instanceof RpcError) || error.code === Code.INTERNAL) throw error;
           failed += 1;
           if (failures.length < maxReportedFailures) {
-            failures.push(create(ImportFailureSchema, { index, email: row.email.slice(0, 254), code: error.code, message: error.message }));
+            failures.push(
+              create(ImportFailureSchema, { index, email: row.email.slice(0, 254), code: error.code, message: error.message.slice(0, MAX_FAILURE_MESSAGE) }),
+            );
           }
         }
       }

@@ -322,6 +322,20 @@ describe("UserService over gRPC (embedded PGlite)", () => {
       ]);
     });
 
+    it("waits for an event-loop turn every importRowsPerTurn rows, invalid rows included", async () => {
+      let turns = 0;
+      const own = await startTestServer((server) =>
+        server.addService(UserService, createUserHandlers({ repository, feed, importRowsPerTurn: 3, nextTurn: async () => void (turns += 1) })),
+      );
+      try {
+        const summary = await own.client(UserService).importUsers(rows(Array.from({ length: 10 }, (_, i) => ({ email: `not-an-email-${i}`, displayName: "Bad" }))));
+        assert.equal(summary.failedCount, 10);
+        assert.equal(turns, 3);
+      } finally {
+        await own.close();
+      }
+    });
+
     it("answers an empty import with an empty summary", async () => {
       const summary = await users.importUsers(rows([]));
       assert.equal(summary.receivedCount, 0);

@@ -9,6 +9,8 @@ export interface UserRepositoryConfig {
   readonly databaseUrl?: string;
   /** Embedded PGlite data folder (created if missing), or `memory://` for in-memory. */
   readonly pgliteDataDir: string;
+  /** Embedded PGlite only: how long its statements may hold the thread before others get a turn. @default 10 */
+  readonly pgliteSliceMs?: number;
 }
 
 /**
@@ -31,6 +33,7 @@ export async function openUserRepository(
   const executor = await openSqlExecutor({
     ...(config.databaseUrl === undefined ? {} : { databaseUrl: config.databaseUrl }),
     pgliteDataDir: config.pgliteDataDir,
+    ...(config.pgliteSliceMs === undefined ? {} : { pgliteSliceMs: config.pgliteSliceMs }),
     migrationsDir: userMigrationsDir(),
     namespace: "user",
   });
