@@ -111,7 +111,7 @@ else
     exit 1
   }
 fi
-"$CI_CONSUL_BIN" version | head -n 1 | sed 's/^/  /'
+"$CI_CONSUL_BIN" version | sed -n '1s/^/  /p'  # sed reads it all: head would SIGPIPE consul under pipefail
 
 # --- Python venv ----------------------------------------------------------------------
 py_ok() {

@@ -214,7 +214,7 @@ CI_CONSUL_PIDFILE="${CI_CONSUL_PIDFILE:-${TMPDIR:-/tmp}/trellis-ci-consul.pid}"
 # ci_consul_version_ok: the cached binary exists and reports CI_CONSUL_VERSION.
 ci_consul_version_ok() {
   [ -x "$CI_CONSUL_BIN" ] &&
-    [ "$("$CI_CONSUL_BIN" version 2>/dev/null | head -n 1)" = "Consul v$CI_CONSUL_VERSION" ]
+    [ "$("$CI_CONSUL_BIN" version 2>/dev/null | sed -n 1p)" = "Consul v$CI_CONSUL_VERSION" ]
 }
 
 ci_consul_healthy() {
