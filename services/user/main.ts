@@ -17,6 +17,7 @@ import {
 } from "@trellis/kit";
 import { createChangeFeed } from "./internal/change-feed.js";
 import { createUserServer } from "./internal/server.js";
+import { createSnapshotLimiter } from "./internal/snapshot-limiter.js";
 import { readUserConfig } from "./internal/user-config.js";
 import { openUserRepository } from "./repository/open-user-repository.js";
 
@@ -37,8 +38,9 @@ async function main(): Promise<void> {
   });
   const feed = createChangeFeed(repository);
   const registry = await createRegistryFromUrl(discovery.registryUrl, registryOptionsFrom(discovery));
+  const snapshots = createSnapshotLimiter({ maxConcurrent: own.watchMaxSnapshots, maxHoldMs: own.watchSnapshotMaxMs });
   const grpcServer = createUserServer(
-    { repository, feed },
+    { repository, feed, snapshots, snapshotPageSize: own.watchSnapshotPageSize },
     { logger, ...serverOptionsFrom(server) },
   );
   // Installed before "listening" is announced: a SIGTERM that arrives before a

@@ -11,6 +11,9 @@ export function readUserConfig(env: Env = process.env) {
       DATABASE_URL: optionalUrl(["postgres", "postgresql"]),
       PGLITE_DATA_DIR: text({ default: ".data/user" }),
       PGLITE_SLICE_MS: integer({ default: 10, min: 0, max: 1000 }),
+      WATCH_MAX_SNAPSHOTS: integer({ default: 4, min: 1, max: 1000 }),
+      WATCH_SNAPSHOT_PAGE_SIZE: integer({ default: 500, min: 1, max: 10_000 }),
+      WATCH_SNAPSHOT_MAX_MS: integer({ default: 120_000, min: 0, max: 3_600_000 }),
     },
     env,
   );
@@ -20,6 +23,12 @@ export function readUserConfig(env: Env = process.env) {
     pgliteDataDir: config.PGLITE_DATA_DIR,
     /** How long embedded-database work may hold the thread before others get a turn. */
     pgliteSliceMs: config.PGLITE_SLICE_MS,
+    /** include_snapshot watches read at once; beyond, UNAVAILABLE with RetryInfo. */
+    watchMaxSnapshots: config.WATCH_MAX_SNAPSHOTS,
+    /** Users per snapshot read: what one snapshot holds in memory. */
+    watchSnapshotPageSize: config.WATCH_SNAPSHOT_PAGE_SIZE,
+    /** How long a snapshot may hold its slot (0: no limit); beyond, RESOURCE_EXHAUSTED. */
+    watchSnapshotMaxMs: config.WATCH_SNAPSHOT_MAX_MS,
   } as const;
 }
 

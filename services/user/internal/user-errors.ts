@@ -49,3 +49,30 @@ export class ChangesAheadError extends Error {
     super(`position ${after} is ahead of the change log, whose newest change is ${latest}`);
   }
 }
+
+/** More changes committed while a snapshot was read than the change log keeps: the snapshot cannot be made consistent. */
+export class SnapshotOverrunError extends Error {
+  override readonly name = "SnapshotOverrunError";
+  constructor(
+    readonly from: bigint,
+    readonly to: bigint,
+  ) {
+    super(`changes ${from}..${to} made while the snapshot was read were pruned before they could be read`);
+  }
+}
+
+/** Every snapshot slot of this process is taken. */
+export class SnapshotsBusyError extends Error {
+  override readonly name = "SnapshotsBusyError";
+  constructor(readonly limit: number) {
+    super(`all ${limit} snapshot slots are taken`);
+  }
+}
+
+/** A snapshot did not reach its end within the time a slot is lent for. */
+export class SnapshotTooSlowError extends Error {
+  override readonly name = "SnapshotTooSlowError";
+  constructor(readonly maxMs: number) {
+    super(`the snapshot did not complete within ${maxMs} ms`);
+  }
+}

@@ -16,9 +16,11 @@ import { etagOf, versionOf } from "./etag.js";
 import { mapDomainError } from "./map-domain-error.js";
 import { decodePageToken, encodePageToken, filterFingerprint } from "./page-token.js";
 import { parseResumeToken, resumeTokenOf } from "./resume-token.js";
+import { createSnapshotLimiter, type SnapshotLimiter } from "./snapshot-limiter.js";
+import { readSnapshot } from "./snapshot-reader.js";
 import { checkNewUser, checkPatch } from "./user-rules.js";
-import { UserNotFoundError } from "./user-errors.js";
-import type { ChangeKind, UserRecord, UserRepository } from "./user-repository.js";
+import { SnapshotsBusyError, UserNotFoundError } from "./user-errors.js";
+import type { ChangeKind, UserChange, UserRecord, UserRepository } from "./user-repository.js";
 
 /** What the handlers need. */
 export interface UserHandlerDeps {
@@ -40,6 +42,10 @@ export interface UserHandlerDeps {
   readonly importRowsPerTurn?: number;
   /** Resolves after pending I/O had a turn. @default setImmediate from node:timers/promises */
   readonly nextTurn?: () => Promise<unknown>;
+  /** Bounds the include_snapshot watches read at once. @default createSnapshotLimiter() (4 at once, 120 s each) */
+  readonly snapshots?: SnapshotLimiter;
+  /** Users per snapshot read (one page is what a snapshot holds in memory). @default 500 */
+  readonly snapshotPageSize?: number;
 }
 
 type WatchEvent = MessageInitShape<typeof WatchUsersResponseSchema>;
@@ -62,6 +68,8 @@ export function createUserHandlers(deps: UserHandlerDeps): ServiceImpl<typeof Us
   const maxReportedFailures = deps.maxReportedFailures ?? 1000;
   const importRowsPerTurn = Math.max(1, deps.importRowsPerTurn ?? 100);
   const nextTurn = deps.nextTurn ?? (() => nextLoopTurn());
+  const snapshots = deps.snapshots ?? createSnapshotLimiter();
+  const snapshotPageSize = deps.snapshotPageSize ?? 500;
 
   return {
     async getUser(request) {
@@ -119,22 +127,26 @@ export function createUserHandlers(deps: UserHandlerDeps): ServiceImpl<typeof Us
       if (request.resumeToken !== "") {
         after = parseResumeToken(request.resumeToken);
       } else if (request.includeSnapshot) {
-        const snapshot = await repository.snapshot();
-        for (const record of snapshot.users) yield { type: ChangeType.EXISTING, user: toUser(record) };
-        after = snapshot.sequence;
+        const slot = snapshots.tryAcquire();
+        if (slot === undefined) throw mapDomainError(new SnapshotsBusyError(snapshots.limit));
+        after = 0n;
+        try {
+          for await (const item of readSnapshot(repository, AbortSignal.any([context.signal, slot.expired]), { pageSize: snapshotPageSize })) {
+            if (item.kind === "existing") yield { type: ChangeType.EXISTING, user: toUser(item.user) };
+            else if (item.kind === "change") yield toChangeEvent(item.change);
+            else after = item.sequence;
+          }
+        } catch (error) {
+          throw mapDomainError(error);
+        } finally {
+          slot.release();
+        }
         yield { type: ChangeType.SNAPSHOT_END, resumeToken: resumeTokenOf(after) };
       } else {
         after = await repository.latestSequence();
       }
       try {
-        for await (const change of feed.watch(after, context.signal)) {
-          yield {
-            type: CHANGE_TYPES[change.kind],
-            user: toUser(change.user),
-            resumeToken: resumeTokenOf(change.sequence),
-            commitTime: timestampOf(change.commitTime),
-          };
-        }
+        for await (const change of feed.watch(after, context.signal)) yield toChangeEvent(change);
       } catch (error) {
         throw mapDomainError(error);
       }
@@ -164,6 +176,15 @@ export function createUserHandlers(deps: UserHandlerDeps): ServiceImpl<typeof Us
       }
       return { receivedCount: received, createdCount: created, failedCount: failed, failures };
     },
+  };
+}
+
+function toChangeEvent(change: UserChange): WatchEvent {
+  return {
+    type: CHANGE_TYPES[change.kind],
+    user: toUser(change.user),
+    resumeToken: resumeTokenOf(change.sequence),
+    commitTime: timestampOf(change.commitTime),
   };
 }
 

@@ -64,8 +64,11 @@ export interface UserChange {
   readonly commitTime: Date;
 }
 
-/** A consistent view: every user as of `sequence`, and nothing after it. */
-export interface UserSnapshot {
+/**
+ * One page of a snapshot, read in one statement: the users after a cursor in (createTime, id)
+ * order, exactly as they were after change `sequence` (the newest change that statement saw).
+ */
+export interface SnapshotPage {
   readonly users: readonly UserRecord[];
   readonly sequence: bigint;
 }
@@ -84,8 +87,12 @@ export interface UserRepository {
   delete(id: string, expectedVersion?: number): Promise<UserRecord>;
   /** Users ordered by (createTime, id). */
   list(query: ListQuery): Promise<readonly UserRecord[]>;
-  /** All users and the change-log position they reflect, read in one transaction. */
-  snapshot(): Promise<UserSnapshot>;
+  /**
+   * Up to `limit` users with (createTime, id) > `after` (all when undefined), in that order,
+   * and the change-log position they reflect, read in one statement: a consistent page without
+   * a transaction held between pages (see `readSnapshot` for how pages make one snapshot).
+   */
+  snapshotPage(after: ListCursor | undefined, limit: number): Promise<SnapshotPage>;
   /** The newest change-log position (0n when empty). */
   latestSequence(): Promise<bigint>;
   /** The oldest position still kept in the change log (changes before it were pruned). */

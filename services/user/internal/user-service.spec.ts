@@ -15,6 +15,7 @@ import {
 import { openUserRepository } from "../repository/open-user-repository.js";
 import { rawGrpcCall } from "../test/raw-grpc.js";
 import { createChangeFeed, type ChangeFeed } from "./change-feed.js";
+import { createSnapshotLimiter } from "./snapshot-limiter.js";
 import { createUserHandlers } from "./user-handlers.js";
 import type { UserRepository } from "./user-repository.js";
 
@@ -264,6 +265,32 @@ describe("UserService over gRPC (embedded PGlite)", () => {
       const again = users.watchUsers({ resumeToken: first!.resumeToken }, { signal: resumed.signal })[Symbol.asyncIterator]();
       assert.deepEqual((await take(again, 2)).map((e) => e.user?.displayName), ["R2", "R3"]);
       resumed.abort();
+    });
+
+    it("ends a snapshot that holds its slot too long with RESOURCE_EXHAUSTED, and frees the slot", async () => {
+      await users.createUser({ email: email("slow1"), displayName: "Slow 1" });
+      await users.createUser({ email: email("slow2"), displayName: "Slow 2" });
+      const expire: (() => void)[] = [];
+      const snapshots = createSnapshotLimiter({
+        maxConcurrent: 1,
+        maxHoldMs: 60_000,
+        timers: { setTimeout: (callback) => expire.push(callback), clearTimeout: () => undefined },
+      });
+      const own = await startTestServer((server) =>
+        server.addService(UserService, createUserHandlers({ repository, feed, snapshots, snapshotPageSize: 1 })),
+      );
+      try {
+        const error = await rpcFailure((async () => {
+          for await (const event of own.client(UserService).watchUsers({ includeSnapshot: true })) {
+            if (event.type === ChangeType.EXISTING) for (const fire of expire.splice(0)) fire();
+          }
+        })());
+        assert.equal(error.code, Code.RESOURCE_EXHAUSTED, error.message);
+        assert.equal(error.findDetail(ErrorInfoSchema)?.reason, "SNAPSHOT_TOO_SLOW");
+        assert.equal(snapshots.active, 0);
+      } finally {
+        await own.close();
+      }
     });
 
     it("answers a garbage resume token with INVALID_ARGUMENT", async () => {

@@ -41,10 +41,12 @@ export function createMemoryUserRepository(options: MemoryUserRepositoryOptions 
     users.set(user.id, user);
     emails.set(user.email.toLowerCase(), user.id);
   }
-  const sorted = (): UserRecord[] =>
-    [...users.values()].sort((a, b) => a.createTime.getTime() - b.createTime.getTime() || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  // Kept sorted between writes: a paged snapshot reads it once per page.
+  let ordered: UserRecord[] | undefined;
+  const sorted = (): UserRecord[] => (ordered ??= [...users.values()].sort(compareKeys));
 
   const record = (kind: ChangeKind, user: UserRecord): void => {
+    ordered = undefined;
     sequence += 1n;
     changes.push({ sequence, kind, user, commitTime: now() });
     if (changes.length > retain) {
@@ -122,8 +124,9 @@ export function createMemoryUserRepository(options: MemoryUserRepositoryOptions 
       }
       return out;
     },
-    async snapshot() {
-      return { users: sorted(), sequence };
+    async snapshotPage(after, limit) {
+      const users = sorted().filter((user) => after === undefined || compareKeys(user, after) > 0);
+      return { users: users.slice(0, Math.max(0, limit)), sequence };
     },
     async latestSequence() {
       return sequence;
@@ -143,4 +146,9 @@ export function createMemoryUserRepository(options: MemoryUserRepositoryOptions 
       listeners.clear();
     },
   };
+}
+
+/** Orders users as the SQL repository's keyset does: by (createTime, id). */
+function compareKeys(a: { readonly createTime: Date; readonly id: string }, b: { readonly createTime: Date; readonly id: string }): number {
+  return a.createTime.getTime() - b.createTime.getTime() || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 }

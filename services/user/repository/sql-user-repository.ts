@@ -7,7 +7,8 @@ import type {
   UserPatch,
   UserRecord,
   UserRepository,
-  UserSnapshot,
+  SnapshotPage,
+  ListCursor,
 } from "../internal/user-repository.js";
 import { sqlConstraint, sqlState, type SqlExecutor, type SqlRow, type SqlRunner } from "@trellis/sql";
 
@@ -194,15 +195,26 @@ export function createSqlUserRepository(
       return rows.map(toUserRecord);
     },
 
-    snapshot: () =>
-      executor.transaction(async (tx): Promise<UserSnapshot> => {
-        // Both reads see the same snapshot; with seq order = commit order, the users are
-        // exactly the state after change `sequence`.
-        await tx.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ");
-        const [latest] = await tx.query("SELECT coalesce(max(seq), 0) AS seq FROM user_changes");
-        const rows = await tx.query(`SELECT ${USER_COLUMNS} FROM users ORDER BY create_time, id`);
-        return { users: rows.map(toUserRecord), sequence: toBigInt(latest?.["seq"] ?? 0) };
-      }),
+    snapshotPage: async (after: ListCursor | undefined, limit: number): Promise<SnapshotPage> => {
+      // One statement, so one MVCC snapshot: the page and the newest sequence agree, and with
+      // seq order = commit order (the write lock) the page is the state after that sequence.
+      // The LEFT JOIN keeps the sequence when the page is empty.
+      const params: unknown[] = [Math.max(0, Math.floor(limit))];
+      if (after) params.push(after.createTime, after.id);
+      const rows = await executor.query(
+        `WITH head AS (SELECT coalesce(max(seq), 0) AS snapshot_seq FROM user_changes)
+         SELECT head.snapshot_seq, page.* FROM head LEFT JOIN LATERAL (
+           SELECT ${USER_COLUMNS} FROM users
+           ${after ? "WHERE (create_time, id) > ($2::timestamptz, $3::uuid)" : ""}
+           ORDER BY create_time, id LIMIT $1
+         ) page ON true`,
+        params,
+      );
+      return {
+        users: rows.filter((row) => row["id"] !== null && row["id"] !== undefined).map(toUserRecord),
+        sequence: toBigInt(rows[0]?.["snapshot_seq"] ?? 0),
+      };
+    },
 
     latestSequence: async () => {
       const [row] = await executor.query("SELECT coalesce(max(seq), 0) AS seq FROM user_changes");

@@ -50,6 +50,7 @@ describe("user process", () => {
     ["DATABASE_URL", "mysql://db/users", /^user: DATABASE_URL must use the scheme postgres or postgresql \(got "mysql"\)\n$/],
     ["LOG_LEVEL", "chatty", /^user: LOG_LEVEL must be one of .* \(got "chatty"\)\n$/],
     ["PGLITE_SLICE_MS", "-5", /^user: PGLITE_SLICE_MS must be an integer from 0 to 1000 \(got "-5"\)\n$/],
+    ["WATCH_MAX_SNAPSHOTS", "0", /^user: WATCH_MAX_SNAPSHOTS must be an integer from 1 to 1000 \(got "0"\)\n$/],
   ] as const) {
     it(`exits non-zero with one line naming ${name} when it is malformed`, async () => {
       const { code, stderr } = await runToExit({ [name]: value });

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { randomBytes, randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { EmailTakenError, UserNotFoundError, VersionConflictError } from "../internal/user-errors.js";
+import { readSnapshot } from "../internal/snapshot-reader.js";
 import type { NewUser, UserRecord, UserRepository } from "../internal/user-repository.js";
 
 /**
@@ -211,24 +212,96 @@ export function repositoryContract(name: string, open: () => Promise<UserReposit
       }
     });
 
-    it("takes a snapshot consistent with the change log, even during writes", async () => {
+    it("reads snapshot pages in (createTime, id) order, each with the newest sequence it saw", async () => {
+      for (let i = 0; i < 5; i += 1) await repository.create(newUser());
+      const all = await repository.list({ limit: 1_000_000 });
+      const latest = await repository.latestSequence();
+      const seen: UserRecord[] = [];
+      let after: { createTime: Date; id: string } | undefined;
+      for (;;) {
+        const page = await repository.snapshotPage(after, 2);
+        assert.equal(page.sequence, latest);
+        seen.push(...page.users);
+        const last = page.users.at(-1);
+        if (page.users.length < 2 || last === undefined) break;
+        after = { createTime: last.createTime, id: last.id };
+      }
+      assert.deepEqual(seen.map((user) => user.id), all.map((user) => user.id));
+      const beyond = await repository.snapshotPage({ createTime: new Date(Date.UTC(9999, 0, 1)), id: randomUUID() }, 10);
+      assert.deepEqual(beyond, { users: [], sequence: latest }, "an empty page still says where the log is");
+    });
+
+    it("reads each snapshot page as the state after its sequence, even during writes", async () => {
       const start = await repository.latestSequence();
       const inputs = Array.from({ length: 12 }, () => newUser());
       const writes = Promise.all(inputs.map((input) => repository.create(input)));
-      const snapshots = await Promise.all([repository.snapshot(), repository.snapshot(), repository.snapshot()]);
+      const pages = await Promise.all([repository.snapshotPage(undefined, 1_000_000), repository.snapshotPage(undefined, 1_000_000)]);
       await writes;
-      snapshots.push(await repository.snapshot());
+      pages.push(await repository.snapshotPage(undefined, 1_000_000));
       const ids = new Set(inputs.map((input) => input.id));
       const changes = (await repository.changesAfter(start, 10_000)).filter((change) => ids.has(change.user.id));
-      for (const snapshot of snapshots) {
-        const present = new Set(snapshot.users.map((user) => user.id));
-        for (const change of changes) {
-          assert.equal(present.has(change.user.id), change.sequence <= snapshot.sequence);
+      for (const page of pages) {
+        const present = new Set(page.users.map((user) => user.id));
+        for (const change of changes) assert.equal(present.has(change.user.id), change.sequence <= page.sequence);
+      }
+      assert.equal(pages.at(-1)?.sequence, await repository.latestSequence());
+    });
+
+    it("gives readSnapshot what it needs to stream a consistent snapshot while writes land between pages", async () => {
+      // Created one by one so their keys ascend: they are the last users the pages reach.
+      const mine: UserRecord[] = [];
+      for (let i = 0; i < 9; i += 1) mine.push(await repository.create(newUser()));
+      const read = new Set<string>();
+      let rounds = 0;
+      // After a page that held some of them: change one already read, delete one already read,
+      // change one not read yet (its page must show it, not a change), create one.
+      const interleaved: UserRepository = {
+        ...repository,
+        snapshotPage: async (after, limit) => {
+          const page = await repository.snapshotPage(after, limit);
+          const fresh = page.users.filter((user) => mine.some((m) => m.id === user.id));
+          for (const user of fresh) read.add(user.id);
+          if (fresh.length >= 2 && rounds < 2) {
+            rounds += 1;
+            await repository.update(fresh[0]!.id, { displayName: `changed ${rounds}` });
+            await repository.delete(fresh[1]!.id);
+            const unread = mine.find((user) => !read.has(user.id));
+            if (unread) await repository.update(unread.id, { displayName: `ahead ${rounds}` });
+            await repository.create(newUser());
+          }
+          return page;
+        },
+      };
+      const state = new Map<string, UserRecord>();
+      let end: bigint | undefined;
+      for await (const item of readSnapshot(interleaved, new AbortController().signal, { pageSize: 4 })) {
+        if (item.kind === "existing") {
+          assert.ok(!state.has(item.user.id), "each user once among the existing ones");
+          state.set(item.user.id, item.user);
+        } else if (item.kind === "change") {
+          // Only news: never a change the streamed state already shows.
+          const known = state.get(item.change.user.id);
+          if (item.change.kind === "created") assert.equal(known, undefined, "created twice");
+          else assert.ok(known !== undefined && known.version <= item.change.user.version, `${item.change.kind} of a user not shown, or older than shown`);
+          if (item.change.kind === "updated") assert.ok((known?.version ?? 0) < item.change.user.version, "an update the page already showed");
+          if (item.change.kind === "deleted") state.delete(item.change.user.id);
+          else state.set(item.change.user.id, item.change.user);
+        } else {
+          end = item.sequence;
         }
       }
-      const last = snapshots.at(-1);
-      assert.equal(last?.sequence, await repository.latestSequence());
-      assert.ok(inputs.every((input) => last?.users.some((user) => user.id === input.id)));
+      assert.equal(rounds, 2, "writes landed between pages");
+      assert.ok(end !== undefined);
+      // The snapshot plus every change after its end is the current state, user for user.
+      for (const change of await repository.changesAfter(end, 100_000)) {
+        if (change.kind === "deleted") state.delete(change.user.id);
+        else state.set(change.user.id, change.user);
+      }
+      const current = await repository.list({ limit: 1_000_000 });
+      assert.deepEqual(
+        [...state.values()].sort((a, b) => (a.id < b.id ? -1 : 1)),
+        [...current].sort((a, b) => (a.id < b.id ? -1 : 1)),
+      );
     });
 
     it("calls onCommit listeners after a commit, until unsubscribed", async () => {
