@@ -58,6 +58,14 @@ async function importRows(address: string, count: number): Promise<void> {
 
 async function main(): Promise<void> {
   const dir = storage === "disk" ? mkdtempSync(join(tmpdir(), "trellis-import-bench-")) : undefined;
+  try {
+    await measureImport(dir);
+  } finally {
+    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function measureImport(dir: string | undefined): Promise<void> {
   const service = await startServiceProcess(process.env["BENCH_USER_MAIN"] ?? USER_MAIN, {
     env: { PGLITE_DATA_DIR: dir ?? "memory://", ...extraEnv() },
     nodeArgs: (process.env["BENCH_NODE_ARGS"] ?? "").split(" ").filter((arg) => arg !== ""),
@@ -118,7 +126,6 @@ async function main(): Promise<void> {
   } finally {
     prober.close();
     await service.stop();
-    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
   }
 }
 

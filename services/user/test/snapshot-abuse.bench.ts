@@ -53,7 +53,15 @@ async function main(): Promise<void> {
   const streams = Number(process.argv[3] ?? 10);
   const holdMs = Number(process.argv[4] ?? 5_000);
   const dir = await mkdtemp(join(tmpdir(), "trellis-snapshot-bench-"));
-  await seedUsers(dir, users);
+  try {
+    await seedUsers(dir, users);
+    await measureAbuse(dir, users, streams, holdMs);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function measureAbuse(dir: string, users: number, streams: number, holdMs: number): Promise<void> {
   const service = await startServiceProcess(process.env["BENCH_USER_MAIN"] ?? USER_MAIN, { env: { PGLITE_DATA_DIR: dir, ...extraEnv() } });
   const prober = createClient(UserService, service.address, ownConnection);
   try {
@@ -114,7 +122,6 @@ async function main(): Promise<void> {
   } finally {
     prober.close();
     await service.stop();
-    await rm(dir, { recursive: true, force: true });
   }
 }
 
