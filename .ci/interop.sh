@@ -203,6 +203,23 @@ check_reflection() {
     fail "grpcurl describe trellis.user.v1.CreateUserRequest"
     head -n 20 <<<"$out" | indent
   fi
+  # The custom options travel with the descriptors (a re-encoding reflection drops them).
+  if grep -q 'trellis.validate.v1.field' <<<"$out" && grep -q 'email: true' <<<"$out"; then
+    ok "grpcurl describe trellis.user.v1.CreateUserRequest shows its (trellis.validate.v1.field) rules"
+  else
+    fail "grpcurl describe trellis.user.v1.CreateUserRequest shows its (trellis.validate.v1.field) rules"
+    head -n 30 <<<"$out" | indent
+  fi
+  # grpcurl learns the reflection service's own request type by reflection: this works only
+  # when the server describes itself with the canonical grpc/reflection/v1/reflection.proto.
+  if out="$(grpcurl -plaintext -max-time 10 -d '{"list_services":""}' "$ADDR" \
+    grpc.reflection.v1.ServerReflection/ServerReflectionInfo 2>&1)" &&
+    grep -q "\"$SVC\"" <<<"$out" && grep -q 'listServicesResponse' <<<"$out"; then
+    ok "grpcurl -d '{\"list_services\":\"\"}' grpc.reflection.v1.ServerReflection/ServerReflectionInfo lists $SVC"
+  else
+    fail "grpcurl -d '{\"list_services\":\"\"}' grpc.reflection.v1.ServerReflection/ServerReflectionInfo lists $SVC"
+    head -n 20 <<<"$out" | indent
+  fi
 }
 
 check_health() {

@@ -11,7 +11,7 @@ import { createCallTracker } from "./call-tracker.js";
 import { createCodecCache } from "../codec/index.js";
 import { defaultServerInterceptors } from "./default-interceptors.js";
 import { createHealth, type HealthStatus } from "./health.js";
-import { addReflection } from "./reflection.js";
+import { addReflection, type AddService } from "./reflection.js";
 import { createConnectionGuard, type ConnectionGuardStats } from "./connection-guard.js";
 import { createInjectedServer } from "./grpc-internals.js";
 import { defaultServerLimits, type ServerLimits } from "./server-limits.js";
@@ -178,18 +178,21 @@ export function createServer(options: ServerOptions = {}): Server {
     logger.info({ "event.action": "shutdown-complete", "event.outcome": outcome }, "shutdown complete");
   };
 
+  const bind: AddService = (service, impl) =>
+    bindService(grpcServer, service, impl as unknown as Record<string, never>, {
+      interceptors,
+      logger,
+      calls,
+      codecs,
+      maxCallMs,
+      maxWriteStallMs: limits.maxWriteStallMs,
+      implicitCallContext: options.implicitCallContext ?? false,
+    });
+
   return {
     addService(service, impl) {
       if (serving) throw new Error(`addService(${service.typeName}) after listen()`);
-      bindService(grpcServer, service, impl as unknown as Record<string, never>, {
-        interceptors,
-        logger,
-        calls,
-        codecs,
-        maxCallMs,
-        maxWriteStallMs: limits.maxWriteStallMs,
-        implicitCallContext: options.implicitCallContext ?? false,
-      });
+      bind(service, impl);
       services.push(service);
       for (const method of service.methods) {
         if (method.methodKind === "unary" || method.methodKind === "server_streaming") singleRequestPaths.add(`/${service.typeName}/${method.name}`);
@@ -197,7 +200,7 @@ export function createServer(options: ServerOptions = {}): Server {
       health.set(service.typeName, "NOT_SERVING");
     },
     async listen(address) {
-      if (options.reflection ?? true) addReflection(grpcServer, services);
+      if (options.reflection ?? true) addReflection(bind, services);
       const host = address.host ?? "0.0.0.0";
       // The kit owns the TCP listener and hands grpc-js only the connections it admits.
       const injected = createInjectedServer(grpcServer, grpc.ServerCredentials.createInsecure());
