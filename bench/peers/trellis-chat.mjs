@@ -4,7 +4,7 @@
 // database), and a user client with the production client chain (deadline,
 // breaker, retry, p2c_ewma) to the Trellis user peer. The user cache is made to
 // expire at once so every Send really calls the user service.
-import { createClient, createLogger, defaultClientInterceptors } from "@trellis/kit";
+import { closeClient, createClient, createLogger } from "@trellis/kit";
 import { UserService } from "../../services/user/dist/gen/trellis/user/v1/user_pb.js";
 import { createChatServer } from "../../services/chat/dist/internal/server.js";
 import { createRoomHub } from "../../services/chat/dist/internal/room-hub.js";
@@ -20,7 +20,7 @@ function arg(name) {
 
 const repository = createMemoryChatRepository();
 const hub = createRoomHub(repository);
-const users = createClient(UserService, `static:///${arg("--user-target")}`, { interceptors: defaultClientInterceptors() });
+const users = createClient(UserService, `static:///${arg("--user-target")}`);
 const directory = createUserDirectory(users, { ttlMs: 1 });
 const logger = createLogger({ level: process.env.LOG_LEVEL ?? "info", serviceName: "chat", destination: logDestination("trellis-chat") });
 const server = createChatServer({ repository, hub, users: directory }, { logger });
@@ -28,7 +28,7 @@ const bound = await server.listen({ host: "127.0.0.1", port: Number(arg("--port"
 process.stdout.write(`READY ${bound.port}\n`);
 process.on("SIGTERM", () => {
   server.shutdown().then(() => {
-    users.close();
+    closeClient(users);
     hub.close();
     process.exit(0);
   });

@@ -3,7 +3,7 @@
 // event-loop turn, createCoalescingDestination).
 import { mkdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { createCoalescingDestination } from "@trellis/kit";
+import { createCoalescingDestination } from "@trellis/kit/observability";
 
 export function logDestination(name) {
   const dir = fileURLToPath(new URL("../results/tmp/", import.meta.url));

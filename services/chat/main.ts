@@ -1,81 +1,35 @@
 /**
- * The chat service process: config → repository → user client → handlers → server.
- * Configured only by the environment (see the README's "chat service" section).
+ * The chat service process: its resources, its client of the user service and
+ * its one gRPC service; the kit's runService does the rest (configuration,
+ * signals, registration, ordered shutdown). Configured only by the
+ * environment (the README's "chat service").
  */
-import {
-  announceListening,
-  configOrExit,
-  runMain,
-  createRegistryFromUrl,
-  readDiscoveryConfig,
-  registryOptionsFrom,
-  discoveryFor,
-  registerWhileServing,
-  createClient,
-  createLogger,
-  defaultClientInterceptors,
-  readServerConfig,
-  serverOptionsFrom,
-  serviceTarget,
-  shutdownOnSignals,
-} from "@trellis/kit";
+import { runService } from "@trellis/kit";
 import { UserService } from "@trellis/user/gen/trellis/user/v1/user_pb.js";
+import { ChatService } from "./gen/trellis/chat/v1/chat_pb.js";
+import { createChatHandlers } from "./internal/chat-handlers.js";
 import { readChatConfig } from "./internal/chat-config.js";
 import { createRoomHub } from "./internal/room-hub.js";
-import { createChatServer } from "./internal/server.js";
 import { createUserDirectory } from "./internal/user-directory.js";
 import { openChatRepository } from "./repository/open-chat-repository.js";
 
-async function main(): Promise<void> {
-  const { discovery, server, own } = configOrExit("chat", () => {
-    const discovery = readDiscoveryConfig();
-    return {
-      discovery,
-      server: readServerConfig({ grpcPort: 50052, adminPort: 9092 }),
-      own: readChatConfig(serviceTarget(discovery, "user", 50051)),
-    };
-  });
-  const logger = createLogger({ level: server.logLevel, serviceName: "chat" });
-  const repository = await openChatRepository({
-    ...(own.databaseUrl === undefined ? {} : { databaseUrl: own.databaseUrl }),
-    pgliteDataDir: own.pgliteDataDir,
-    pgliteSliceMs: own.pgliteSliceMs,
-  });
-  const hub = createRoomHub(repository);
-  const registry = await createRegistryFromUrl(discovery.registryUrl, registryOptionsFrom(discovery));
-  const users = createClient(UserService, own.userServiceTarget, {
-    interceptors: defaultClientInterceptors(),
-    discovery: discoveryFor(own.userServiceTarget, registry, discovery),
-  });
-  const grpcServer = createChatServer(
-    { repository, hub, users: createUserDirectory(users) },
-    { logger, ...serverOptionsFrom(server) },
-  );
-  // Installed before "listening" is announced (see the user service's main).
-  shutdownOnSignals(
-    async () => {
-      await grpcServer.shutdown();
-      await registry.close();
-      hub.close();
-      users.close();
-      await repository.close();
-    },
-    { logger },
-  );
-  const bound = await grpcServer.listen({ host: server.host, port: server.grpcPort, adminPort: server.adminPort });
-  const instance = await registerWhileServing(grpcServer, { registry, service: "chat", host: discovery.advertiseHost, port: bound.port });
-  announceListening(
-    logger,
-    "chat",
-    bound,
-    {
-      "db.system": own.databaseUrl === undefined ? "pglite" : "postgresql",
-      "user_service.target": own.userServiceTarget,
-      "registry.kind": discovery.registry.kind,
-      "service.instance.id": instance.id,
-    },
-    `; users from ${own.userServiceTarget}`,
-  );
-}
-
-runMain("chat", main);
+runService({
+  name: "chat",
+  ports: { grpc: 50052, admin: 9092 },
+  config: readChatConfig,
+  async start({ config, server, own, client }) {
+    const repository = own(
+      await openChatRepository({
+        ...(config.databaseUrl === undefined ? {} : { databaseUrl: config.databaseUrl }),
+        pgliteDataDir: config.pgliteDataDir,
+        pgliteSliceMs: config.pgliteSliceMs,
+      }),
+      (r) => r.close(),
+    );
+    const hub = own(createRoomHub(repository), (h) => h.close());
+    // USER_SERVICE_TARGET overrides the registry's target for user.
+    const users = createUserDirectory(client(UserService, "user", { defaultPort: 50051 }));
+    server.addService(ChatService, createChatHandlers({ repository, hub, users }));
+    return { "db.system": config.databaseUrl === undefined ? "pglite" : "postgresql" };
+  },
+});

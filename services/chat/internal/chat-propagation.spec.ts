@@ -1,7 +1,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
-import { Code, RpcError, createClient, defaultClientInterceptors, type Client } from "@trellis/kit";
+import { Code, RpcError, createClient, type Client, closeClient } from "@trellis/kit";
 import { startTestServer, type TestServer } from "@trellis/kit/testing";
 import { UserService } from "@trellis/user/gen/trellis/user/v1/user_pb.js";
 import { ChatService } from "../gen/trellis/chat/v1/chat_pb.js";
@@ -27,7 +27,7 @@ describe("chat → user: deadlines and cancellation propagate", () => {
     repository = await openChatRepository({ pgliteDataDir: "memory://" });
     hub = createRoomHub(repository);
     // The production client chain: deadline inheritance, breaker, retries.
-    users = createClient(UserService, userServer.address, { interceptors: defaultClientInterceptors() });
+    users = createClient(UserService, userServer.address);
     chatServer = await startTestServer((s) =>
       s.addService(ChatService, createChatHandlers({ repository, hub, users: createUserDirectory(users, { timeoutMs: 5_000 }) })),
     );
@@ -35,7 +35,7 @@ describe("chat → user: deadlines and cancellation propagate", () => {
   });
   after(async () => {
     await chatServer.close();
-    users.close();
+    closeClient(users);
     hub.close();
     await repository.close();
     await userServer.close();

@@ -2,7 +2,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import * as grpc from "@grpc/grpc-js";
-import { Code, createClient, type Client } from "@trellis/kit";
+import { Code, createClient, type Client, closeClient } from "@trellis/kit";
 import { startTestServer, type TestServer, rpcFailure } from "@trellis/kit/testing";
 import { PreconditionFailureSchema, RetryInfoSchema } from "@trellis/kit/gen/google/rpc/error_details_pb.js";
 import { UserService } from "@trellis/user/gen/trellis/user/v1/user_pb.js";
@@ -77,7 +77,7 @@ describe("ChatService over gRPC (embedded database, a stand-in user service)", (
     closeAll = async () => {
       await chatServer.close();
       hub.close();
-      userClient.close();
+      closeClient(userClient);
       await chatRepository.close();
       await userServer.close().catch(() => undefined);
     };

@@ -1,5 +1,6 @@
 import { LRUCache } from "lru-cache";
 import { Code, preconditionFailure, retryInfo, RpcError, type CallContext, type Client } from "@trellis/kit";
+import { isBreakerFailure } from "@trellis/kit/errors";
 import type { UserService } from "@trellis/user/gen/trellis/user/v1/user_pb.js";
 
 /** A resolved sender. */
@@ -28,8 +29,8 @@ export interface UserDirectoryOptions {
   readonly timeoutMs?: number;
 }
 
-/** The user-service codes that mean "not reachable right now" rather than a wrong request. */
-const OUTAGE = new Set<Code>([Code.UNAVAILABLE, Code.DEADLINE_EXCEEDED, Code.RESOURCE_EXHAUSTED, Code.INTERNAL, Code.UNKNOWN]);
+/** Whether a user-service status means "not reachable right now" rather than a wrong request: the kit's unhealthy-backend class. */
+const isOutage = (code: Code): boolean => isBreakerFailure(code) || code === Code.UNKNOWN;
 
 /**
  * Resolves senders through UserService with a small bounded LRU cache, and turns
@@ -56,7 +57,7 @@ export function createUserDirectory(users: Pick<Client<typeof UserService>, "get
             details: [preconditionFailure([{ type: "USER", subject: `users/${userId}`, description: "the sender must be an existing user" }])],
           });
         }
-        if (error instanceof RpcError && OUTAGE.has(error.code)) {
+        if (error instanceof RpcError && isOutage(error.code)) {
           throw new RpcError(Code.UNAVAILABLE, `user service unavailable (${error.message}); try again`, {
             details: [retryInfo(1000)],
             cause: error,

@@ -1,7 +1,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
-import { Code, createClient, type Client } from "@trellis/kit";
+import { Code, createClient, type Client, closeClient } from "@trellis/kit";
 import { rpcFailure } from "@trellis/kit/testing";
 import { BadRequestSchema } from "@trellis/kit/gen/google/rpc/error_details_pb.js";
 import { UserService } from "@trellis/user/gen/trellis/user/v1/user_pb.js";
@@ -26,12 +26,12 @@ describe("chat process: hostile input is refused as the client's fault, never IN
     chats = createClient(ChatService, chat.address);
     const users = createClient(UserService, user.address);
     senderId = (await users.createUser({ email: "sender@example.com", displayName: "Sender" })).user!.id;
-    users.close();
+    closeClient(users);
     await chats.send({ room: "general", senderId, text: "first" });
     await chats.send({ room: "general", senderId, text: "second" });
   });
   after(async () => {
-    chats?.close();
+    closeClient(chats);
     await chat?.stop();
     await user?.stop();
   });

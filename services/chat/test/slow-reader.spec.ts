@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { constants as http2 } from "node:http2";
 import { fileURLToPath } from "node:url";
 import { create, toBinary } from "@bufbuild/protobuf";
-import { createClient, type Client } from "@trellis/kit";
+import { createClient, type Client, closeClient } from "@trellis/kit";
 import { grpcFrame, rawGrpcCall } from "@trellis/kit/testing";
 import { UserService } from "@trellis/user/gen/trellis/user/v1/user_pb.js";
 import { USER_MAIN, startServiceProcess, waitFor, type ServiceProcess } from "@trellis/user/test/service-process.js";
@@ -25,10 +25,10 @@ describe("chat process: a subscriber that never reads", () => {
     chats = createClient(ChatService, chat.address);
     const users = createClient(UserService, user.address);
     senderId = (await users.createUser({ email: "loud@example.com", displayName: "Loud" })).user!.id;
-    users.close();
+    closeClient(users);
   });
   after(async () => {
-    chats?.close();
+    closeClient(chats);
     await chat?.stop();
     await user?.stop();
   });

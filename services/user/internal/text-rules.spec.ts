@@ -1,6 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { Code, RpcError, compileValidator } from "@trellis/kit";
+import { Code, RpcError } from "@trellis/kit";
+import { compileValidator } from "@trellis/kit/validation";
 import { BadRequestSchema } from "@trellis/kit/gen/google/rpc/error_details_pb.js";
 import { ImportUsersRequestSchema, UserService } from "../gen/trellis/user/v1/user_pb.js";
 import { textFieldsOf } from "../test/text-fields.js";

@@ -1,6 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { ConfigError } from "@trellis/kit";
+import { ConfigError } from "@trellis/kit/config";
 import { readUserConfig } from "./user-config.js";
 
 describe("user config", () => {

@@ -1,4 +1,4 @@
-import { integer, optionalUrl, readConfig, text, type Env } from "@trellis/kit";
+import { integer, optionalUrl, readConfig, text, type Env } from "@trellis/kit/config";
 
 /**
  * The user service's own environment (the kit's server and discovery variables are read by the

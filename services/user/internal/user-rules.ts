@@ -1,5 +1,6 @@
 import { create } from "@bufbuild/protobuf";
-import { compileValidator, invalidArgument, type FieldViolationInit } from "@trellis/kit";
+import { invalidArgument, type FieldViolationInit } from "@trellis/kit";
+import { compileValidator } from "@trellis/kit/validation";
 import { CreateUserRequestSchema, Role, type CreateUserRequest } from "../gen/trellis/user/v1/user_pb.js";
 import type { NewUser, RoleValue, UserPatch } from "./user-repository.js";
 

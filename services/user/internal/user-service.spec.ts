@@ -312,7 +312,7 @@ describe("UserService over gRPC (embedded PGlite)", () => {
     it("stops the server-side watch when the client cancels mid-stream", async () => {
       const controller = new AbortController();
       const requestId = `cancel-${randomUUID()}`;
-      const watcher = users.watchUsers({ includeSnapshot: true }, { signal: controller.signal, metadata: { "x-request-id": requestId } });
+      const watcher = users.watchUsers({ includeSnapshot: true }, { signal: controller.signal, headers: { "x-request-id": requestId } });
       await assert.rejects(async () => {
         for await (const event of watcher) if (event.type === ChangeType.SNAPSHOT_END) controller.abort();
       });

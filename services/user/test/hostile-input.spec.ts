@@ -1,6 +1,6 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { Code, createClient, type Client, type RpcError } from "@trellis/kit";
+import { Code, createClient, type Client, type RpcError, closeClient } from "@trellis/kit";
 import { rpcFailure } from "@trellis/kit/testing";
 import { BadRequestSchema, ErrorInfoSchema } from "@trellis/kit/gen/google/rpc/error_details_pb.js";
 import { ChangeType, UserService, type WatchUsersResponse } from "../gen/trellis/user/v1/user_pb.js";
@@ -34,7 +34,7 @@ describe("user process: hostile input is refused as the client's fault, never IN
     await users.createUser({ email: "present@example.com", displayName: "Present" });
   });
   after(async () => {
-    users?.close();
+    closeClient(users);
     await service?.stop();
   });
 

@@ -16,7 +16,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { createClient } from "@trellis/kit";
+import { createClient, closeClient } from "@trellis/kit";
 import { UserService } from "../gen/trellis/user/v1/user_pb.js";
 import { USER_MAIN, startServiceProcess } from "./service-process.js";
 
@@ -53,7 +53,7 @@ async function importRows(address: string, count: number): Promise<void> {
   );
   const seconds = (performance.now() - started) / 1000;
   console.log(`import ${result.createdCount}/${result.receivedCount} rows in ${seconds.toFixed(1)} s (${(result.createdCount / seconds).toFixed(0)} rows/s)`);
-  importer.close();
+  closeClient(importer);
 }
 
 async function main(): Promise<void> {
@@ -124,7 +124,7 @@ async function measureImport(dir: string | undefined): Promise<void> {
     console.log(`during ${summary("/healthz", during.healthz)}`);
     console.log(`during ${summary("GetUser in the server (access log)", serverSide)}`);
   } finally {
-    prober.close();
+    closeClient(prober);
     await service.stop();
   }
 }

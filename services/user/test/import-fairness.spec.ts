@@ -1,6 +1,6 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { createClient, type Client } from "@trellis/kit";
+import { createClient, type Client, closeClient } from "@trellis/kit";
 import { ChangeType, UserService } from "../gen/trellis/user/v1/user_pb.js";
 import { USER_MAIN, startServiceProcess, type ServiceProcess } from "./service-process.js";
 
@@ -25,8 +25,8 @@ describe("user process: one fast importer does not take the service away from ot
     importer = createClient(UserService, service.address, ownConnection);
   });
   after(async () => {
-    prober?.close();
-    importer?.close();
+    closeClient(prober);
+    closeClient(importer);
     await service?.stop();
   });
 

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import { Code, RpcError, createClient } from "@trellis/kit";
+import { Code, RpcError, createClient, closeClient } from "@trellis/kit";
 import { UserService } from "../gen/trellis/user/v1/user_pb.js";
 
 const MAIN = fileURLToPath(new URL("../main.js", import.meta.url));
@@ -72,7 +72,7 @@ describe("user process", () => {
     assert.ok(user);
     child.kill("SIGTERM");
     assert.equal(await exited, 0);
-    users.close();
+    closeClient(users);
   });
 
   it("exits at once on a second signal", async () => {
@@ -89,7 +89,7 @@ describe("user process", () => {
       const first = await startUser({ PGLITE_DATA_DIR: dir });
       let users = createClient(UserService, `127.0.0.1:${first.port}`);
       const { user } = await users.createUser({ email: "kept@example.com", displayName: "Kept" });
-      users.close();
+      closeClient(users);
       first.child.kill("SIGTERM");
       assert.equal(await first.exited, 0);
       const second = await startUser({ PGLITE_DATA_DIR: dir });
@@ -97,7 +97,7 @@ describe("user process", () => {
       assert.equal((await users.getUser({ id: user!.id })).user?.email, "kept@example.com");
       const error = await users.createUser({ email: "kept@example.com", displayName: "Again" }).catch((e: unknown) => e);
       assert.ok(error instanceof RpcError && error.code === Code.ALREADY_EXISTS);
-      users.close();
+      closeClient(users);
       second.child.kill("SIGTERM");
       assert.equal(await second.exited, 0);
     } finally {

@@ -13,17 +13,8 @@ import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import {
-  Code,
-  RpcError,
-  createClient,
-  createRegistryFromUrl,
-  defaultClientInterceptors,
-  parseRegistryUrl,
-  type Client,
-  type ServiceInstance,
-  type ServiceRegistry,
-} from "@trellis/kit";
+import { Code, RpcError, closeClient, createClient, type Client } from "@trellis/kit";
+import { createRegistryFromUrl, parseRegistryUrl, type ServiceInstance, type Registry as ServiceRegistry } from "@trellis/kit/discovery";
 import { UserService } from "../gen/trellis/user/v1/user_pb.js";
 
 const MAIN = fileURLToPath(new URL("../main.js", import.meta.url));
@@ -129,7 +120,7 @@ describe(`user instances behind ${kind}, under load`, () => {
         membership.ports = ports;
       }
     })().catch(() => undefined);
-    users = createClient(UserService, `${kind}:///user`, { discovery: registry, interceptors: defaultClientInterceptors() });
+    users = createClient(UserService, `${kind}:///user`, { discovery: registry });
     const email = `member.${process.pid}.${Date.now()}@example.com`;
     userId = (await users.createUser({ email, displayName: "Member" })).user!.id;
     // Every instance takes traffic before the experiments start.
@@ -140,7 +131,7 @@ describe(`user instances behind ${kind}, under load`, () => {
 
   after(async () => {
     watching.abort();
-    users?.close();
+    closeClient(users);
     for (const instance of instances) if (instance.child.exitCode === null) instance.child.kill("SIGKILL");
     await registry?.close();
   });

@@ -16,7 +16,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { createClient } from "@trellis/kit";
+import { createClient, closeClient } from "@trellis/kit";
 import { UserService } from "../gen/trellis/user/v1/user_pb.js";
 import { seedUsers } from "./seed-users.js";
 import { USER_MAIN, startServiceProcess } from "./service-process.js";
@@ -120,7 +120,7 @@ async function measureAbuse(dir: string, users: number, streams: number, holdMs:
     console.log(`others failing until ${lastMiss < 0 ? "never" : `${(lastMiss / 1000).toFixed(1)} s after the abuse began`}`);
     console.log(`RSS idle ${mib(idleRss)}, peak ${mib(peakRss)}, after ${mib(await service.rssBytes())}`);
   } finally {
-    prober.close();
+    closeClient(prober);
     await service.stop();
   }
 }

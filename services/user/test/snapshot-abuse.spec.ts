@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Code, RpcError, createClient, type Client } from "@trellis/kit";
+import { Code, RpcError, createClient, type Client, closeClient } from "@trellis/kit";
 import { rpcFailure } from "@trellis/kit/testing";
 import { ErrorInfoSchema, RetryInfoSchema } from "@trellis/kit/gen/google/rpc/error_details_pb.js";
 import { ChangeType, UserService, type WatchUsersResponse } from "../gen/trellis/user/v1/user_pb.js";
@@ -68,7 +68,7 @@ describe("user process: snapshot watches are paged, bounded, and stop when their
     });
   });
   after(async () => {
-    for (const client of clients) client.close();
+    for (const client of clients) closeClient(client);
     await service?.stop();
     if (dir !== undefined) await rm(dir, { recursive: true, force: true });
   });

@@ -4,7 +4,7 @@ import { execFileSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { constants as http2 } from "node:http2";
 import { create, toBinary } from "@bufbuild/protobuf";
-import { Code, createClient, type Client } from "@trellis/kit";
+import { Code, createClient, type Client, closeClient } from "@trellis/kit";
 import { connectRawHttp2, FrameFlag, FrameType, grpcFrame, rawGrpcCall, type RawHttp2Connection } from "@trellis/kit/testing";
 import { GetUserRequestSchema, UserService, WatchUsersRequestSchema } from "../gen/trellis/user/v1/user_pb.js";
 import { USER_MAIN, startServiceProcess, waitFor, type ServiceProcess } from "./service-process.js";
@@ -70,7 +70,7 @@ describe("user process under transport attacks", () => {
     assert.equal(summary.createdCount, 1500);
   });
   after(async () => {
-    users?.close();
+    closeClient(users);
     await service?.stop();
   });
 

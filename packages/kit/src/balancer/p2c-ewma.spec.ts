@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { setTimeout as sleep } from "node:timers/promises";
 import * as grpc from "@grpc/grpc-js";
 import { EchoService } from "../gen-test/trellis/kittest/v1/echo_pb.js";
-import { createClient } from "../client/create-client.js";
+import { createClient, closeClient } from "../client/create-client.js";
 import { Code, RpcError } from "../errors/rpc-error.js";
 import { startTestServer, type TestServer } from "../testing/start-test-server.js";
 import { createEchoHandlers } from "../testing/echo-service.js";
@@ -48,7 +48,7 @@ async function spread(target: string, policy: LoadBalancingPolicy, total: number
   try {
     await Promise.all(Array.from({ length: concurrency }, worker));
   } finally {
-    client.close();
+    closeClient(client);
   }
   return counts;
 }

@@ -1,24 +1,20 @@
-import {
-  type DescMessage,
-  type DescMethod,
-  type DescService,
-  type Message,
-  type MessageInitShape,
-  type MessageShape,
-  type Registry,
-} from "@bufbuild/protobuf";
+import type { DescMessage, DescMethod, DescService, MessageInitShape, MessageShape, Registry } from "@bufbuild/protobuf";
 import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
 import * as grpc from "@grpc/grpc-js";
-import type { Code } from "../errors/rpc-error.js";
-import type { CallContext } from "../server/call-context.js";
-import type { RpcError } from "../errors/rpc-error.js";
+import type { CallContext } from "../call/call-context.js";
+import type { ContextValues } from "../call/context-values.js";
+import { headersFromMetadata, metadataFromHeaders, type HeadersInit } from "../call/headers.js";
+import { chain, type CallRequest, type CallResponse, type Interceptor, type MessageData, type Next } from "../call/interceptor.js";
+import { Code, toCode } from "../errors/code.js";
+import { RpcError } from "../errors/rpc-error.js";
 import { createErrorDetailRegistry, decodeStatusDetails } from "../errors/status-details.js";
-import type { ClientCallOptions, ClientInterceptor, ClientNext, ClientRequest, ClientResponse } from "../interceptors/client-interceptor.js";
-import { chain } from "../interceptors/interceptor.js";
 import { compileCodec, createCodecCache, type CodecCache } from "../codec/index.js";
 import { assertLoadBalancingConfig, registerP2cEwma, serviceConfigFor, type LoadBalancingPolicy } from "../balancer/index.js";
 import { discoveryChannelOptions, registerTrellisResolvers } from "../discovery/grpc-resolver.js";
 import type { Discovery } from "../discovery/registry.js";
+import { defaultClientInterceptors, type DefaultClientInterceptorsOptions } from "../interceptors/default-chains.js";
+import { createLogger, type Logger } from "../observability/logger.js";
+import { canAbort, ClientCall } from "./client-call.js";
 
 /** Per-call options. */
 export interface CallOptions {
@@ -26,8 +22,10 @@ export interface CallOptions {
   readonly timeoutMs?: number;
   /** Cancels the call. */
   readonly signal?: AbortSignal;
-  /** Request headers. */
-  readonly metadata?: Readonly<Record<string, string>>;
+  /** Request headers (gRPC metadata; `-bin` values in base64). */
+  readonly headers?: HeadersInit;
+  /** Typed per-call values for the client interceptors (see `createContextKey`). */
+  readonly values?: ContextValues;
   /**
    * The server call this call is made while handling (its `CallContext`): the
    * client's deadline interceptor gives this call at most the parent's
@@ -37,6 +35,10 @@ export interface CallOptions {
    * with `implicitCallContext: true`.
    */
   readonly parent?: CallContext;
+  /** Called with the response headers when they arrive. */
+  readonly onHeader?: (headers: Headers) => void;
+  /** Called with the response trailers when the call ends. */
+  readonly onTrailer?: (trailers: Headers) => void;
 }
 
 /** A client method, typed by the method's kind. */
@@ -50,15 +52,27 @@ export type ClientMethod<M> = M extends { methodKind: "unary"; input: infer I ex
         ? (requests: AsyncIterable<MessageInitShape<I>>, options?: CallOptions) => AsyncIterable<MessageShape<O>>
         : never;
 
-/** A typed promise/async-iterable client for a generated service. */
-export type Client<S extends DescService> = (S extends GenService<infer Shape extends GenServiceMethods>
+/** A typed promise/async-iterable client for a generated service: one method per RPC, nothing else. */
+export type Client<S extends DescService> = S extends GenService<infer Shape extends GenServiceMethods>
   ? { readonly [K in keyof Shape]: ClientMethod<Shape[K]> }
-  : never) & {
-  /** Closes the channel. */
-  close(): void;
-  /** The underlying grpc-js client, for connectivity state and what the kit does not cover. */
-  readonly channel: grpc.Client;
-};
+  : never;
+
+/**
+ * Closes a client's channel (a function, not a method of the client, so no
+ * RPC name can collide with it). Calls in flight fail with CANCELLED.
+ */
+export function closeClient(client: object): void {
+  channels.get(client)?.close();
+}
+
+/** The grpc-js client behind a Trellis client, for connectivity state and what the kit does not cover. */
+export function channelOf(client: object): grpc.Client | undefined {
+  return channels.get(client);
+}
+
+// Which channel each client closes over: a WeakMap rather than a property, so
+// the client object holds RPC methods only. Entries go with their clients.
+const channels = new WeakMap<object, grpc.Client>();
 
 /** Options of {@link createClient}. */
 export interface ClientOptions {
@@ -76,10 +90,23 @@ export interface ClientOptions {
    * `trellis-dns:///name` targets find their instances (a registry instance).
    */
   readonly discovery?: Discovery;
-  /** The client chain, outermost first. @default [] */
-  readonly interceptors?: readonly ClientInterceptor[];
+  /**
+   * Interceptors of your own, outermost first; they run outside the
+   * resilience chain (so once per call, not per attempt). @default []
+   */
+  readonly interceptors?: readonly Interceptor[];
+  /**
+   * The resilience chain, on by default: deadline (5 s for single-response
+   * calls, inherited from a parent call) → breaker (Google SRE) → retry
+   * (idempotent methods, UNAVAILABLE or RetryInfo). Each link is turned off
+   * with `false`, or the whole chain with `resilience: false`.
+   * @default {}
+   */
+  readonly resilience?: DefaultClientInterceptorsOptions | false;
   /** Decodes google.rpc error details. @default the standard google.rpc types */
   readonly errorDetailRegistry?: Registry;
+  /** The logger of the calls' contexts (`context.logger`). @default a silent logger */
+  readonly logger?: Logger;
 }
 
 /**
@@ -99,48 +126,105 @@ export function createClient<S extends DescService>(service: S, target: string, 
   assertLoadBalancingConfig(channelOptions);
   const channel = new grpc.Client(target, options.credentials ?? grpc.credentials.createInsecure(), channelOptions);
   const registry = options.errorDetailRegistry ?? createErrorDetailRegistry();
-  const next = chain(options.interceptors ?? [], createTransport(channel, registry, createCodecCache()));
-  const methods: Record<string, unknown> = { close: () => channel.close(), channel };
-  for (const method of service.methods) methods[method.localName] = bindMethod(method, target, next);
+  const resilience = options.resilience === false ? [] : defaultClientInterceptors(options.resilience);
+  const next = chain([...(options.interceptors ?? []), ...resilience], createTransport(channel, registry, createCodecCache()));
+  const logger = options.logger ?? createLogger({ level: "silent" });
+  const methods: Record<string, unknown> = {};
+  for (const method of service.methods) methods[method.localName] = bindMethod(method, target, logger, next);
+  channels.set(methods, channel);
   return methods as Client<S>;
 }
 
-function bindMethod(method: DescMethod, target: string, next: ClientNext): unknown {
-  const optionsOf = (options: CallOptions): ClientCallOptions => ({
-    ...(options.timeoutMs === undefined ? {} : { deadline: Date.now() + options.timeoutMs }),
-    ...(options.signal === undefined ? {} : { signal: options.signal }),
-    ...(options.parent === undefined ? {} : { parent: options.parent }),
-    metadata: options.metadata ?? {},
-  });
+function bindMethod(method: DescMethod, target: string, logger: Logger, next: Next): unknown {
+  const contextOf = (options: CallOptions): ClientCall =>
+    new ClientCall({
+      method,
+      target,
+      logger,
+      ...(options.timeoutMs === undefined ? {} : { deadline: Date.now() + options.timeoutMs }),
+      ...(options.signal === undefined ? {} : { signal: options.signal }),
+      ...(options.headers === undefined ? {} : { headers: options.headers }),
+      ...(options.values === undefined ? {} : { values: options.values }),
+      ...(options.parent === undefined ? {} : { parent: options.parent }),
+    });
+  const call = (request: CallRequest, options: CallOptions): Promise<CallResponse> => {
+    const pending = next(request);
+    if (options.onHeader === undefined && options.onTrailer === undefined) return pending;
+    const report = (): void => {
+      options.onHeader?.(request.context.responseHeader);
+      options.onTrailer?.(request.context.responseTrailer);
+    };
+    return pending.then(
+      (response) => (response.stream ? { stream: true, messages: afterStream(response.messages, report) } : (report(), response)),
+      (error: unknown) => {
+        report();
+        throw error;
+      },
+    );
+  };
   switch (method.methodKind) {
     case "unary":
-      return async (request: object, options: CallOptions = {}) =>
-        single(await next({ stream: false, method, target, message: toMessage(method.input, request), options: optionsOf(options) }));
+      return async (message: object, options: CallOptions = {}) => single(await call({ stream: false, method, context: contextOf(options), message }, options));
     case "server_streaming":
-      return (request: object, options: CallOptions = {}) =>
-        streamOf(() => next({ stream: false, method, target, message: toMessage(method.input, request), options: optionsOf(options) }));
+      return (message: object, options: CallOptions = {}) => streamOf(() => call({ stream: false, method, context: contextOf(options), message }, options));
     case "client_streaming":
-      return async (requests: AsyncIterable<object>, options: CallOptions = {}) =>
-        single(await next({ stream: true, method, target, messages: toMessages(method.input, requests), options: optionsOf(options) }));
+      return async (messages: AsyncIterable<object>, options: CallOptions = {}) =>
+        single(await call({ stream: true, method, context: contextOf(options), messages }, options));
     case "bidi_streaming":
-      return (requests: AsyncIterable<object>, options: CallOptions = {}) =>
-        streamOf(() => next({ stream: true, method, target, messages: toMessages(method.input, requests), options: optionsOf(options) }));
+      return (messages: AsyncIterable<object>, options: CallOptions = {}) =>
+        streamOf(() => call({ stream: true, method, context: contextOf(options), messages }, options));
+  }
+}
+
+async function* afterStream<T>(messages: AsyncIterable<T>, done: () => void): AsyncIterable<T> {
+  try {
+    yield* messages;
+  } finally {
+    done();
   }
 }
 
 /** The end of the client chain: one grpc-js call per invocation. */
-function createTransport(channel: grpc.Client, registry: Registry, codecs: CodecCache): ClientNext {
-  return (request: ClientRequest): Promise<ClientResponse> => {
-    const { method, options } = request;
+function createTransport(channel: grpc.Client, registry: Registry, codecs: CodecCache): Next {
+  const send = createSender(channel, registry, codecs);
+  return async (request) => {
+    try {
+      return await send(request);
+    } catch (error) {
+      // grpc-js throws (not a status) for a call on a closed channel: say it as grpc-go does.
+      if (error instanceof Error && /Channel has been shut down/.test(error.message)) {
+        throw new RpcError(Code.CANCELLED, "the client is closed (closeClient)");
+      }
+      throw error;
+    }
+  };
+}
+
+function createSender(channel: grpc.Client, registry: Registry, codecs: CodecCache): Next {
+  return (request: CallRequest): Promise<CallResponse> => {
+    const { method, context } = request;
     const path = `/${method.parent.typeName}/${method.name}`;
     const input = compileCodec(method.input, codecs);
     const output = compileCodec(method.output, codecs);
-    const serialize = (message: Message): Buffer => toBuffer(input.encode(message));
-    const deserialize = (bytes: Buffer): Message => output.decode(bytes);
-    const metadata = new grpc.Metadata();
-    for (const [key, value] of Object.entries(options.metadata)) metadata.set(key, value);
-    const callOptions: grpc.CallOptions = options.deadline === undefined ? {} : { deadline: options.deadline };
+    // The chain carries the method's own types unchecked (MessageData): the client's typing vouches for them.
+    const serialize = (message: MessageData): Buffer => toBuffer(input.encode(message as MessageInitShape<DescMessage>));
+    const deserialize = (bytes: Buffer): MessageData => output.decode(bytes);
+    const metadata = metadataFromHeaders(context.requestHeader);
+    const callOptions: grpc.CallOptions = context.deadline === undefined ? {} : { deadline: context.deadline };
     const toError = (error: grpc.ServiceError): RpcError => toRpcError(error, registry);
+    const watch = (call: grpc.ClientUnaryCall | grpc.ClientReadableStream<MessageData> | grpc.ClientWritableStream<MessageData>): void => {
+      cancelOnAbort(call, context.signal);
+      let headersCame = false;
+      call.on("metadata", (received: grpc.Metadata) => {
+        headersCame = true;
+        copyInto(context.responseHeader, received);
+      });
+      call.on("status", (status: grpc.StatusObject) => {
+        // A trailers-only response (an error before any message) is headers and trailers in one.
+        if (!headersCame) copyInto(context.responseHeader, status.metadata);
+        copyInto(context.responseTrailer, status.metadata);
+      });
+    };
     switch (method.methodKind) {
       case "unary":
         return new Promise((resolve, reject) => {
@@ -148,7 +232,7 @@ function createTransport(channel: grpc.Client, registry: Registry, codecs: Codec
           const call = channel.makeUnaryRequest(path, serialize, deserialize, request.message, metadata, callOptions, (error, value) =>
             error || value === undefined ? reject(toError(error!)) : resolve({ stream: false, message: value }),
           );
-          cancelOnAbort(call, options.signal);
+          watch(call);
         });
       case "client_streaming":
         return new Promise((resolve, reject) => {
@@ -156,19 +240,19 @@ function createTransport(channel: grpc.Client, registry: Registry, codecs: Codec
           const call = channel.makeClientStreamRequest(path, serialize, deserialize, metadata, callOptions, (error, value) =>
             error || value === undefined ? reject(toError(error!)) : resolve({ stream: false, message: value }),
           );
-          cancelOnAbort(call, options.signal);
+          watch(call);
           void writeAll(call, request.messages);
         });
       case "server_streaming": {
         if (request.stream) throw new Error("server-streaming call with a request stream");
         const call = channel.makeServerStreamRequest(path, serialize, deserialize, request.message, metadata, callOptions);
-        cancelOnAbort(call, options.signal);
+        watch(call);
         return Promise.resolve({ stream: true, messages: readAll(call, toError) });
       }
       case "bidi_streaming": {
         if (!request.stream) throw new Error("bidi call without a request stream");
         const call = channel.makeBidiStreamRequest(path, serialize, deserialize, metadata, callOptions);
-        cancelOnAbort(call, options.signal);
+        watch(call);
         void writeAll(call, request.messages);
         return Promise.resolve({ stream: true, messages: readAll(call, toError) });
       }
@@ -176,7 +260,11 @@ function createTransport(channel: grpc.Client, registry: Registry, codecs: Codec
   };
 }
 
-function single(response: ClientResponse): Message {
+function copyInto(headers: Headers, metadata: grpc.Metadata): void {
+  headersFromMetadata(metadata).forEach((value, key) => headers.append(key, value));
+}
+
+function single(response: CallResponse): MessageData {
   if (response.stream) throw new Error("expected a single response message");
   return response.message;
 }
@@ -185,7 +273,7 @@ function single(response: ClientResponse): Message {
  * Starts the call now (so a watch is live before the caller's next action) and
  * hands out its messages when iterated; a failure to start surfaces there too.
  */
-function streamOf(start: () => Promise<ClientResponse>): AsyncIterable<Message> {
+function streamOf(start: () => Promise<CallResponse>): AsyncIterable<MessageData> {
   const pending = start();
   pending.catch(() => undefined);
   return {
@@ -197,13 +285,9 @@ function streamOf(start: () => Promise<ClientResponse>): AsyncIterable<Message> 
   };
 }
 
-async function* toMessages(schema: DescMessage, values: AsyncIterable<object>): AsyncIterable<Message> {
-  for await (const value of values) yield toMessage(schema, value);
-}
-
-async function* readAll(call: grpc.ClientReadableStream<Message>, toError: (e: grpc.ServiceError) => RpcError): AsyncIterable<Message> {
+async function* readAll(call: grpc.ClientReadableStream<MessageData>, toError: (e: grpc.ServiceError) => RpcError): AsyncIterable<MessageData> {
   try {
-    for await (const message of call as AsyncIterable<Message>) yield message;
+    for await (const message of call as AsyncIterable<MessageData>) yield message;
   } catch (error) {
     throw isServiceError(error) ? toError(error) : error;
   } finally {
@@ -211,7 +295,7 @@ async function* readAll(call: grpc.ClientReadableStream<Message>, toError: (e: g
   }
 }
 
-async function writeAll(call: grpc.ClientWritableStream<Message>, requests: AsyncIterable<Message>): Promise<void> {
+async function writeAll(call: grpc.ClientWritableStream<MessageData>, requests: AsyncIterable<MessageData>): Promise<void> {
   try {
     for await (const request of requests) {
       if (!call.write(request)) await new Promise((resolve) => call.once("drain", resolve));
@@ -223,20 +307,12 @@ async function writeAll(call: grpc.ClientWritableStream<Message>, requests: Asyn
   }
 }
 
-function cancelOnAbort(call: grpc.Call, signal: AbortSignal | undefined): void {
-  if (signal === undefined) return;
+function cancelOnAbort(call: grpc.Call, signal: AbortSignal): void {
+  if (!canAbort(signal)) return;
   if (signal.aborted) return call.cancel();
   const cancel = (): void => call.cancel();
   signal.addEventListener("abort", cancel, { once: true });
   call.on("status", () => signal.removeEventListener("abort", cancel));
-}
-
-/**
- * Requests may be plain init objects: the compiled codec encodes them as they
- * are (absent fields are unset), so no `create()` copy is made per call.
- */
-function toMessage(_schema: DescMessage, value: object): Message {
-  return value as Message;
 }
 
 function toBuffer(bytes: Uint8Array): Buffer {
@@ -248,5 +324,5 @@ function isServiceError(error: unknown): error is grpc.ServiceError {
 }
 
 function toRpcError(error: grpc.ServiceError, registry: Registry): RpcError {
-  return decodeStatusDetails(error.code as Code, error.details, error.metadata, registry);
+  return decodeStatusDetails(toCode(error.code), error.details, error.metadata, registry);
 }

@@ -1,11 +1,11 @@
-import type { DescField, DescMessage, Message, MessageShape } from "@bufbuild/protobuf";
+import type { DescField, DescMessage, Message, MessageInitShape, MessageShape } from "@bufbuild/protobuf";
 import { protoInt64 } from "@bufbuild/protobuf";
 import { RUNTIME_NAMES, codecSource } from "./codec-source.js";
 import * as wire from "./wire-runtime.js";
 import type { ReadState, WriteState } from "./wire-runtime.js";
 
-/** Binary encoder and decoder of one message type. */
-export interface Codec<T> {
+/** Binary encoder and decoder of one message type: encodes a message or a plain init object, decodes to a message. */
+export interface Codec<Desc extends DescMessage = DescMessage> {
   /**
    * Encodes like `toBinary(schema, message)`: the same bytes for the same message,
    * including `$unknown` fields. On Node the result is a Buffer that may be a view
@@ -14,7 +14,7 @@ export interface Codec<T> {
    * unset, so a partial object without `$typeName` encodes too. Invalid values
    * (an int32 of 1.5, a uint64 of -1n) throw an Error naming the type and field.
    */
-  encode(message: T): Uint8Array;
+  encode(message: MessageInitShape<Desc>): Uint8Array;
   /**
    * Decodes like `fromBinary(schema, bytes)`, except that unknown fields are
    * dropped (protobuf-es keeps them in `$unknown`). Malformed input (truncated
@@ -22,7 +22,7 @@ export interface Codec<T> {
    * UTF-8 in a proto3 string, nesting deeper than 100) throws an Error whose
    * message names the message type.
    */
-  decode(bytes: Uint8Array): T;
+  decode(bytes: Uint8Array): MessageShape<Desc>;
 }
 
 /** A compiled message type as held by a {@link CodecCache}; opaque to callers. */
@@ -65,7 +65,7 @@ export function createCodecCache(): CodecCache {
 export function compileCodec<Desc extends DescMessage>(
   schema: Desc,
   cache: CodecCache = createCodecCache(),
-): Codec<MessageShape<Desc>> {
+): Codec<Desc> {
   const entries = cache as Map<string, Entry>;
   let entry = entries.get(schema.typeName);
   if (entry === undefined) {
@@ -80,7 +80,7 @@ export function compileCodec<Desc extends DescMessage>(
     entry = entries.get(schema.typeName) as Entry;
   }
   entry.codec ??= createCodec(entry);
-  return entry.codec as Codec<MessageShape<Desc>>;
+  return entry.codec as unknown as Codec<Desc>;
 }
 
 // ---------------------------------------------------------------------------
@@ -101,7 +101,7 @@ interface Compiled {
 }
 
 interface Entry extends CodecCacheEntry, Compiled {
-  codec: Codec<Message> | undefined;
+  codec: Codec | undefined;
 }
 
 const runtime: Record<string, unknown> = {
@@ -183,7 +183,7 @@ function isDelimited(f: DescField): boolean {
   return "delimitedEncoding" in f && f.delimitedEncoding === true;
 }
 
-function createCodec(entry: Entry): Codec<Message> {
+function createCodec(entry: Entry): Codec {
   const reader = wire.createReadState();
   const writer = wire.createWriteState();
   const typeName = entry.typeName;

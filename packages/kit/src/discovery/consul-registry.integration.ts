@@ -13,12 +13,12 @@ import { randomUUID } from "node:crypto";
 import { once } from "node:events";
 import { setTimeout as delay } from "node:timers/promises";
 import { EchoService } from "../gen-test/trellis/kittest/v1/echo_pb.js";
-import { createClient, type Client } from "../client/create-client.js";
+import { createClient, type Client, closeClient } from "../client/create-client.js";
 import { readDiscoveryConfig, registryOptionsFrom } from "../config/discovery-config.js";
 import { createEchoHandlers } from "../testing/echo-service.js";
 import { startTestServer, type TestServer } from "../testing/start-test-server.js";
 import { ConsulError, createConsulRegistry, type ConsulRegistryOptions } from "./consul-registry.js";
-import { startConsulTestAgent, type ConsulTestAgent } from "./consul-test-agent.js";
+import { startConsulTestAgent, type ConsulTestAgent } from "../testing/consul-test-agent.js";
 import { createRegistryFromUrl } from "./create-registry.js";
 import type { Discovery, Registry, ServiceInstance } from "./registry.js";
 
@@ -124,7 +124,7 @@ describe("consul registry against a real agent", () => {
   };
   const client = (target: string, discovery: Discovery): Client<typeof EchoService> => {
     const created = createClient(EchoService, target, { discovery, loadBalancing: "round_robin" });
-    cleanups.push(() => created.close());
+    cleanups.push(() => closeClient(created));
     return created;
   };
   /** Who answers the next `calls` calls. */
@@ -305,7 +305,7 @@ describe("consul registry across an agent restart", () => {
     const watch = follow(discovery, service);
     await watch.until("both instances", (set) => set.length === 2);
     const echo = createClient(EchoService, `consul:///${service}`, { discovery, loadBalancing: "round_robin" });
-    cleanups.push(() => echo.close());
+    cleanups.push(() => closeClient(echo));
     const who = async (): Promise<string> => [...new Set(await Promise.all([1, 2, 3, 4].map(async () => (await echo.echo({ text: "x" }, { timeoutMs: 5_000 })).text)))].sort().join();
     await until("both answering", who, (names) => names === "grpc,ttl");
 
@@ -453,7 +453,7 @@ describe("Consul's DNS interface as a discovery path", () => {
     assert.ok(found.every((instance) => instance.host === "127.0.0.1"));
 
     const echo = createClient(EchoService, `trellis-dns:///${target}`, { discovery: dns, loadBalancing: "round_robin" });
-    cleanups.push(() => echo.close());
+    cleanups.push(() => closeClient(echo));
     const who = async (): Promise<string> => {
       const seen = new Set<string>();
       for (let i = 0; i < 30; i += 1) seen.add((await echo.echo({ text: "x" }, { timeoutMs: 5_000 })).text);

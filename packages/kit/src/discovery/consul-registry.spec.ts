@@ -1,7 +1,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { ConsulError, createConsulRegistry, parseConsulUrl, type ConsulRegistryOptions } from "./consul-registry.js";
-import { startFakeConsul, type FakeConsul } from "./fake-consul-server.js";
+import { startFakeConsul, type FakeConsul } from "../testing/fake-consul-server.js";
 import type { Registry, ServiceInstance } from "./registry.js";
 
 const instance = (id: string, port: number, host = "10.0.0.1"): ServiceInstance => ({ id, service: "user", host, port, metadata: { version: "1" } });

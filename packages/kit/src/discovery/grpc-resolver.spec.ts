@@ -2,7 +2,7 @@ import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { setTimeout as sleep } from "node:timers/promises";
 import { EchoService } from "../gen-test/trellis/kittest/v1/echo_pb.js";
-import { createClient, type Client } from "../client/create-client.js";
+import { createClient, type Client, closeClient } from "../client/create-client.js";
 import { Code } from "../errors/rpc-error.js";
 import { startTestServer, type TestServer } from "../testing/start-test-server.js";
 import { createEchoHandlers } from "../testing/echo-service.js";
@@ -98,7 +98,7 @@ async function tally(client: Client<typeof EchoService>, calls: number): Promise
 
 describe("grpc resolver bridge: discovery targets", () => {
   const servers: NamedServer[] = [];
-  const clients: { close(): void }[] = [];
+  const clients: object[] = [];
   before(async () => {
     registerTrellisResolvers();
     registerTrellisResolvers(); // idempotent
@@ -106,7 +106,7 @@ describe("grpc resolver bridge: discovery targets", () => {
     for (const name of ["a", "b", "c"]) servers.push(await startNamed(name));
   });
   after(async () => {
-    for (const client of clients) client.close();
+    for (const client of clients) closeClient(client);
     await Promise.all(servers.map((server) => server.close()));
   });
   const a = (): NamedServer => servers[0]!;
@@ -192,7 +192,7 @@ describe("grpc resolver bridge: discovery targets", () => {
     void discovery.push([a().instance]);
     await client.echo({ text: "x" }, { timeoutMs: 5_000 });
     assert.equal(discovery.signals.length, 1);
-    client.close();
+    closeClient(client);
     assert.equal(discovery.signals[0]?.aborted, true);
   });
 

@@ -1,4 +1,9 @@
-export { RpcError, Code, codeName, type ErrorDetail, type RpcErrorOptions } from "./rpc-error.js";
+/**
+ * Statuses and errors: Trellis' own status codes and their classes, RpcError,
+ * google.rpc error details and their wire encoding.
+ */
+export { Code, codeName, toCode, isServerFault, isBreakerFailure, isRetryable } from "./code.js";
+export { RpcError, type ErrorDetail, type RpcErrorOptions } from "./rpc-error.js";
 export {
   badRequest,
   invalidArgument,
@@ -18,3 +23,4 @@ export {
   decodeStatusDetails,
   createErrorDetailRegistry,
 } from "./status-details.js";
+export { toRpcError, codeOf, abortedError, INTERNAL_ERROR_MESSAGE } from "./to-rpc-error.js";

@@ -1,5 +1,5 @@
-import { status as Code } from "@grpc/grpc-js";
 import type { DescMessage, MessageShape } from "@bufbuild/protobuf";
+import { Code } from "./code.js";
 
 export { Code };
 
@@ -43,9 +43,4 @@ export class RpcError extends Error {
     const found = this.details.find((d) => d.schema.typeName === schema.typeName);
     return found?.value as MessageShape<Desc> | undefined;
   }
-}
-
-/** The canonical name of a status code, as in the gRPC spec (`NOT_FOUND`). */
-export function codeName(code: Code): string {
-  return Code[code] ?? `CODE_${code}`;
 }

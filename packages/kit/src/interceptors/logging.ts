@@ -1,8 +1,8 @@
-import { codeName, Code } from "../errors/rpc-error.js";
-import { observeStream, type Interceptor } from "./interceptor.js";
-import { toRpcError } from "./to-rpc-error.js";
+import { codeName, isServerFault } from "../errors/code.js";
+import { observeStream, type CallRequest, type Interceptor } from "../call/interceptor.js";
+import { methodName } from "../call/method-name.js";
+import { toRpcError } from "../errors/to-rpc-error.js";
 import type { Logger } from "../observability/logger.js";
-import type { ServerRequest } from "./interceptor.js";
 import type { DescMethod } from "@bufbuild/protobuf";
 import { createDeferredQueue } from "../observability/after-responses.js";
 
@@ -27,9 +27,6 @@ export interface LoggingInterceptorOptions {
   readonly defer?: (write: () => void) => void;
 }
 
-/** Codes that mean the server, not the client, has a problem: logged at error. */
-const SERVER_FAULTS = new Set<Code>([Code.INTERNAL, Code.UNKNOWN, Code.DATA_LOSS, Code.UNIMPLEMENTED]);
-
 /**
  * One access-log line per call when it ends: method, gRPC code, duration,
  * peer and request id (from the call's bound logger). Client errors log at
@@ -47,12 +44,12 @@ export function createLoggingInterceptor(options: LoggingInterceptorOptions = {}
   const methodLogger = (method: DescMethod, logger: Logger): Logger => {
     let child = byMethod.get(method);
     if (child === undefined) {
-      child = logger.child({ "rpc.method": `${method.parent.typeName}/${method.name}` });
+      child = logger.child({ "rpc.method": methodName(method) });
       byMethod.set(method, child);
     }
     return child;
   };
-  const write = (request: ServerRequest, level: "info" | "warn" | "error", fields: Record<string, unknown>, message: string): void => {
+  const write = (request: CallRequest, level: "info" | "warn" | "error", fields: Record<string, unknown>, message: string): void => {
     if (base !== undefined) {
       fields["http.request.id"] = request.context.requestId;
       fields["client.address"] = request.context.peer;
@@ -75,7 +72,7 @@ export function createLoggingInterceptor(options: LoggingInterceptorOptions = {}
       }
       const rpcError = toRpcError(error);
       const fields = { "grpc.code": codeName(rpcError.code), "event.duration_ms": durationMs, "error.message": rpcError.message };
-      write(request, SERVER_FAULTS.has(rpcError.code) ? "error" : "warn", fields, "call failed");
+      write(request, isServerFault(rpcError.code) ? "error" : "warn", fields, "call failed");
     };
     let response;
     try {

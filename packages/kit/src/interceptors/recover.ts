@@ -1,6 +1,6 @@
 import { Code, RpcError } from "../errors/rpc-error.js";
-import { observeStream, type Interceptor, type ServerRequest } from "./interceptor.js";
-import { toRpcError } from "./to-rpc-error.js";
+import { observeStream, type CallRequest, type Interceptor } from "../call/interceptor.js";
+import { toRpcError } from "../errors/to-rpc-error.js";
 
 /**
  * Catches everything a handler throws (also inside response streams): RpcErrors
@@ -22,7 +22,7 @@ export function createRecoverInterceptor(): Interceptor {
   };
 }
 
-function convert(request: ServerRequest, error: unknown): RpcError {
+function convert(request: CallRequest, error: unknown): RpcError {
   const { signal, logger } = request.context;
   if (!(error instanceof RpcError) && signal.aborted && signal.reason instanceof RpcError) {
     return signal.reason;

@@ -1,13 +1,10 @@
-export {
-  createClientDeadlineInterceptor,
-  REQUEST_ID_HEADER,
-  type ClientDeadlineInterceptorOptions,
-} from "./deadline-interceptor.js";
+/**
+ * The algorithms behind the client's resilience chain (its interceptors live
+ * in `@trellis/kit/interceptors`): the SRE circuit breaker, the retry budget,
+ * the one backoff.
+ */
 export { createBreaker, type Breaker, type BreakerOptions, type BreakerPermit, type BreakerSnapshot } from "./circuit-breaker.js";
 export { createBreakerRegistry, type BreakerRegistry } from "./breaker-registry.js";
-export { createBreakerInterceptor, type BreakerInterceptorOptions } from "./breaker-interceptor.js";
-export { isBreakerFailure } from "./status.js";
 export { createRetryBudget, type RetryBudget, type RetryBudgetOptions, type RetryBudgetSnapshot } from "./retry-budget.js";
 export { createRetryStats, type RetryCounters, type RetryStats } from "./retry-stats.js";
-export { createRetryInterceptor, isIdempotentMethod, type RetryInterceptorOptions, type Sleep } from "./retry-interceptor.js";
-export { defaultClientInterceptors, type DefaultClientInterceptorsOptions } from "./default-client-interceptors.js";
+export { backoffDelay, checkedBackoff, type BackoffOptions } from "./backoff.js";

@@ -1,13 +1,12 @@
 import { addAbortSignal, type Readable } from "node:stream";
-import type { DescMessage, DescMethod, DescService, Message } from "@bufbuild/protobuf";
+import type { DescMessage, DescMethod, DescService, MessageInitShape } from "@bufbuild/protobuf";
 import type * as grpc from "@grpc/grpc-js";
 import { Code, RpcError } from "../errors/rpc-error.js";
-import { chainInterceptors, type Next, type ServerRequest, type ServerResponse } from "../interceptors/interceptor.js";
-import type { Interceptor } from "../interceptors/interceptor.js";
-import type { CallContext } from "./call-context.js";
+import { chain, type CallRequest, type CallResponse, type Interceptor, type MessageData, type Next } from "../call/interceptor.js";
+import type { CallContext } from "../call/call-context.js";
 import { ServerCall, type ServerCallOptions } from "./server-call.js";
 import { compileCodec, type Codec, type CodecCache } from "../codec/index.js";
-import { callContextStorage } from "./call-context-storage.js";
+import { callContextStorage } from "../call/call-context-storage.js";
 
 /** What binding a service needs from its server. */
 export interface BindOptions extends ServerCallOptions {
@@ -24,10 +23,11 @@ const identity = (value: Buffer): Buffer => value;
 
 /**
  * Registers a protobuf-es service on a grpc-js server: every call runs through
- * the interceptor chain to the handler. Messages are decoded here rather than
- * by grpc-js so that a malformed request gets INVALID_ARGUMENT (grpc-js would
- * answer INTERNAL), with codecs compiled from the descriptors (see codec/:
- * 5–10× protobuf-es' reflective toBinary/fromBinary, same bytes and messages).
+ * the interceptor chain to the handler. grpc-js hands over raw bytes; requests
+ * are decoded inside the chain, when first read (so a malformed request is a
+ * failed call every interceptor sees, answered INVALID_ARGUMENT — grpc-js
+ * would answer INTERNAL), with codecs compiled from the descriptors (see
+ * codec/: 5–10× protobuf-es' reflective toBinary/fromBinary, same bytes).
  */
 export function bindService(
   server: grpc.Server,
@@ -35,15 +35,14 @@ export function bindService(
   impl: Readonly<Record<string, AnyHandler>>,
   options: BindOptions,
 ): void {
-  // Requests stay raw Buffers until decoded in createGrpcHandler; responses are encoded here.
-  const definition: Record<string, grpc.MethodDefinition<Buffer, Message>> = {};
+  const definition: Record<string, grpc.MethodDefinition<Buffer, MessageData>> = {};
   const implementation: grpc.UntypedServiceImplementation = {};
   for (const method of service.methods) {
     const handler = impl[method.localName];
     if (typeof handler !== "function") {
       throw new Error(`${service.typeName}: no handler for method ${method.name} (expected "${method.localName}")`);
     }
-    const next = chainInterceptors(options.interceptors, invokeHandler(method, handler));
+    const next = chain(options.interceptors, invokeHandler(method, handler));
     const input = compileCodec(method.input, options.codecs);
     const output = compileCodec(method.output, options.codecs);
     definition[method.name] = {
@@ -53,8 +52,9 @@ export function bindService(
       responseStream: method.methodKind === "server_streaming" || method.methodKind === "bidi_streaming",
       requestSerialize: identity,
       requestDeserialize: identity,
-      responseSerialize: (message: Message) => toBuffer(output.encode(message)),
-      responseDeserialize: identity as unknown as (bytes: Buffer) => Message,
+      // The chain carries the method's own types unchecked (MessageData): the handler's typing vouches for them.
+      responseSerialize: (message: MessageData) => toBuffer(output.encode(message as MessageInitShape<DescMessage>)),
+      responseDeserialize: identity as unknown as (bytes: Buffer) => MessageData,
     };
     implementation[method.name] = createGrpcHandler(method, input, next, options);
   }
@@ -63,23 +63,23 @@ export function bindService(
 
 function invokeHandler(method: DescMethod, handler: AnyHandler): Next {
   const call = handler as (request: unknown, context: CallContext) => unknown;
-  return async (request: ServerRequest): Promise<ServerResponse> => {
+  return async (request: CallRequest): Promise<CallResponse> => {
     const input = request.stream ? request.messages : request.message;
     const result = call(input, request.context);
     if (method.methodKind === "server_streaming" || method.methodKind === "bidi_streaming") {
-      return { stream: true, messages: result as AsyncIterable<Message> };
+      return { stream: true, messages: result as AsyncIterable<MessageData> };
     }
-    return { stream: false, message: (await (result as Promise<object>)) as Message };
+    return { stream: false, message: (await (result as Promise<MessageData>)) };
   };
 }
 
-function createGrpcHandler(method: DescMethod, input: Codec<Message>, next: Next, options: BindOptions): grpc.UntypedHandleCall {
+function createGrpcHandler(method: DescMethod, input: Codec, next: Next, options: BindOptions): grpc.UntypedHandleCall {
   // AsyncLocalStorage costs every promise of the process a hook on Node 20
   // (measured: ~6 µs of a ~55 µs call), so the implicit context is opt-in.
   const enter: <T>(context: CallContext, fn: () => T) => T = options.implicitCallContext
     ? (context, fn) => callContextStorage.run(context, fn)
     : (_context, fn) => fn();
-  const single = (call: ServerCall, request: ServerRequest): void => {
+  const single = (call: ServerCall, request: CallRequest): void => {
     enter(call, () => next(request)).then(
       (response) => call.respond(undefined, singleMessage(response)),
       (error: unknown) => call.respond(error, undefined),
@@ -87,43 +87,55 @@ function createGrpcHandler(method: DescMethod, input: Codec<Message>, next: Next
   };
   switch (method.methodKind) {
     case "unary":
-      return (grpcCall: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Message>) => {
+      return (grpcCall: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<MessageData>) => {
         const call = new ServerCall(grpcCall, method, options);
-        const message = decodeMessage(method.input, input, grpcCall.request);
-        if (message instanceof RpcError) return callback(call.reject(message));
         call.respondWith(callback);
-        single(call, { stream: false, method, context: call, message });
+        single(call, lazyRequest(method, input, call, grpcCall.request));
       };
     case "client_streaming":
-      return (grpcCall: grpc.ServerReadableStream<Buffer, Buffer>, callback: grpc.sendUnaryData<Message>) => {
+      return (grpcCall: grpc.ServerReadableStream<Buffer, Buffer>, callback: grpc.sendUnaryData<MessageData>) => {
         const call = new ServerCall(grpcCall, method, options);
         call.respondWith(callback);
         single(call, { stream: true, method, context: call, messages: decodeStream(method.input, input, grpcCall, call.signal) });
       };
     case "server_streaming":
-      return (grpcCall: grpc.ServerWritableStream<Buffer, Message>) => {
+      return (grpcCall: grpc.ServerWritableStream<Buffer, MessageData>) => {
         const call = new ServerCall(grpcCall, method, options);
-        const message = decodeMessage(method.input, input, grpcCall.request);
-        if (message instanceof RpcError) {
-          grpcCall.emit("error", call.reject(message));
-          return;
-        }
-        const request = { stream: false, method, context: call, message } as const;
+        const request = lazyRequest(method, input, call, grpcCall.request);
         void enter(call, () => pipeResponses(grpcCall, next(request), call, method));
       };
     case "bidi_streaming":
-      return (grpcCall: grpc.ServerDuplexStream<Buffer, Message>) => {
+      return (grpcCall: grpc.ServerDuplexStream<Buffer, MessageData>) => {
         const call = new ServerCall(grpcCall, method, options);
         const messages = decodeStream(method.input, input, grpcCall, call.signal);
-        const request = { stream: true, method, context: call, messages } as const;
-        void enter(call, () => pipeResponses(grpcCall, next(request), call, method));
+        void enter(call, () => pipeResponses(grpcCall, next({ stream: true, method, context: call, messages }), call, method));
       };
   }
 }
 
+/** A unary request whose message is decoded (once) when something first reads it. */
+function lazyRequest(method: DescMethod, codec: Codec, context: ServerCall, bytes: Buffer): CallRequest {
+  let decoded: MessageData | undefined;
+  return {
+    stream: false,
+    method,
+    context,
+    get message(): MessageData {
+      if (decoded === undefined) {
+        try {
+          decoded = codec.decode(bytes);
+        } catch (error) {
+          throw malformed(method.input, error);
+        }
+      }
+      return decoded;
+    },
+  };
+}
+
 async function pipeResponses(
-  grpcCall: grpc.ServerWritableStream<Buffer, Message> | grpc.ServerDuplexStream<Buffer, Message>,
-  pending: Promise<ServerResponse>,
+  grpcCall: grpc.ServerWritableStream<Buffer, MessageData> | grpc.ServerDuplexStream<Buffer, MessageData>,
+  pending: Promise<CallResponse>,
   call: ServerCall,
   method: DescMethod,
 ): Promise<void> {
@@ -135,11 +147,12 @@ async function pipeResponses(
     if (!response.stream) throw new Error(`${method.name} must return an async iterable`);
     for await (const message of response.messages) {
       if (signal.aborted) break;
+      call.sendHeader();
       if (!grpcCall.write(message)) blocked = (await call.waitForDrain(grpcCall)) !== "drained";
     }
     if (signal.aborted) throw signal.reason;
     call.end();
-    grpcCall.end(call.trailers);
+    grpcCall.end(call.trailerMetadata());
   } catch (error) {
     call.end();
     grpcCall.emit("error", call.toServiceError(error));
@@ -147,15 +160,7 @@ async function pipeResponses(
   }
 }
 
-function decodeMessage(schema: DescMessage, codec: Codec<Message>, bytes: Buffer): Message | RpcError {
-  try {
-    return codec.decode(bytes);
-  } catch (error) {
-    return malformed(schema, error);
-  }
-}
-
-async function* decodeStream(schema: DescMessage, codec: Codec<Message>, stream: Readable, signal: AbortSignal): AsyncIterable<Message> {
+async function* decodeStream(schema: DescMessage, codec: Codec, stream: Readable, signal: AbortSignal): AsyncIterable<MessageData> {
   addAbortSignal(signal, stream);
   // destroyOnReturn: false — the default would destroy a bidi call's duplex
   // (its writable side too) as soon as the client half-closes.
@@ -173,7 +178,7 @@ function malformed(schema: DescMessage, error: unknown): RpcError {
   return new RpcError(Code.INVALID_ARGUMENT, `request is not a valid ${schema.typeName}: ${reason}`);
 }
 
-function singleMessage(response: ServerResponse): Message {
+function singleMessage(response: CallResponse): MessageData {
   if (response.stream) throw new Error("expected a single response message");
   return response.message;
 }

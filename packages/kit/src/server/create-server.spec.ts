@@ -61,7 +61,7 @@ describe("createServer: calls", () => {
 
   it("serves a unary call and passes the client's request id to the handler", async () => {
     const echo = t.client(EchoService);
-    const response = await echo.echo({ text: "hi" }, { metadata: { "x-request-id": "req-123" } });
+    const response = await echo.echo({ text: "hi" }, { headers: { "x-request-id": "req-123" } });
     assert.equal(response.text, "hi");
     assert.equal(response.requestId, "req-123");
   });

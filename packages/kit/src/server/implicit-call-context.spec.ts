@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { EchoService } from "../gen-test/trellis/kittest/v1/echo_pb.js";
 import { createEchoHandlers } from "../testing/echo-service.js";
 import { startTestServer } from "../testing/start-test-server.js";
-import { currentCallContext } from "./call-context-storage.js";
+import { currentCallContext } from "../call/call-context-storage.js";
 import type { ServiceImpl } from "./service-impl.js";
 
 function echoReportingContext(): ServiceImpl<typeof EchoService> {
@@ -20,14 +20,14 @@ function echoReportingContext(): ServiceImpl<typeof EchoService> {
 describe("implicit call context", () => {
   it("is off by default: handlers see no ambient context (no AsyncLocalStorage cost)", async () => {
     const t = await startTestServer((s) => s.addService(EchoService, echoReportingContext()));
-    const reply = await t.client(EchoService).echo({ text: "x" }, { metadata: { "x-request-id": "r-1" } });
+    const reply = await t.client(EchoService).echo({ text: "x" }, { headers: { "x-request-id": "r-1" } });
     assert.equal(reply.requestId, "none");
     await t.close();
   });
 
   it("with implicitCallContext: true, code running for a call finds its context", async () => {
     const t = await startTestServer((s) => s.addService(EchoService, echoReportingContext()), { implicitCallContext: true });
-    const reply = await t.client(EchoService).echo({ text: "x" }, { metadata: { "x-request-id": "r-2" } });
+    const reply = await t.client(EchoService).echo({ text: "x" }, { headers: { "x-request-id": "r-2" } });
     assert.equal(reply.requestId, "r-2");
     await t.close();
   });

@@ -1,13 +1,16 @@
 import { randomUUID } from "node:crypto";
 import { constants as http2 } from "node:http2";
-import type { DescMethod, Message } from "@bufbuild/protobuf";
+import type { DescMethod } from "@bufbuild/protobuf";
+import type { MessageData } from "../call/interceptor.js";
 import * as grpc from "@grpc/grpc-js";
 import { Code, RpcError } from "../errors/rpc-error.js";
 import { boundStatus, STATUS_DETAILS_KEY } from "../errors/status-details.js";
 import { requestInfo } from "../errors/error-details.js";
-import { INTERNAL_ERROR_MESSAGE } from "../interceptors/to-rpc-error.js";
+import { INTERNAL_ERROR_MESSAGE } from "../errors/to-rpc-error.js";
 import type { Logger } from "../observability/logger.js";
-import type { CallContext } from "./call-context.js";
+import type { CallContext } from "../call/call-context.js";
+import { createContextValues, type ContextValues } from "../call/context-values.js";
+import { headersFromMetadata, metadataFromHeaders } from "../call/headers.js";
 import type { CallTracker, TrackedCall } from "./call-tracker.js";
 import { http2StreamOf } from "./grpc-internals.js";
 
@@ -53,6 +56,7 @@ const DEADLINE_TIMER_SLACK_MS = 20;
  * calls is enforced by the tracker's sweep.
  */
 export class ServerCall implements CallContext, TrackedCall {
+  readonly side = "server";
   readonly method: DescMethod;
   readonly deadline: number | undefined;
   readonly expiresAt: number | undefined;
@@ -63,8 +67,12 @@ export class ServerCall implements CallContext, TrackedCall {
   #abortReason: RpcError | undefined;
   #requestId: string | undefined;
   #logger: Logger | undefined;
-  #trailers: grpc.Metadata | undefined;
-  #callback: grpc.sendUnaryData<Message> | undefined;
+  #requestHeader: Headers | undefined;
+  #responseHeader: Headers | undefined;
+  #responseTrailer: Headers | undefined;
+  #values: ContextValues | undefined;
+  #headerSent = false;
+  #callback: grpc.sendUnaryData<MessageData> | undefined;
   #onCancelled: (() => void) | undefined;
   #ended = false;
 
@@ -84,8 +92,20 @@ export class ServerCall implements CallContext, TrackedCall {
     options.calls.add(this);
   }
 
-  get requestMetadata(): grpc.Metadata {
-    return this.#call.metadata;
+  get requestHeader(): Headers {
+    return (this.#requestHeader ??= headersFromMetadata(this.#call.metadata));
+  }
+
+  get responseHeader(): Headers {
+    return (this.#responseHeader ??= new Headers());
+  }
+
+  get responseTrailer(): Headers {
+    return (this.#responseTrailer ??= new Headers());
+  }
+
+  get values(): ContextValues {
+    return (this.#values ??= createContextValues());
   }
 
   get signal(): AbortSignal {
@@ -117,13 +137,27 @@ export class ServerCall implements CallContext, TrackedCall {
     }));
   }
 
-  get responseTrailers(): grpc.Metadata {
-    return (this.#trailers ??= new grpc.Metadata());
+  /**
+   * Sends the response headers set so far, once, before the first response
+   * message (grpc-js would otherwise send empty ones). After this, changes to
+   * `responseHeader` are not sent.
+   */
+  sendHeader(): void {
+    if (this.#headerSent) return;
+    this.#headerSent = true;
+    if (this.#responseHeader !== undefined) (this.#call as { sendMetadata(m: grpc.Metadata): void }).sendMetadata(metadataFromHeaders(this.#responseHeader));
   }
 
-  /** The response trailers, if a handler set any. */
-  get trailers(): grpc.Metadata | undefined {
-    return this.#trailers;
+  /**
+   * The trailers to send with the status: `responseTrailer`, and the response
+   * headers too when none were sent (a trailers-only response carries both).
+   */
+  trailerMetadata(): grpc.Metadata | undefined {
+    if (this.#responseTrailer === undefined && (this.#headerSent || this.#responseHeader === undefined)) return undefined;
+    const metadata = new grpc.Metadata();
+    if (!this.#headerSent && this.#responseHeader !== undefined) metadataFromHeaders(this.#responseHeader, metadata);
+    if (this.#responseTrailer !== undefined) metadataFromHeaders(this.#responseTrailer, metadata);
+    return metadata;
   }
 
   /** Aborts the call's signal (first reason wins); the tracker calls this on shutdown. */
@@ -194,15 +228,8 @@ export class ServerCall implements CallContext, TrackedCall {
     this.#options.calls.delete(this);
   }
 
-  /** Ends a call rejected before the chain ran (a malformed request), logging why. */
-  reject(error: RpcError): grpc.ServiceError {
-    this.end();
-    this.logger.warn({ "grpc.code": "INVALID_ARGUMENT", "error.message": error.message }, "call failed");
-    return this.toServiceError(error);
-  }
-
   /** Where `respond` sends a single-response call's outcome. */
-  respondWith(callback: grpc.sendUnaryData<Message>): void {
+  respondWith(callback: grpc.sendUnaryData<MessageData>): void {
     this.#callback = callback;
   }
 
@@ -210,13 +237,14 @@ export class ServerCall implements CallContext, TrackedCall {
    * Completes a single-response call once: the handler's result or the
    * server's time limit, whichever comes first.
    */
-  respond(error: unknown, message: Message | undefined): void {
+  respond(error: unknown, message: MessageData | undefined): void {
     const callback = this.#callback;
     if (callback === undefined) return;
     this.#callback = undefined;
     this.end();
-    if (error !== undefined || message === undefined) callback(this.toServiceError(error));
-    else callback(null, message, this.#trailers);
+    if (error !== undefined || message === undefined) return callback(this.toServiceError(error));
+    this.sendHeader();
+    callback(null, message, this.trailerMetadata());
   }
 
   /**
@@ -228,7 +256,7 @@ export class ServerCall implements CallContext, TrackedCall {
   toServiceError(error: unknown): grpc.ServiceError {
     const rpcError =
       error instanceof RpcError ? error : new RpcError(Code.INTERNAL, INTERNAL_ERROR_MESSAGE, { cause: error });
-    const metadata = this.responseTrailers.clone();
+    const metadata = this.trailerMetadata() ?? new grpc.Metadata();
     for (const [key, value] of Object.entries(rpcError.metadata)) metadata.set(key, value);
     const status = boundStatus(rpcError.code, rpcError.message, [...rpcError.details, requestInfo(this.requestId)]);
     metadata.set(STATUS_DETAILS_KEY, status.details);

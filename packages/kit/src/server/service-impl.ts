@@ -1,6 +1,6 @@
 import type { DescMessage, DescService, MessageInitShape, MessageShape } from "@bufbuild/protobuf";
 import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
-import type { CallContext } from "./call-context.js";
+import type { CallContext } from "../call/call-context.js";
 
 /** What a handler may return: a full message or a plain init object. */
 export type ResponseInit<O extends DescMessage> = MessageInitShape<O>;

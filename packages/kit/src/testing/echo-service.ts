@@ -3,7 +3,7 @@ import { Code, RpcError } from "../errors/rpc-error.js";
 import { resourceInfo } from "../errors/error-details.js";
 import type { EchoService } from "../gen-test/trellis/kittest/v1/echo_pb.js";
 import type { ServiceImpl } from "../server/service-impl.js";
-import type { CallContext } from "../server/call-context.js";
+import type { CallContext } from "../call/call-context.js";
 
 /** What the echo handlers saw, for tests to assert on. */
 export interface EchoProbe {

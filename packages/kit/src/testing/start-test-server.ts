@@ -1,6 +1,6 @@
 import type { DescService } from "@bufbuild/protobuf";
 import { Writable } from "node:stream";
-import { createClient, type Client, type ClientOptions } from "../client/create-client.js";
+import { closeClient, createClient, type Client, type ClientOptions } from "../client/create-client.js";
 import { createLogger, type Logger } from "../observability/logger.js";
 import { createServer, type Server, type ServerOptions } from "../server/create-server.js";
 
@@ -49,7 +49,7 @@ export async function startTestServer(
   register(server);
   const { port } = await server.listen({ host: "127.0.0.1", port: 0 });
   const address = `127.0.0.1:${port}`;
-  const clients: { close(): void }[] = [];
+  const clients: object[] = [];
   return {
     address,
     server,
@@ -60,7 +60,7 @@ export async function startTestServer(
       return client;
     },
     async close() {
-      for (const client of clients) client.close();
+      for (const client of clients) closeClient(client);
       await server.shutdown();
     },
   };

@@ -1,34 +1,46 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { create, type DescMethod } from "@bufbuild/protobuf";
-import { Metadata } from "@grpc/grpc-js";
 import { Code, RpcError } from "../errors/rpc-error.js";
 import { EchoRequestSchema, EchoResponseSchema, EchoService } from "../gen-test/trellis/kittest/v1/echo_pb.js";
-import type { ClientCallOptions, ClientRequest, ClientResponse } from "../interceptors/client-interceptor.js";
+import type { CallRequest, CallResponse } from "../call/interceptor.js";
+import type { CallContext } from "../call/call-context.js";
+import { callContextStorage } from "../call/call-context-storage.js";
+import { ClientCall } from "../client/client-call.js";
 import { createLogger } from "../observability/logger.js";
-import type { CallContext } from "../server/call-context.js";
-import { callContextStorage } from "../server/call-context-storage.js";
-import { createClientDeadlineInterceptor, type ClientDeadlineInterceptorOptions } from "./deadline-interceptor.js";
+import { createClientDeadlineInterceptor, type ClientDeadlineInterceptorOptions } from "./deadline.js";
 import { rpcFailure } from "../testing/rpc-failure.js";
+import { createTestCallContext } from "../testing/test-call-context.js";
+
+/** What a test call starts with (the caller's options). */
+interface CallInit {
+  readonly deadline?: number;
+  readonly signal?: AbortSignal;
+  readonly headers?: Record<string, string>;
+  readonly parent?: CallContext;
+}
 
 const NOW = 1_700_000_000_000;
 const now = (): number => NOW;
 
-function request(options: Partial<ClientCallOptions> = {}, method: DescMethod = EchoService.method.echo): ClientRequest {
-  return {
-    stream: false,
+function request(init: CallInit = {}, method: DescMethod = EchoService.method.echo): CallRequest {
+  const context = new ClientCall({
     method,
     target: "dns:///echo",
-    message: create(EchoRequestSchema, { text: "hi" }),
-    options: { metadata: {}, ...options },
-  };
+    logger: createLogger({ level: "silent" }),
+    ...(init.deadline === undefined ? {} : { deadline: init.deadline }),
+    ...(init.signal === undefined ? {} : { signal: init.signal }),
+    ...(init.headers === undefined ? {} : { headers: init.headers }),
+    ...(init.parent === undefined ? {} : { parent: init.parent }),
+  });
+  return { stream: false, method, context, message: create(EchoRequestSchema, { text: "hi" }) };
 }
 
-/** Runs one call through the interceptor and returns the options the transport would have seen. */
-async function sent(options: ClientDeadlineInterceptorOptions, req: ClientRequest): Promise<ClientCallOptions> {
-  let seen: ClientCallOptions | undefined;
-  const handler = createClientDeadlineInterceptor({ now, ...options })(async (r): Promise<ClientResponse> => {
-    seen = r.options;
+/** Runs one call through the interceptor and returns the call as the transport would have seen it. */
+async function sent(options: ClientDeadlineInterceptorOptions, req: CallRequest): Promise<CallContext> {
+  let seen: CallContext | undefined;
+  const handler = createClientDeadlineInterceptor({ now, ...options })(async (r): Promise<CallResponse> => {
+    seen = r.context;
     return { stream: false, message: create(EchoResponseSchema) };
   });
   await handler(req);
@@ -37,16 +49,12 @@ async function sent(options: ClientDeadlineInterceptorOptions, req: ClientReques
 }
 
 function serverCall(init: { deadline?: number; signal?: AbortSignal; requestId?: string } = {}): CallContext {
-  return {
+  return createTestCallContext({
     method: EchoService.method.echo,
-    signal: init.signal ?? new AbortController().signal,
-    deadline: init.deadline,
-    requestMetadata: new Metadata(),
     requestId: init.requestId ?? "req-parent",
-    peer: "ipv4:127.0.0.1:1",
-    logger: createLogger({ level: "silent" }),
-    responseTrailers: new Metadata(),
-  };
+    ...(init.deadline === undefined ? {} : { deadline: init.deadline }),
+    ...(init.signal === undefined ? {} : { signal: init.signal }),
+  });
 }
 
 describe("client deadline interceptor", () => {
@@ -140,11 +148,11 @@ describe("client deadline interceptor", () => {
 
   it("passes the server call's request id on, unless the caller set one", async () => {
     const inherited = await callContextStorage.run(serverCall({ requestId: "req-42" }), () => sent({}, request()));
-    assert.equal(inherited.metadata["x-request-id"], "req-42");
+    assert.equal(inherited.requestHeader.get("x-request-id"), "req-42");
     const own = await callContextStorage.run(serverCall({ requestId: "req-42" }), () =>
-      sent({}, request({ metadata: { "X-Request-Id": "mine", tenant: "a" } })),
+      sent({}, request({ headers: { "X-Request-Id": "mine", tenant: "a" } })),
     );
-    assert.deepEqual(own.metadata, { "X-Request-Id": "mine", tenant: "a" });
-    assert.deepEqual((await sent({}, request({ metadata: { tenant: "a" } }))).metadata, { tenant: "a" }, "no server call, no id");
+    assert.deepEqual([...own.requestHeader], [["tenant", "a"], ["x-request-id", "mine"]]);
+    assert.deepEqual([...(await sent({}, request({ headers: { tenant: "a" } }))).requestHeader], [["tenant", "a"]], "no server call, no id");
   });
 });

@@ -1,6 +1,6 @@
 import type { Logger } from "../observability/logger.js";
 import type { BoundPorts } from "../server/create-server.js";
-import { ConfigError } from "./env.js";
+import { ConfigError } from "../config/env.js";
 
 /**
  * Reads a service's configuration. A ConfigError prints one line

@@ -1,10 +1,11 @@
-import { Code, RpcError } from "../errors/rpc-error.js";
+import { Code, isBreakerFailure } from "../errors/code.js";
+import { RpcError } from "../errors/rpc-error.js";
 import { errorInfo } from "../errors/error-details.js";
-import type { ClientInterceptor, ClientRequest } from "../interceptors/client-interceptor.js";
-import { observeStream } from "../interceptors/interceptor.js";
-import type { BreakerPermit } from "./circuit-breaker.js";
-import { createBreakerRegistry, type BreakerRegistry } from "./breaker-registry.js";
-import { codeOf, isBreakerFailure, methodPath } from "./status.js";
+import { codeOf } from "../errors/to-rpc-error.js";
+import { observeStream, type CallRequest, type Interceptor } from "../call/interceptor.js";
+import { methodName } from "../call/method-name.js";
+import type { BreakerPermit } from "../resilience/circuit-breaker.js";
+import { createBreakerRegistry, type BreakerRegistry } from "../resilience/breaker-registry.js";
 
 /** Options of {@link createBreakerInterceptor}. */
 export interface BreakerInterceptorOptions {
@@ -12,8 +13,8 @@ export interface BreakerInterceptorOptions {
   readonly breakers?: BreakerRegistry;
   /** Which status codes count against the backend. @default {@link isBreakerFailure} */
   readonly isFailure?: (code: Code) => boolean;
-  /** Which breaker a call uses. @default `${request.target} ${package.Service/Method}` */
-  readonly keyOf?: (request: ClientRequest) => string;
+  /** Which breaker a call uses. @default `${target} ${package.Service/Method}` */
+  readonly keyOf?: (request: CallRequest) => string;
 }
 
 /**
@@ -22,14 +23,16 @@ export interface BreakerInterceptorOptions {
  * method does not throttle the healthy ones. A response stream counts when it
  * ends, not when it starts: a stream that opens and then dies is a failure.
  */
-export function createBreakerInterceptor(options: BreakerInterceptorOptions = {}): ClientInterceptor {
+export function createBreakerInterceptor(options: BreakerInterceptorOptions = {}): Interceptor {
   const breakers = options.breakers ?? createBreakerRegistry();
   const isFailure = options.isFailure ?? isBreakerFailure;
-  const keyOf = options.keyOf ?? ((request: ClientRequest) => `${request.target} ${methodPath(request.method)}`);
+  const keyOf = options.keyOf ?? ((request: CallRequest) => `${request.context.target ?? ""} ${methodName(request.method)}`);
   const settle = (permit: BreakerPermit, error: unknown): void =>
     error !== undefined && isFailure(codeOf(error)) ? permit.reject() : permit.accept();
 
   return (next) => async (request) => {
+    // A client-side link: server calls pass through.
+    if (request.context.side !== "client") return next(request);
     const key = keyOf(request);
     const breaker = breakers.get(key);
     const permit = breaker.allow();
@@ -49,9 +52,10 @@ export function createBreakerInterceptor(options: BreakerInterceptorOptions = {}
   };
 }
 
-function openError(request: ClientRequest, dropRatio: number): RpcError {
-  const method = methodPath(request.method);
-  return new RpcError(Code.UNAVAILABLE, `circuit breaker open for ${request.target} ${method}`, {
-    details: [errorInfo("CIRCUIT_OPEN", "trellis.dev", { target: request.target, method, dropRatio: dropRatio.toFixed(3) })],
+function openError(request: CallRequest, dropRatio: number): RpcError {
+  const method = methodName(request.method);
+  const target = request.context.target ?? "";
+  return new RpcError(Code.UNAVAILABLE, `circuit breaker open for ${target} ${method}`, {
+    details: [errorInfo("CIRCUIT_OPEN", "trellis.dev", { target, method, dropRatio: dropRatio.toFixed(3) })],
   });
 }

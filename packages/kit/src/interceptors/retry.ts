@@ -1,11 +1,14 @@
 import type { DescMethod } from "@bufbuild/protobuf";
 import { MethodOptions_IdempotencyLevel } from "@bufbuild/protobuf/wkt";
-import { Code, RpcError } from "../errors/rpc-error.js";
+import { isRetryable } from "../errors/code.js";
+import { RpcError } from "../errors/rpc-error.js";
+import { abortedError, codeOf } from "../errors/to-rpc-error.js";
 import { RetryInfoSchema } from "../gen/google/rpc/error_details_pb.js";
-import type { ClientInterceptor } from "../interceptors/client-interceptor.js";
-import { createRetryBudget, type RetryBudget } from "./retry-budget.js";
-import { createRetryStats, type RetryStats } from "./retry-stats.js";
-import { abortedError, codeOf } from "./status.js";
+import type { Interceptor } from "../call/interceptor.js";
+import { canAbort } from "../client/client-call.js";
+import { backoffDelay, checkedBackoff, type BackoffOptions } from "../resilience/backoff.js";
+import { createRetryBudget, type RetryBudget } from "../resilience/retry-budget.js";
+import { createRetryStats, type RetryStats } from "../resilience/retry-stats.js";
 
 /** Waits `ms`, or less when `signal` aborts (it may then resolve or reject). */
 export type Sleep = (ms: number, signal: AbortSignal | undefined) => Promise<void>;
@@ -14,20 +17,8 @@ export type Sleep = (ms: number, signal: AbortSignal | undefined) => Promise<voi
 export interface RetryInterceptorOptions {
   /** Attempts per call, the first included. @default 3 */
   readonly maxAttempts?: number;
-  /** Backoff cap before the first retry; each retry waits a random time below the cap. @default 50 */
-  readonly initialBackoffMs?: number;
-  /** Largest backoff cap. @default 1000 */
-  readonly maxBackoffMs?: number;
-  /** Growth of the backoff cap per retry. @default 2 */
-  readonly multiplier?: number;
-  /** Codes that are retried. @default [Code.UNAVAILABLE] */
-  readonly retryableCodes?: readonly Code[];
-  /**
-   * Codes retried only when the server attached a google.rpc.RetryInfo, i.e.
-   * said when to come back (a rate limiter's RESOURCE_EXHAUSTED).
-   * @default [Code.RESOURCE_EXHAUSTED]
-   */
-  readonly retryInfoCodes?: readonly Code[];
+  /** Delay before each retry, unless the server's RetryInfo says when. @default { initialMs: 50, maxMs: 1000, multiplier: 2 } */
+  readonly backoff?: BackoffOptions;
   /** Which methods may be sent twice. @default {@link isIdempotentMethod} */
   readonly isIdempotent?: (method: DescMethod) => boolean;
   /** Caps retries across calls; share one per backend. @default a new {@link createRetryBudget} */
@@ -54,6 +45,14 @@ export function isIdempotentMethod(method: DescMethod): boolean {
 }
 
 /**
+ * Why the kit's own and not grpc-js' `retryPolicy` + `retryThrottling` (gRFC
+ * A6): servers and rate limiters say when to come back with a
+ * google.rpc.RetryInfo detail, which grpc-js does not read (it knows only the
+ * `grpc-retry-pushback-ms` trailer), so it would retry a RESOURCE_EXHAUSTED
+ * either never or too soon; and the budget must be observable (`snapshot()`)
+ * and shared across a client's methods, which grpc-js' per-channel throttle
+ * token count is not.
+ *
  * Retries unary calls of idempotent methods that failed with a transient code,
  * after an exponential backoff with full jitter (or the server's RetryInfo
  * delay). It never retries what may have had an effect (other methods, request
@@ -62,13 +61,9 @@ export function isIdempotentMethod(method: DescMethod): boolean {
  * the last error instead), stops when the call is cancelled, and stops
  * retrying when the budget says the backend is failing broadly.
  */
-export function createRetryInterceptor(options: RetryInterceptorOptions = {}): ClientInterceptor {
+export function createRetryInterceptor(options: RetryInterceptorOptions = {}): Interceptor {
   const maxAttempts = Math.max(1, options.maxAttempts ?? 3);
-  const initialBackoffMs = options.initialBackoffMs ?? 50;
-  const maxBackoffMs = options.maxBackoffMs ?? 1000;
-  const multiplier = options.multiplier ?? 2;
-  const retryableCodes = new Set(options.retryableCodes ?? [Code.UNAVAILABLE]);
-  const retryInfoCodes = new Set(options.retryInfoCodes ?? [Code.RESOURCE_EXHAUSTED]);
+  const backoff = checkedBackoff(options.backoff, { initialMs: 50, maxMs: 1000 }, "retry.backoff");
   const isIdempotent = options.isIdempotent ?? isIdempotentMethod;
   const budget = options.budget ?? createRetryBudget();
   const stats = options.stats ?? createRetryStats();
@@ -77,11 +72,14 @@ export function createRetryInterceptor(options: RetryInterceptorOptions = {}): C
   const now = options.now ?? Date.now;
 
   return (next) => async (request) => {
+    // A client-side link: server calls pass through.
+    if (request.context.side !== "client") return next(request);
     if (request.stream || request.method.methodKind !== "unary" || !isIdempotent(request.method)) {
       stats.record("attempts");
       return next(request);
     }
-    const { deadline, signal } = request.options;
+    const { deadline } = request.context;
+    const signal = canAbort(request.context.signal) ? request.context.signal : undefined;
     for (let attempt = 1; ; attempt++) {
       stats.record("attempts");
       if (attempt > 1) stats.record("retries");
@@ -93,9 +91,8 @@ export function createRetryInterceptor(options: RetryInterceptorOptions = {}): C
       } catch (error) {
         lastError = error;
       }
-      const code = codeOf(lastError);
       const pushbackMs = retryDelayOf(lastError);
-      if (!retryableCodes.has(code) && !(pushbackMs !== undefined && retryInfoCodes.has(code))) throw lastError;
+      if (!isRetryable(codeOf(lastError), pushbackMs !== undefined)) throw lastError;
       budget.onFailure();
       if (attempt >= maxAttempts) throw lastError;
       if (signal?.aborted) throw abortedError(signal, "call cancelled before a retry", lastError);
@@ -103,8 +100,7 @@ export function createRetryInterceptor(options: RetryInterceptorOptions = {}): C
         stats.record("budgetExhausted");
         throw lastError;
       }
-      const cap = Math.min(maxBackoffMs, initialBackoffMs * multiplier ** (attempt - 1));
-      const delayMs = pushbackMs ?? random() * cap;
+      const delayMs = pushbackMs ?? backoffDelay(attempt, backoff, random);
       // A retry that cannot finish before the deadline only adds load; the
       // caller learns more from the real error than from DEADLINE_EXCEEDED.
       if (deadline !== undefined && now() + delayMs >= deadline) throw lastError;

@@ -4,12 +4,14 @@ import { create, createFileRegistry, type DescMethod } from "@bufbuild/protobuf"
 import { FileDescriptorProtoSchema, MethodOptions_IdempotencyLevel } from "@bufbuild/protobuf/wkt";
 import { retryInfo } from "../errors/error-details.js";
 import { Code, RpcError, type RpcErrorOptions } from "../errors/rpc-error.js";
+import { codeName } from "../errors/code.js";
 import { EchoRequestSchema, EchoResponseSchema, EchoService } from "../gen-test/trellis/kittest/v1/echo_pb.js";
-import type { ClientCallOptions, ClientNext, ClientRequest } from "../interceptors/client-interceptor.js";
-import { createRetryBudget } from "./retry-budget.js";
-import { createRetryInterceptor, isIdempotentMethod, type RetryInterceptorOptions } from "./retry-interceptor.js";
-import { createRetryStats } from "./retry-stats.js";
+import type { CallRequest, Next } from "../call/interceptor.js";
+import { createRetryBudget } from "../resilience/retry-budget.js";
+import { createRetryInterceptor, isIdempotentMethod, type RetryInterceptorOptions } from "./retry.js";
+import { createRetryStats } from "../resilience/retry-stats.js";
 import { rpcFailure } from "../testing/rpc-failure.js";
+import { createTestRequest } from "../testing/test-call-context.js";
 
 /**
  * A service built at run time, so methods can carry `idempotency_level`
@@ -54,16 +56,16 @@ const RetryTestService = (() => {
 
 const always = (): boolean => true;
 
-function request(options: Partial<ClientCallOptions> = {}, method: DescMethod = EchoService.method.echo): ClientRequest {
-  return { stream: false, method, target: "dns:///echo", message: create(EchoRequestSchema), options: { metadata: {}, ...options } };
+function request(options: { deadline?: number; signal?: AbortSignal } = {}, method: DescMethod = EchoService.method.echo): CallRequest {
+  return createTestRequest({ side: "client", method, target: "dns:///echo", message: create(EchoRequestSchema), ...options });
 }
 
 function failure(code: Code, options?: RpcErrorOptions): RpcError {
-  return new RpcError(code, `attempt failed with ${Code[code]}`, options);
+  return new RpcError(code, `attempt failed with ${codeName(code)}`, options);
 }
 
 /** A backend that answers from a script (an error to throw, or "ok"), repeating the last entry. */
-function scripted(script: readonly (RpcError | "ok")[]): ClientNext & { calls: () => number } {
+function scripted(script: readonly (RpcError | "ok")[]): Next & { calls: () => number } {
   let calls = 0;
   const next = async () => {
     const step = script[Math.min(calls++, script.length - 1)];
@@ -74,7 +76,7 @@ function scripted(script: readonly (RpcError | "ok")[]): ClientNext & { calls: (
 }
 
 /** A retry interceptor on a fake clock whose sleep only moves the clock. */
-function setup(backend: ClientNext, options: RetryInterceptorOptions = {}) {
+function setup(backend: Next, options: RetryInterceptorOptions = {}) {
   const clock = { t: 1_000_000 };
   const sleeps: number[] = [];
   const stats = createRetryStats();
@@ -110,10 +112,10 @@ describe("retry interceptor", () => {
     assert.equal(backend.calls(), 2);
   });
 
-  it("backs off exponentially with full jitter, up to maxBackoffMs", async () => {
+  it("backs off exponentially with full jitter, up to backoff.maxMs", async () => {
     const { handler, sleeps } = setup(scripted([failure(Code.UNAVAILABLE)]), {
       maxAttempts: 6,
-      maxBackoffMs: 300,
+      backoff: { maxMs: 300 },
       budget: createRetryBudget({ maxTokens: 100 }),
     });
     await rpcFailure(handler(request()));
@@ -142,7 +144,7 @@ describe("retry interceptor", () => {
   });
 
   for (const code of [Code.NOT_FOUND, Code.INVALID_ARGUMENT, Code.INTERNAL, Code.DEADLINE_EXCEEDED, Code.CANCELLED, Code.RESOURCE_EXHAUSTED]) {
-    it(`does not retry ${Code[code]}`, async () => {
+    it(`does not retry ${codeName(code)}`, async () => {
       const backend = scripted([failure(code)]);
       const { handler, sleeps } = setup(backend);
       assert.equal((await rpcFailure(handler(request()))).code, code);
@@ -168,7 +170,7 @@ describe("retry interceptor", () => {
     assert.deepEqual(sleeps, [700]);
     const pushback = setup(scripted([failure(Code.UNAVAILABLE, { details: [retryInfo(1500)] }), "ok"]));
     await pushback.handler(request());
-    assert.deepEqual(pushback.sleeps, [1500], "RetryInfo wins over the backoff, even past maxBackoffMs");
+    assert.deepEqual(pushback.sleeps, [1500], "RetryInfo wins over the backoff, even past backoff.maxMs");
   });
 
   it("gives up with the last error rather than sleep past the deadline", async () => {
@@ -204,7 +206,7 @@ describe("retry interceptor", () => {
   it("passes a server call's cancellation reason on, and does not start a retry after an abort", async () => {
     const controller = new AbortController();
     const reason = new RpcError(Code.DEADLINE_EXCEEDED, "the calling request timed out");
-    const backend: ClientNext = async () => {
+    const backend: Next = async () => {
       controller.abort(reason);
       throw failure(Code.UNAVAILABLE);
     };
@@ -231,7 +233,7 @@ describe("retry interceptor", () => {
     const budget = createRetryBudget({ maxTokens: 10, tokenRatio: 0.1 });
     for (let i = 0; i < 10; i++) budget.onFailure();
     let fail = true;
-    const backend: ClientNext = async () => {
+    const backend: Next = async () => {
       if (fail) throw failure(Code.UNAVAILABLE);
       return { stream: false, message: create(EchoResponseSchema) };
     };

@@ -1,8 +1,10 @@
 import type { DescMethod } from "@bufbuild/protobuf";
 import { Code, RpcError } from "../errors/rpc-error.js";
-import type { ClientInterceptor } from "../interceptors/client-interceptor.js";
-import { currentCallContext } from "../server/call-context-storage.js";
-import { abortedError } from "./status.js";
+import { abortedError } from "../errors/to-rpc-error.js";
+import { withCallSettings } from "../call/call-context.js";
+import { currentCallContext } from "../call/call-context-storage.js";
+import type { Interceptor } from "../call/interceptor.js";
+import { canAbort } from "../client/client-call.js";
 
 /** The request header that carries the request id from call to call. */
 export const REQUEST_ID_HEADER = "x-request-id";
@@ -36,7 +38,7 @@ export interface ClientDeadlineInterceptorOptions {
  * being sent, so a slow chain stops at the first hop that notices. The parent's
  * request id is passed on in `x-request-id` so logs join up across services.
  */
-export function createClientDeadlineInterceptor(options: ClientDeadlineInterceptorOptions = {}): ClientInterceptor {
+export function createClientDeadlineInterceptor(options: ClientDeadlineInterceptorOptions = {}): Interceptor {
   const defaultTimeoutMs = options.defaultTimeoutMs ?? 5000;
   const methodTimeoutsMs = options.methodTimeoutsMs ?? {};
   const now = options.now ?? Date.now;
@@ -59,11 +61,15 @@ export function createClientDeadlineInterceptor(options: ClientDeadlineIntercept
   };
 
   return (next) => async (request) => {
+    const { context } = request;
+    // A client-side link: server calls pass through.
+    if (context.side !== "client") return next(request);
     const at = now();
-    const parent = request.options.parent ?? currentCallContext();
+    const parent = context.parent ?? currentCallContext();
     const timeout = timeoutOf(request.method);
-    const deadline = earliest(request.options.deadline, timeout === undefined ? undefined : at + timeout, parent?.deadline);
-    const signals = [request.options.signal, parent?.signal].filter((s): s is AbortSignal => s !== undefined);
+    const deadline = earliest(context.deadline, timeout === undefined ? undefined : at + timeout, parent?.deadline);
+    const own = context.signal.aborted || ownSignal(context) ? context.signal : undefined;
+    const signals = [own, parent?.signal].filter((s): s is AbortSignal => s !== undefined);
     const signal = signals.length > 1 ? AbortSignal.any(signals) : signals[0];
 
     if (signal?.aborted) throw abortedError(signal, "call cancelled before it was sent");
@@ -74,19 +80,15 @@ export function createClientDeadlineInterceptor(options: ClientDeadlineIntercept
         inherited ? "the deadline of the call being handled has passed; not sending" : "deadline passed before the call was sent",
       );
     }
-
-    const { metadata } = request.options;
-    const needsRequestId = parent !== undefined && !Object.keys(metadata).some((key) => key.toLowerCase() === REQUEST_ID_HEADER);
-    return next({
-      ...request,
-      options: {
-        ...request.options,
-        ...(deadline === undefined ? {} : { deadline }),
-        ...(signal === undefined ? {} : { signal }),
-        metadata: needsRequestId ? { ...metadata, [REQUEST_ID_HEADER]: parent.requestId } : metadata,
-      },
-    });
+    if (parent !== undefined && !context.requestHeader.has(REQUEST_ID_HEADER)) context.requestHeader.set(REQUEST_ID_HEADER, parent.requestId);
+    if (deadline === context.deadline && (signal === undefined || signal === context.signal)) return next(request);
+    return next({ ...request, context: withCallSettings(context, { deadline, ...(signal === undefined ? {} : { signal }) }) });
   };
+}
+
+/** Whether the call has a signal of its own (not the never-firing default). */
+function ownSignal(context: { readonly signal: AbortSignal }): boolean {
+  return canAbort(context.signal);
 }
 
 function earliest(...deadlines: (number | undefined)[]): number | undefined {

@@ -2,26 +2,28 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { create, type DescMethod, type Message } from "@bufbuild/protobuf";
 import { Code, RpcError } from "../errors/rpc-error.js";
+import { codeName } from "../errors/code.js";
 import { ErrorInfoSchema } from "../gen/google/rpc/error_details_pb.js";
 import { EchoRequestSchema, EchoResponseSchema, EchoService, EchoStreamResponseSchema } from "../gen-test/trellis/kittest/v1/echo_pb.js";
-import type { ClientNext, ClientRequest } from "../interceptors/client-interceptor.js";
-import { createBreakerInterceptor, type BreakerInterceptorOptions } from "./breaker-interceptor.js";
-import { createBreakerRegistry } from "./breaker-registry.js";
+import type { CallRequest, Next } from "../call/interceptor.js";
+import { createBreakerInterceptor, type BreakerInterceptorOptions } from "./breaker.js";
+import { createBreakerRegistry } from "../resilience/breaker-registry.js";
+import { createTestRequest } from "../testing/test-call-context.js";
 
-function request(method: DescMethod = EchoService.method.echo, target = "dns:///echo"): ClientRequest {
-  return { stream: false, method, target, message: create(EchoRequestSchema), options: { metadata: {} } };
+function request(method: DescMethod = EchoService.method.echo, target = "dns:///echo"): CallRequest {
+  return createTestRequest({ side: "client", method, target, message: create(EchoRequestSchema) });
 }
 
-const failWith = (code: Code): ClientNext => async () => {
+const failWith = (code: Code): Next => async () => {
   throw new RpcError(code, "backend says no");
 };
 
 /** A breaker interceptor on a fake clock that never drops by chance: it drops whenever the ratio is positive. */
-function setup(next: ClientNext, options: BreakerInterceptorOptions = {}) {
+function setup(next: Next, options: BreakerInterceptorOptions = {}) {
   const clock = { t: 0 };
   const breakers = createBreakerRegistry({ now: () => clock.t, random: () => 0 });
   let sent = 0;
-  const counted: ClientNext = (r) => {
+  const counted: Next = (r) => {
     sent++;
     return next(r);
   };
@@ -63,7 +65,7 @@ describe("breaker interceptor", () => {
   });
 
   for (const code of [Code.NOT_FOUND, Code.INVALID_ARGUMENT, Code.PERMISSION_DENIED, Code.FAILED_PRECONDITION, Code.CANCELLED, Code.ALREADY_EXISTS]) {
-    it(`does not count ${Code[code]} against the backend`, async () => {
+    it(`does not count ${codeName(code)} against the backend`, async () => {
       const { handler, breakers, sent } = setup(failWith(code));
       for (let i = 0; i < 200; i++) assert.equal((await settle(handler(request())))?.code, code);
       assert.equal(sent(), 200);
@@ -73,7 +75,7 @@ describe("breaker interceptor", () => {
   }
 
   for (const code of [Code.UNAVAILABLE, Code.DEADLINE_EXCEEDED, Code.INTERNAL, Code.RESOURCE_EXHAUSTED, Code.DATA_LOSS, Code.UNIMPLEMENTED]) {
-    it(`counts ${Code[code]} as a failure`, async () => {
+    it(`counts ${codeName(code)} as a failure`, async () => {
       const { handler, breakers } = setup(failWith(code));
       await settle(handler(request()));
       assert.equal(Object.values(breakers.snapshot())[0]?.failures, 1);
@@ -90,7 +92,7 @@ describe("breaker interceptor", () => {
     const clock = { t: 0 };
     const breakers = createBreakerRegistry({ now: () => clock.t, random: () => 0 });
     const handler = createBreakerInterceptor({ breakers })(async (r) => {
-      if (r.target === "dns:///down") throw new RpcError(Code.UNAVAILABLE, "down");
+      if (r.context.target === "dns:///down") throw new RpcError(Code.UNAVAILABLE, "down");
       return { stream: false, message: create(EchoResponseSchema) };
     });
     for (let i = 0; i < 50; i++) await settle(handler(request(EchoService.method.echo, "dns:///down")));
@@ -112,7 +114,7 @@ describe("breaker interceptor", () => {
     const response = await handler(request(EchoService.method.echoStream));
     assert.ok(response.stream);
     assert.equal(Object.values(breakers.snapshot())[0]?.requests, 0, "nothing counted while the stream is open");
-    const received: Message[] = [];
+    const received: object[] = [];
     await assert.rejects(async () => {
       for await (const message of response.messages) received.push(message);
     }, /connection reset/);

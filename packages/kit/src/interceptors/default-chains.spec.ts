@@ -3,16 +3,20 @@ import assert from "node:assert/strict";
 import { create, type DescMethod } from "@bufbuild/protobuf";
 import { Code, RpcError } from "../errors/rpc-error.js";
 import { EchoRequestSchema, EchoResponseSchema, EchoService } from "../gen-test/trellis/kittest/v1/echo_pb.js";
-import type { ClientCallOptions, ClientNext, ClientRequest } from "../interceptors/client-interceptor.js";
-import { chain } from "../interceptors/interceptor.js";
-import { createBreakerRegistry } from "./breaker-registry.js";
-import { defaultClientInterceptors } from "./default-client-interceptors.js";
-import { createRetryStats } from "./retry-stats.js";
+import { chain, type CallRequest, type Next } from "../call/interceptor.js";
+import type { CallContext } from "../call/call-context.js";
+import { ClientCall } from "../client/client-call.js";
+import { createLogger } from "../observability/logger.js";
+import { createBreakerRegistry } from "../resilience/breaker-registry.js";
+import { defaultClientInterceptors } from "./default-chains.js";
+import { createRetryStats } from "../resilience/retry-stats.js";
 
 const NOW = 1_700_000_000_000;
 
-function request(options: Partial<ClientCallOptions> = {}, method: DescMethod = EchoService.method.echo): ClientRequest {
-  return { stream: false, method, target: "dns:///echo", message: create(EchoRequestSchema), options: { metadata: {}, ...options } };
+/** A client call as createClient makes it (no signal, no deadline unless given). */
+function request(options: { deadline?: number } = {}, method: DescMethod = EchoService.method.echo): CallRequest {
+  const context = new ClientCall({ method, target: "dns:///echo", logger: createLogger({ level: "silent" }), ...options });
+  return { stream: false, method, context, message: create(EchoRequestSchema) };
 }
 
 describe("default client interceptors", () => {
@@ -25,10 +29,10 @@ describe("default client interceptors", () => {
   it("runs retries inside the breaker, and the breaker inside the deadline", async () => {
     const breakers = createBreakerRegistry({ now: () => NOW });
     const stats = createRetryStats();
-    const seen: ClientCallOptions[] = [];
+    const seen: CallContext[] = [];
     let calls = 0;
-    const backend: ClientNext = async (r) => {
-      seen.push(r.options);
+    const backend: Next = async (r) => {
+      seen.push(r.context);
       if (++calls < 3) throw new RpcError(Code.UNAVAILABLE, "flaky");
       return { stream: false, message: create(EchoResponseSchema) };
     };
