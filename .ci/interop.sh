@@ -29,7 +29,7 @@ PY="$CI_VENV/bin/python"
 
 GRPCURL_SOURCE_ARGS=()
 if [ "${INTEROP_GRPCURL_SOURCE:-reflection}" = protos ]; then
-  GRPCURL_SOURCE_ARGS=(-import-path services/user/api -import-path packages/kit/proto
+  GRPCURL_SOURCE_ARGS=(-import-path packages/api/proto -import-path packages/kit/proto
     -proto trellis/user/v1/user.proto)
   echo "note: INTEROP_GRPCURL_SOURCE=protos: the grpcurl CRUD calls use the .proto files, not reflection"
 fi
@@ -314,9 +314,9 @@ gen_python_stubs() {
   local out
   PYGEN="$WORK/pygen"
   mkdir -p "$PYGEN"
-  if out="$("$PY" -m grpc_tools.protoc -I services/user/api -I packages/kit/proto \
+  if out="$("$PY" -m grpc_tools.protoc -I packages/api/proto -I packages/kit/proto \
     --python_out="$PYGEN" --grpc_python_out="$PYGEN" \
-    services/user/api/trellis/user/v1/user.proto \
+    packages/api/proto/trellis/user/v1/user.proto \
     packages/kit/proto/trellis/validate/v1/validate.proto 2>&1)"; then
     ok "python stubs generated with grpc_tools.protoc"
   else

@@ -113,16 +113,16 @@ mkdirSync(tmpDir, { recursive: true });
 const USER7 = "00000000-0000-4000-8000-000000000007";
 /** The headers h2load sends with every gRPC request. */
 const GRPC_HEADERS = ["content-type: application/grpc", "te: trailers"];
-const userPb = () => import("../services/user/dist/gen/trellis/user/v1/user_pb.js");
-const chatPb = () => import("../services/chat/dist/gen/trellis/chat/v1/chat_pb.js");
+const userPb = () => import("@trellis/api/trellis/user/v1/user_pb.js");
+const chatPb = () => import("@trellis/api/trellis/chat/v1/chat_pb.js");
 const grpcFrame = (bytes) => {
   const f = Buffer.alloc(5 + bytes.length);
   f.writeUInt32BE(bytes.length, 1);
   Buffer.from(bytes).copy(f, 5);
   return f;
 };
-const USER_PROTO = { proto: "services/user/api/trellis/user/v1/user.proto", importPaths: ["services/user/api", "packages/kit/proto"] };
-const CHAT_PROTO = { proto: "services/chat/api/trellis/chat/v1/chat.proto", importPaths: ["services/chat/api", "packages/kit/proto"] };
+const USER_PROTO = { proto: "packages/api/proto/trellis/user/v1/user.proto", importPaths: ["packages/api/proto", "packages/kit/proto"] };
+const CHAT_PROTO = { proto: "packages/api/proto/trellis/chat/v1/chat.proto", importPaths: ["packages/api/proto", "packages/kit/proto"] };
 
 /** Unary call descriptions: gRPC path + request bytes + ghz call + REST path + a response check. */
 async function unaryCalls() {

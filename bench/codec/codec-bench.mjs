@@ -22,7 +22,7 @@ const require = createRequire(join(repo, "package.json"));
 
 const { create, toBinary, fromBinary } = await import(pathToFileURL(require.resolve("@bufbuild/protobuf")).href);
 const { TimestampSchema } = await import(pathToFileURL(require.resolve("@bufbuild/protobuf/wkt")).href);
-const pb = await import(join(repo, "services/user/dist/gen/trellis/user/v1/user_pb.js"));
+const pb = await import(join(repo, "packages/api/dist/gen/trellis/user/v1/user_pb.js"));
 const protoLoader = require("@grpc/proto-loader");
 
 const QUICK = process.env.QUICK === "1"; // smoke run: tiny iteration counts
@@ -104,7 +104,7 @@ const protobufEs = {
 const LOADER_OPTIONS = { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true };
 const packageDefinition = protoLoader.loadSync("trellis/user/v1/user.proto", {
   ...LOADER_OPTIONS,
-  includeDirs: [join(repo, "services/user/api"), join(repo, "packages/kit/proto")],
+  includeDirs: [join(repo, "packages/api/proto"), join(repo, "packages/kit/proto")],
 });
 function plUser(f) {
   return {
@@ -139,7 +139,7 @@ const protoLoaderContender = {
 //     server runs; shown to separate protobufjs' wire cost from the object conversion.
 const protobuf = require("protobufjs");
 const root = new protobuf.Root();
-const includeDirs = [join(repo, "services/user/api"), join(repo, "packages/kit/proto")];
+const includeDirs = [join(repo, "packages/api/proto"), join(repo, "packages/kit/proto")];
 root.resolvePath = (origin, target) => {
   for (const dir of includeDirs) {
     const p = join(dir, target);

@@ -67,7 +67,7 @@ async function watchOnce(reqBytes) {
 }
 
 async function watch() {
-  const pb = await import("../../services/user/dist/gen/trellis/user/v1/user_pb.js");
+  const pb = await import("@trellis/api/trellis/user/v1/user_pb.js");
   const req = Buffer.from(toBinary(pb.WatchUsersRequestSchema, create(pb.WatchUsersRequestSchema, { includeSnapshot: true })));
   const phase = async (ms) => {
     const t0 = nowUs();
@@ -101,7 +101,7 @@ async function watch() {
 }
 
 async function chatPingPong() {
-  const pb = await import("../../services/chat/dist/gen/trellis/chat/v1/chat_pb.js");
+  const pb = await import("@trellis/api/trellis/chat/v1/chat_pb.js");
   const call = client.makeBidiStreamRequest("/trellis.chat.v1.ChatService/Chat", raw, raw);
   const enc = (action) => Buffer.from(toBinary(pb.ChatRequestSchema, create(pb.ChatRequestSchema, { action })));
   let waiting = null;

@@ -10,7 +10,7 @@ import { buildStore, parsePort, ready } from "./dataset.mjs";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 const packageDefinition = protoLoader.loadSync("trellis/user/v1/user.proto", {
-  includeDirs: [root + "services/user/api", root + "packages/kit/proto"],
+  includeDirs: [root + "packages/api/proto", root + "packages/kit/proto"],
   keepCase: true,
   longs: String,
   enums: String,

@@ -34,7 +34,7 @@ const app = await NestFactory.createMicroservice(AppModule, {
     protoPath: "trellis/user/v1/user.proto",
     url: `127.0.0.1:${port}`,
     loader: {
-      includeDirs: [root + "services/user/api", root + "packages/kit/proto"],
+      includeDirs: [root + "packages/api/proto", root + "packages/kit/proto"],
       keepCase: true,
       longs: String,
       enums: String,

@@ -5,7 +5,7 @@
 // breaker, retry, p2c_ewma) to the Trellis user peer. The user cache is made to
 // expire at once so every Send really calls the user service.
 import { closeClient, createClient, createLogger } from "@trellis/kit";
-import { UserService } from "../../services/user/dist/gen/trellis/user/v1/user_pb.js";
+import { UserService } from "@trellis/api/trellis/user/v1/user_pb.js";
 import { createChatServer } from "../../services/chat/dist/internal/server.js";
 import { createRoomHub } from "../../services/chat/dist/internal/room-hub.js";
 import { createUserDirectory } from "../../services/chat/dist/internal/user-directory.js";

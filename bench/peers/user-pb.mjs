@@ -7,7 +7,7 @@ import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { TimestampSchema } from "@bufbuild/protobuf/wkt";
 import { buildStore, ROLE_NUMBER } from "./dataset.mjs";
 
-const GEN = new URL("../../services/user/dist/gen/trellis/user/v1/user_pb.js", import.meta.url);
+const GEN = new URL("@trellis/api/trellis/user/v1/user_pb.js", import.meta.url);
 
 let gen;
 try {

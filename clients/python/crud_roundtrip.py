@@ -6,9 +6,9 @@ Usage: crud_roundtrip.py ADDRESS [--gen-dir DIR]
 ADDRESS is host:port of a running user service (plaintext). The protobuf/gRPC stubs are
 not committed: pass --gen-dir with the output of
 
-    python -m grpc_tools.protoc -I services/user/api -I packages/kit/proto \
+    python -m grpc_tools.protoc -I packages/api/proto -I packages/kit/proto \
         --python_out=DIR --grpc_python_out=DIR \
-        services/user/api/trellis/user/v1/user.proto \
+        packages/api/proto/trellis/user/v1/user.proto \
         packages/kit/proto/trellis/validate/v1/validate.proto
 
 or leave it out and the script generates them into a temporary directory itself.
@@ -31,7 +31,7 @@ import uuid
 
 REPO_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 PROTOS = [
-    "services/user/api/trellis/user/v1/user.proto",
+    "packages/api/proto/trellis/user/v1/user.proto",
     "packages/kit/proto/trellis/validate/v1/validate.proto",
 ]
 TIMEOUT_S = 10.0
@@ -40,7 +40,7 @@ TIMEOUT_S = 10.0
 def generate_stubs(out_dir: str) -> None:
     cmd = [
         sys.executable, "-m", "grpc_tools.protoc",
-        "-I", os.path.join(REPO_ROOT, "services/user/api"),
+        "-I", os.path.join(REPO_ROOT, "packages/api/proto"),
         "-I", os.path.join(REPO_ROOT, "packages/kit/proto"),
         f"--python_out={out_dir}", f"--grpc_python_out={out_dir}",
         *[os.path.join(REPO_ROOT, p) for p in PROTOS],

@@ -5,8 +5,8 @@
  * environment (the README's "chat service").
  */
 import { runService } from "@trellis/kit";
-import { UserService } from "@trellis/user/gen/trellis/user/v1/user_pb.js";
-import { ChatService } from "./gen/trellis/chat/v1/chat_pb.js";
+import { UserService } from "@trellis/api/trellis/user/v1/user_pb.js";
+import { ChatService } from "@trellis/api/trellis/chat/v1/chat_pb.js";
 import { createChatHandlers } from "./internal/chat-handlers.js";
 import { readChatConfig } from "./internal/chat-config.js";
 import { createRoomHub } from "./internal/room-hub.js";

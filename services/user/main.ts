@@ -4,7 +4,7 @@
  * shutdown). Configured only by the environment (the README's "user service").
  */
 import { runService } from "@trellis/kit";
-import { UserService } from "./gen/trellis/user/v1/user_pb.js";
+import { UserService } from "@trellis/api/trellis/user/v1/user_pb.js";
 import { createChangeFeed } from "./internal/change-feed.js";
 import { createSnapshotLimiter } from "./internal/snapshot-limiter.js";
 import { readUserConfig } from "./internal/user-config.js";

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the grpc-go peer: bench/peers/go/bin/user-server.
 #  1. protoc-gen-go / protoc-gen-go-grpc (pinned below) into a cache dir, once;
-#  2. Go stubs from services/user/api/trellis/user/v1/user.proto into gen/
+#  2. Go stubs from packages/api/proto/trellis/user/v1/user.proto into gen/
 #     (gitignored) with `npx buf generate`, when the proto or this script changed;
 #  3. go build (Go's own build cache makes a rebuild with no change ~instant).
 # Idempotent; safe to run before every benchmark.
@@ -23,7 +23,7 @@ fi
 
 # Regenerate only when an input changed (stamp = hash of protos + template + versions).
 stamp_file="$here/gen/.stamp"
-stamp="$(cat "$root/services/user/api/trellis/user/v1/user.proto" \
+stamp="$(cat "$root/packages/api/proto/trellis/user/v1/user.proto" \
   "$root/packages/kit/proto/trellis/validate/v1/validate.proto" \
   "$here/buf.gen.yaml" | sha256sum | cut -d' ' -f1)-$PROTOC_GEN_GO_VERSION-$PROTOC_GEN_GO_GRPC_VERSION"
 if [[ ! -f "$stamp_file" || "$(cat "$stamp_file")" != "$stamp" ]]; then

@@ -10,7 +10,7 @@ import {
   type ChatMessage,
   type ChatRequest,
   type ChatService,
-} from "../gen/trellis/chat/v1/chat_pb.js";
+} from "@trellis/api/trellis/chat/v1/chat_pb.js";
 import type { ChatRepository, RoomEvent, StoredMessage } from "./chat-repository.js";
 import { createEventQueue } from "./event-queue.js";
 import { decodeHistoryToken, encodeHistoryToken } from "./history-token.js";

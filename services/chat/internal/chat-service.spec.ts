@@ -5,15 +5,15 @@ import * as grpc from "@grpc/grpc-js";
 import { Code, createClient, type Client, closeClient } from "@trellis/kit";
 import { startTestServer, type TestServer, rpcFailure } from "@trellis/kit/testing";
 import { PreconditionFailureSchema, RetryInfoSchema } from "@trellis/kit/gen/google/rpc/error_details_pb.js";
-import { UserService } from "@trellis/user/gen/trellis/user/v1/user_pb.js";
+import { UserService } from "@trellis/api/trellis/user/v1/user_pb.js";
 import { createFakeUserService } from "../test/fake-user-service.js";
-import { ChatService, PresenceEvent_Kind, type ChatResponse } from "../gen/trellis/chat/v1/chat_pb.js";
+import { ChatService, PresenceEvent_Kind, type ChatResponse } from "@trellis/api/trellis/chat/v1/chat_pb.js";
 import { openChatRepository } from "../repository/open-chat-repository.js";
 import { createChatHandlers } from "./chat-handlers.js";
 import { createRoomHub } from "./room-hub.js";
 import { createUserDirectory } from "./user-directory.js";
 import { create, toBinary, type MessageInitShape } from "@bufbuild/protobuf";
-import { SubscribeRequestSchema, type ChatRequestSchema } from "../gen/trellis/chat/v1/chat_pb.js";
+import { SubscribeRequestSchema, type ChatRequestSchema } from "@trellis/api/trellis/chat/v1/chat_pb.js";
 
 /** A request stream the test pushes into. */
 function outbox(): { push(r: MessageInitShape<typeof ChatRequestSchema>): void; end(): void; stream: AsyncIterable<MessageInitShape<typeof ChatRequestSchema>> } {

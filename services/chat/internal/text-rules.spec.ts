@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { Code, RpcError } from "@trellis/kit";
 import { compileValidator } from "@trellis/kit/validation";
 import { textFieldsOf } from "@trellis/user/test/text-fields.js";
-import { ChatService } from "../gen/trellis/chat/v1/chat_pb.js";
+import { ChatService } from "@trellis/api/trellis/chat/v1/chat_pb.js";
 import { decodeHistoryToken } from "./history-token.js";
 
 const NUL = "a\u0000b";

@@ -1,7 +1,7 @@
 import { LRUCache } from "lru-cache";
 import { Code, preconditionFailure, retryInfo, RpcError, type CallContext, type Client } from "@trellis/kit";
 import { isBreakerFailure } from "@trellis/kit/errors";
-import type { UserService } from "@trellis/user/gen/trellis/user/v1/user_pb.js";
+import type { UserService } from "@trellis/api/trellis/user/v1/user_pb.js";
 
 /** A resolved sender. */
 export interface Sender {

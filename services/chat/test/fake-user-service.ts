@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { Code, RpcError, remainingMs, type CallContext, type ServiceImpl } from "@trellis/kit";
-import type { UserService } from "@trellis/user/gen/trellis/user/v1/user_pb.js";
+import type { UserService } from "@trellis/api/trellis/user/v1/user_pb.js";
 
 /** What the fake user service saw of each GetUser call. */
 export interface GetUserObservation {

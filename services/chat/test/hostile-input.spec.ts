@@ -2,13 +2,14 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { Code, createClient, type Client, closeClient } from "@trellis/kit";
-import { rpcFailure } from "@trellis/kit/testing";
+import { rpcFailure, startServiceProcess, type ServiceProcess } from "@trellis/kit/testing";
 import { BadRequestSchema } from "@trellis/kit/gen/google/rpc/error_details_pb.js";
-import { UserService } from "@trellis/user/gen/trellis/user/v1/user_pb.js";
-import { USER_MAIN, startServiceProcess, type ServiceProcess } from "@trellis/user/test/service-process.js";
-import { ChatService } from "../gen/trellis/chat/v1/chat_pb.js";
+import { UserService } from "@trellis/api/trellis/user/v1/user_pb.js";
+import { ChatService } from "@trellis/api/trellis/chat/v1/chat_pb.js";
 
 const CHAT_MAIN = fileURLToPath(new URL("../main.js", import.meta.url));
+/** The user service this chat calls, built beside it in the monorepo. */
+const USER_MAIN = fileURLToPath(new URL("../../../user/dist/main.js", import.meta.url));
 
 /** A History page token as chat encodes them (base64url JSON, format 1), with any fields. */
 const forgedHistoryToken = (fields: Record<string, unknown>): string =>

@@ -4,12 +4,13 @@ import { constants as http2 } from "node:http2";
 import { fileURLToPath } from "node:url";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { createClient, type Client, closeClient } from "@trellis/kit";
-import { grpcFrame, rawGrpcCall } from "@trellis/kit/testing";
-import { UserService } from "@trellis/user/gen/trellis/user/v1/user_pb.js";
-import { USER_MAIN, startServiceProcess, waitFor, type ServiceProcess } from "@trellis/user/test/service-process.js";
-import { ChatService, SubscribeRequestSchema } from "../gen/trellis/chat/v1/chat_pb.js";
+import { grpcFrame, rawGrpcCall, startServiceProcess, waitFor, type ServiceProcess } from "@trellis/kit/testing";
+import { UserService } from "@trellis/api/trellis/user/v1/user_pb.js";
+import { ChatService, SubscribeRequestSchema } from "@trellis/api/trellis/chat/v1/chat_pb.js";
 
 const CHAT_MAIN = fileURLToPath(new URL("../main.js", import.meta.url));
+/** The user service this chat calls, built beside it in the monorepo. */
+const USER_MAIN = fileURLToPath(new URL("../../../user/dist/main.js", import.meta.url));
 
 // A chat client that never reads its stream used to be left open for ever (the README promised
 // RESOURCE_EXHAUSTED); now the server ends it once it has not read for GRPC_MAX_WRITE_STALL_MS.

@@ -1,5 +1,5 @@
 import { createServer, type Server, type ServerOptions } from "@trellis/kit";
-import { UserService } from "../gen/trellis/user/v1/user_pb.js";
+import { UserService } from "@trellis/api/trellis/user/v1/user_pb.js";
 import { createUserHandlers, type UserHandlerDeps } from "./user-handlers.js";
 
 /** The user service's gRPC server: the kit's server (options from the environment via `serverOptionsFrom`) with UserService registered. */

@@ -10,7 +10,7 @@ import {
   type Role,
   type UserService,
   type WatchUsersResponseSchema,
-} from "../gen/trellis/user/v1/user_pb.js";
+} from "@trellis/api/trellis/user/v1/user_pb.js";
 import type { ChangeFeed } from "./change-feed.js";
 import { etagOf, versionOf } from "./etag.js";
 import { mapDomainError } from "./map-domain-error.js";

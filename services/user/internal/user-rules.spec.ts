@@ -2,7 +2,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { BadRequestSchema } from "@trellis/kit/gen/google/rpc/error_details_pb.js";
 import { Code, RpcError } from "@trellis/kit";
-import { Role } from "../gen/trellis/user/v1/user_pb.js";
+import { Role } from "@trellis/api/trellis/user/v1/user_pb.js";
 import { checkNewUser, checkPatch, normalizeEmail } from "./user-rules.js";
 
 const ID = "6f1c2a34-5b6d-4e7f-8a9b-0c1d2e3f4a5b";

@@ -1,7 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { invalidArgument, type FieldViolationInit } from "@trellis/kit";
 import { compileValidator } from "@trellis/kit/validation";
-import { CreateUserRequestSchema, Role, type CreateUserRequest } from "../gen/trellis/user/v1/user_pb.js";
+import { CreateUserRequestSchema, Role, type CreateUserRequest } from "@trellis/api/trellis/user/v1/user_pb.js";
 import type { NewUser, RoleValue, UserPatch } from "./user-repository.js";
 
 /**

@@ -11,7 +11,7 @@ import {
   Role,
   UserService,
   type WatchUsersResponse,
-} from "../gen/trellis/user/v1/user_pb.js";
+} from "@trellis/api/trellis/user/v1/user_pb.js";
 import { openUserRepository } from "../repository/open-user-repository.js";
 import { rawGrpcCall } from "../test/raw-grpc.js";
 import { createChangeFeed, type ChangeFeed } from "./change-feed.js";

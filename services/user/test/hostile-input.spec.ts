@@ -1,12 +1,12 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { Code, createClient, type Client, type RpcError, closeClient } from "@trellis/kit";
-import { rpcFailure } from "@trellis/kit/testing";
+import { rpcFailure, startServiceProcess, type ServiceProcess } from "@trellis/kit/testing";
 import { BadRequestSchema, ErrorInfoSchema } from "@trellis/kit/gen/google/rpc/error_details_pb.js";
-import { ChangeType, UserService, type WatchUsersResponse } from "../gen/trellis/user/v1/user_pb.js";
+import { ChangeType, UserService, type WatchUsersResponse } from "@trellis/api/trellis/user/v1/user_pb.js";
 import { filterFingerprint } from "../internal/page-token.js";
 import { rawGrpcCall } from "./raw-grpc.js";
-import { USER_MAIN, startServiceProcess, type ServiceProcess } from "./service-process.js";
+import { USER_MAIN } from "./user-main.js";
 
 /** A page token as the service encodes them (base64url JSON, format 1), with any fields. */
 const NUL = "\u0000";

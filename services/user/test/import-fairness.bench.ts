@@ -17,8 +17,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createClient, closeClient } from "@trellis/kit";
-import { UserService } from "../gen/trellis/user/v1/user_pb.js";
-import { USER_MAIN, startServiceProcess } from "./service-process.js";
+import { UserService } from "@trellis/api/trellis/user/v1/user_pb.js";
+import { startServiceProcess } from "@trellis/kit/testing";
+import { USER_MAIN } from "./user-main.js";
 
 const rows = Number(process.argv[2] ?? 20_000);
 const storage = process.argv[3] === "memory" ? "memory" : "disk";

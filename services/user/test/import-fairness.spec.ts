@@ -1,8 +1,9 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { createClient, type Client, closeClient } from "@trellis/kit";
-import { ChangeType, UserService } from "../gen/trellis/user/v1/user_pb.js";
-import { USER_MAIN, startServiceProcess, type ServiceProcess } from "./service-process.js";
+import { ChangeType, UserService } from "@trellis/api/trellis/user/v1/user_pb.js";
+import { startServiceProcess, type ServiceProcess } from "@trellis/kit/testing";
+import { USER_MAIN } from "./user-main.js";
 
 const ROWS = 4_000;
 /**

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { Code, RpcError, createClient, closeClient } from "@trellis/kit";
-import { UserService } from "../gen/trellis/user/v1/user_pb.js";
+import { UserService } from "@trellis/api/trellis/user/v1/user_pb.js";
 
 const MAIN = fileURLToPath(new URL("../main.js", import.meta.url));
 

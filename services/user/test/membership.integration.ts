@@ -15,7 +15,7 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { Code, RpcError, closeClient, createClient, type Client } from "@trellis/kit";
 import { createRegistryFromUrl, parseRegistryUrl, type ServiceInstance, type Registry as ServiceRegistry } from "@trellis/kit/discovery";
-import { UserService } from "../gen/trellis/user/v1/user_pb.js";
+import { UserService } from "@trellis/api/trellis/user/v1/user_pb.js";
 
 const MAIN = fileURLToPath(new URL("../main.js", import.meta.url));
 const registryUrl = process.env.TEST_REGISTRY ?? (process.env.TEST_ETCD_ENDPOINT ? `etcd://${process.env.TEST_ETCD_ENDPOINT}` : undefined);

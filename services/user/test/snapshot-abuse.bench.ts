@@ -17,9 +17,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createClient, closeClient } from "@trellis/kit";
-import { UserService } from "../gen/trellis/user/v1/user_pb.js";
+import { UserService } from "@trellis/api/trellis/user/v1/user_pb.js";
 import { seedUsers } from "./seed-users.js";
-import { USER_MAIN, startServiceProcess } from "./service-process.js";
+import { startServiceProcess } from "@trellis/kit/testing";
+import { USER_MAIN } from "./user-main.js";
 
 const ownConnection = { channelOptions: { "grpc.use_local_subchannel_pool": 1 } } as const;
 /** After the abuse, probing stops once this long passed without a miss. */

@@ -4,11 +4,11 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Code, RpcError, createClient, type Client, closeClient } from "@trellis/kit";
-import { rpcFailure } from "@trellis/kit/testing";
+import { rpcFailure, startServiceProcess, waitFor, type ServiceProcess } from "@trellis/kit/testing";
 import { ErrorInfoSchema, RetryInfoSchema } from "@trellis/kit/gen/google/rpc/error_details_pb.js";
-import { ChangeType, UserService, type WatchUsersResponse } from "../gen/trellis/user/v1/user_pb.js";
+import { ChangeType, UserService, type WatchUsersResponse } from "@trellis/api/trellis/user/v1/user_pb.js";
 import { seedUsers } from "./seed-users.js";
-import { USER_MAIN, startServiceProcess, waitFor, type ServiceProcess } from "./service-process.js";
+import { USER_MAIN } from "./user-main.js";
 
 const USERS = 10_000;
 const MAX_SNAPSHOTS = 2;

@@ -5,9 +5,9 @@ import { readdirSync, readFileSync } from "node:fs";
 import { constants as http2 } from "node:http2";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { Code, createClient, type Client, closeClient } from "@trellis/kit";
-import { connectRawHttp2, FrameFlag, FrameType, grpcFrame, rawGrpcCall, type RawHttp2Connection } from "@trellis/kit/testing";
-import { GetUserRequestSchema, UserService, WatchUsersRequestSchema } from "../gen/trellis/user/v1/user_pb.js";
-import { USER_MAIN, startServiceProcess, waitFor, type ServiceProcess } from "./service-process.js";
+import { connectRawHttp2, FrameFlag, FrameType, grpcFrame, rawGrpcCall, type RawHttp2Connection, startServiceProcess, waitFor, type ServiceProcess } from "@trellis/kit/testing";
+import { GetUserRequestSchema, UserService, WatchUsersRequestSchema } from "@trellis/api/trellis/user/v1/user_pb.js";
+import { USER_MAIN } from "./user-main.js";
 
 // Attacks on the transport of a real user process, as a hostile or broken client makes them
 // (issue "Hardening"): each one failed on the code before the kit's connection and call guards.

@@ -84,7 +84,7 @@ describe("server reflection, byte for byte with grpc-go's", () => {
     await writeFile(
       set,
       await buildDescriptorSet({
-        paths: ["services/user/api/trellis/user/v1/user.proto", "services/chat/api/trellis/chat/v1/chat.proto", "packages/kit/proto/google/rpc"],
+        paths: ["packages/api/proto/trellis/user/v1/user.proto", "packages/api/proto/trellis/chat/v1/chat.proto", "packages/kit/proto/google/rpc"],
       }),
     );
     const peer = await startPeer(binary, ["-descriptors", set, ...SERVICES.flatMap((name) => ["-service", name])]);
@@ -227,8 +227,8 @@ async function startTrellis(): Promise<TestServer> {
   const load = async (path: string, name: string): Promise<DescService> =>
     ((await import(pathToFileURL(join(repositoryRoot, path)).href)) as Record<string, DescService>)[name] as DescService;
   const services = [
-    await load("services/user/dist/gen/trellis/user/v1/user_pb.js", "UserService"),
-    await load("services/chat/dist/gen/trellis/chat/v1/chat_pb.js", "ChatService"),
+    await load("packages/api/dist/gen/trellis/user/v1/user_pb.js", "UserService"),
+    await load("packages/api/dist/gen/trellis/chat/v1/chat_pb.js", "ChatService"),
   ];
   const unimplemented = async (): Promise<never> => {
     throw new RpcError(Code.UNIMPLEMENTED, "reflection parity test");

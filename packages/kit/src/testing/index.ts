@@ -5,3 +5,4 @@ export { connectRawHttp2, encodeHeaderBlock, FrameType, FrameFlag, type RawFrame
 export { createTestCallContext, createTestRequest, type TestCallContext, type TestCallContextOptions } from "./test-call-context.js";
 export { startFakeConsul, type FakeConsul, type FakeConsulOptions, type FakeConsulService, type FakeConsulRequest, type FakeCheckStatus } from "./fake-consul-server.js";
 export { startConsulTestAgent, type ConsulTestAgent, type ConsulTestAgentOptions } from "./consul-test-agent.js";
+export { startServiceProcess, waitFor, type ServiceProcess, type StartServiceOptions } from "./service-process.js";

@@ -2,10 +2,6 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import { request } from "node:http";
 import { createInterface } from "node:readline";
-import { fileURLToPath } from "node:url";
-
-/** The built user service's entry point. */
-export const USER_MAIN = fileURLToPath(new URL("../main.js", import.meta.url));
 
 /** A service started as its own process, as production runs it. */
 export interface ServiceProcess {
