@@ -1,6 +1,6 @@
 export { sqlState, sqlConstraint, type SqlExecutor, type SqlRunner, type SqlRow, type NotificationListener } from "./sql-executor.js";
 export { createPgExecutor, type PgExecutorOptions } from "./pg-executor.js";
-export { openPgliteExecutor, createPgliteExecutor, PGLITE_IN_MEMORY, type PgliteExecutorOptions } from "./pglite-executor.js";
+export { openPgliteExecutor, createPgliteExecutor, type PgliteExecutorOptions } from "./pglite-executor.js";
 export { createTimeSlicer, type TimeSlicer, type TimeSlicerOptions } from "./time-slicer.js";
 export { migrate, type MigrateOptions } from "./migrate.js";
 export { openSqlExecutor, type SqlDatabaseConfig } from "./open-sql-executor.js";

@@ -5,7 +5,7 @@ import type { NotificationListener, SqlExecutor, SqlRow, SqlRunner } from "./sql
 import { createTimeSlicer, type TimeSlicerOptions } from "./time-slicer.js";
 
 /** The data directory value that keeps the whole database in memory. */
-export const PGLITE_IN_MEMORY = "memory://";
+const PGLITE_IN_MEMORY = "memory://";
 
 /** Options of {@link createPgliteExecutor} and {@link openPgliteExecutor}. */
 export interface PgliteExecutorOptions {

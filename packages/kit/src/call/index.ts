@@ -18,5 +18,5 @@ export {
   type StreamResponse,
   type MessageData,
 } from "./interceptor.js";
-export { callContextStorage, currentCallContext } from "./call-context-storage.js";
+export { currentCallContext } from "./call-context-storage.js";
 export { methodName } from "./method-name.js";

@@ -8,7 +8,7 @@ import { chain, type CallRequest, type CallResponse, type Interceptor, type Mess
 import { Code, toCode } from "../errors/code.js";
 import { RpcError } from "../errors/rpc-error.js";
 import { createErrorDetailRegistry, decodeStatusDetails } from "../errors/status-details.js";
-import { compileCodec, createCodecCache, type CodecCache } from "../codec/index.js";
+import { asBuffer, compileCodec, createCodecCache, type CodecCache } from "../codec/index.js";
 import { assertLoadBalancingConfig, registerP2cEwma, serviceConfigFor, type LoadBalancingPolicy } from "../balancer/index.js";
 import { discoveryChannelOptions, registerTrellisResolvers } from "../discovery/grpc-resolver.js";
 import type { Discovery } from "../discovery/registry.js";
@@ -207,7 +207,7 @@ function createSender(channel: grpc.Client, registry: Registry, codecs: CodecCac
     const input = compileCodec(method.input, codecs);
     const output = compileCodec(method.output, codecs);
     // The chain carries the method's own types unchecked (MessageData): the client's typing vouches for them.
-    const serialize = (message: MessageData): Buffer => toBuffer(input.encode(message as MessageInitShape<DescMessage>));
+    const serialize = (message: MessageData): Buffer => asBuffer(input.encode(message as MessageInitShape<DescMessage>));
     const deserialize = (bytes: Buffer): MessageData => output.decode(bytes);
     const metadata = metadataFromHeaders(context.requestHeader);
     const callOptions: grpc.CallOptions = context.deadline === undefined ? {} : { deadline: context.deadline };
@@ -315,9 +315,6 @@ function cancelOnAbort(call: grpc.Call, signal: AbortSignal): void {
   call.on("status", () => signal.removeEventListener("abort", cancel));
 }
 
-function toBuffer(bytes: Uint8Array): Buffer {
-  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-}
 
 function isServiceError(error: unknown): error is grpc.ServiceError {
   return typeof error === "object" && error !== null && "code" in error && "metadata" in error;

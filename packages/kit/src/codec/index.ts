@@ -5,3 +5,4 @@
  */
 export { compileCodec, createCodecCache } from "./compile-codec.js";
 export type { Codec, CodecCache, CodecCacheEntry } from "./compile-codec.js";
+export { asBuffer } from "./as-buffer.js";

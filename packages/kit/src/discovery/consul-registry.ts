@@ -20,6 +20,7 @@
 import { setTimeout as sleepFor } from "node:timers/promises";
 import { ConsulError, createConsulHttp, isPermanent, isUnknownToAgent } from "./consul-http.js";
 import type { Registry, ServiceInstance } from "./registry.js";
+import { backoffDelay, checkedBackoff, type BackoffOptions } from "../resilience/backoff.js";
 
 export { ConsulError } from "./consul-http.js";
 
@@ -62,8 +63,8 @@ export interface ConsulRegistryOptions {
   readonly startTimeoutMs?: number;
   /** Deadline of each non-blocking request (register, deregister, heartbeat). @default 5000 */
   readonly requestTimeoutMs?: number;
-  /** Retry delays: exponential from `initialMs`, capped at `maxMs`, with jitter. @default { initialMs: 200, maxMs: 10000 } */
-  readonly backoff?: { readonly initialMs?: number; readonly maxMs?: number };
+  /** Retry delays: exponential from `initialMs`, capped at `maxMs`, with equal jitter (never near zero). @default { initialMs: 200, maxMs: 10000, jitter: "equal" } */
+  readonly backoff?: BackoffOptions;
   /** @default globalThis.fetch */
   readonly fetch?: typeof fetch;
   /** Jitter source, in [0, 1). @default Math.random */
@@ -115,8 +116,7 @@ export function createConsulRegistry(options: ConsulRegistryOptions): Registry {
   const deregisterAfter = options.deregisterCriticalAfter ?? "1m";
   const startTimeoutMs = positive(options.startTimeoutMs ?? 5000, "startTimeoutMs");
   const requestTimeoutMs = positive(options.requestTimeoutMs ?? 5000, "requestTimeoutMs");
-  const initialMs = positive(options.backoff?.initialMs ?? 200, "backoff.initialMs");
-  const maxMs = positive(options.backoff?.maxMs ?? 10_000, "backoff.maxMs");
+  const retry = checkedBackoff(options.backoff, { initialMs: 200, maxMs: 10_000, jitter: "equal" });
   const random = options.random ?? Math.random;
   const now = options.now ?? Date.now;
   const sleep = options.sleep ?? ((ms: number, signal: AbortSignal) => sleepFor(ms, undefined, { signal }));
@@ -126,7 +126,8 @@ export function createConsulRegistry(options: ConsulRegistryOptions): Registry {
   const closed = new AbortController();
   // A blocking query may legitimately take `wait` plus Consul's wait/16 jitter.
   const blockingTimeoutMs = waitSeconds * 1000 * (17 / 16) + requestTimeoutMs;
-  const backoff = (attempt: number): number => backoffDelay(attempt, initialMs, maxMs, random);
+  // Counted from 0 here (the first failure), from 1 in backoffDelay.
+  const backoff = (attempt: number): number => backoffDelay(attempt + 1, retry, random);
 
   const nap = async (ms: number, signal: AbortSignal): Promise<void> => {
     try {
@@ -374,12 +375,6 @@ export function createConsulRegistry(options: ConsulRegistryOptions): Registry {
       );
     },
   };
-}
-
-/** Capped exponential backoff with "equal jitter": never zero, and spread so watchers do not retry in lockstep. */
-function backoffDelay(attempt: number, initialMs: number, maxMs: number, random: () => number): number {
-  const ceiling = Math.min(maxMs, initialMs * 2 ** Math.min(attempt, 30));
-  return ceiling / 2 + (random() * ceiling) / 2;
 }
 
 function toInstance(entry: unknown, service: string): ServiceInstance {

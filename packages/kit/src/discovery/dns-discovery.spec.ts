@@ -167,7 +167,7 @@ describe("createDnsDiscovery", () => {
     const { state, resolver } = fakeResolver();
     state.a.set("user", ["10.0.0.1"]);
     const timer = fakeTimer();
-    const discovery = createDnsDiscovery({ resolver, sleep: timer.sleep, random: () => 0, backoffInitialMs: 1000 });
+    const discovery = createDnsDiscovery({ resolver, sleep: timer.sleep, random: () => 0, backoff: { initialMs: 1000 } });
     const controller = new AbortController();
     const watch = discovery.watch("user", controller.signal)[Symbol.asyncIterator]();
     assert.deepEqual(hosts((await watch.next()).value), ["10.0.0.1:50051"]);

@@ -2,6 +2,7 @@ import * as dns from "node:dns/promises";
 import { isIP } from "node:net";
 import { setTimeout as delay } from "node:timers/promises";
 import type { Registry, ServiceInstance } from "./registry.js";
+import { backoffDelay, checkedBackoff, type BackoffOptions } from "../resilience/backoff.js";
 import { createTcpDnsResolver } from "./dns-tcp-resolver.js";
 import { formatHostPort, parseHostPort } from "./static-registry.js";
 
@@ -45,10 +46,8 @@ export interface DnsDiscoveryOptions {
    * @default 5000
    */
   readonly refreshIntervalMs?: number;
-  /** First retry delay after a failed re-resolution; doubles per failure. @default 1000 */
-  readonly backoffInitialMs?: number;
-  /** Longest retry delay. @default 30000 */
-  readonly backoffMaxMs?: number;
+  /** Retry delays after a failed re-resolution. @default { initialMs: 1000, maxMs: 30000, jitter: "equal" } */
+  readonly backoff?: BackoffOptions;
   /** Timer, injected so tests run without waiting. @default node:timers/promises setTimeout */
   readonly sleep?: Sleep;
   /** Jitter source in [0, 1). @default Math.random */
@@ -123,8 +122,7 @@ export function createDnsDiscovery(options: DnsDiscoveryOptions = {}): Registry 
   const resolver = options.resolver ?? (options.servers === undefined ? dns : createTcpDnsResolver({ servers: options.servers }));
   const defaultPort = options.defaultPort ?? 50051;
   const refreshIntervalMs = options.refreshIntervalMs ?? 5000;
-  const backoffInitialMs = options.backoffInitialMs ?? 1000;
-  const backoffMaxMs = options.backoffMaxMs ?? 30_000;
+  const retry = checkedBackoff(options.backoff, { initialMs: 1000, maxMs: 30_000, jitter: "equal" });
   const sleep = options.sleep ?? defaultSleep;
   const random = options.random ?? Math.random;
   const closed = new AbortController();
@@ -203,8 +201,7 @@ export function createDnsDiscovery(options: DnsDiscoveryOptions = {}): Registry 
           }
           // Keep serving the last known set: a DNS hiccup must not empty the pool.
           failures++;
-          const ceiling = Math.min(backoffMaxMs, backoffInitialMs * 2 ** (failures - 1));
-          await sleep(ceiling / 2 + (random() * ceiling) / 2, stop);
+          await sleep(backoffDelay(failures, retry, random), stop);
           continue;
         }
         if (instances === undefined) return;

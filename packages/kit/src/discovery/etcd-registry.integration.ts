@@ -135,7 +135,7 @@ describe("etcd registry", () => {
 
   it("re-grants a lost lease and puts the instances again", async () => {
     const warnings: string[] = [];
-    const a = registry({ leaseTtlSeconds: 5, backoffInitialMs: 50, onWarning: (message) => warnings.push(message) });
+    const a = registry({ leaseTtlSeconds: 5, backoff: { initialMs: 50 }, onWarning: (message) => warnings.push(message) });
     await a.register(instance("phoenix", 7));
     const watch = follow(registry(), "user");
     await watch.until((set) => set.some((i) => i.id === "phoenix"), "phoenix");

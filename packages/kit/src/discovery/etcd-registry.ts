@@ -1,5 +1,6 @@
 import { Etcd3, type IKeyValue, type IWatchResponse, type Lease, type Watcher } from "etcd3";
 import { setTimeout as delay } from "node:timers/promises";
+import { backoffDelay, checkedBackoff, type BackoffOptions } from "../resilience/backoff.js";
 import type { Registry, ServiceInstance } from "./registry.js";
 import { formatHostPort, parseHostPort } from "./static-registry.js";
 
@@ -17,10 +18,8 @@ export interface EtcdRegistryOptions {
    * @default 5000
    */
   readonly requestTimeoutMs?: number;
-  /** First retry delay after a failed watch or lease; doubles per failure. @default 500 */
-  readonly backoffInitialMs?: number;
-  /** Longest retry delay. @default 10000 */
-  readonly backoffMaxMs?: number;
+  /** Retry delays after a failed watch or lease. @default { initialMs: 500, maxMs: 10000, jitter: "equal" } */
+  readonly backoff?: BackoffOptions;
   /** Jitter source in [0, 1). @default Math.random */
   readonly random?: () => number;
   /** Clock for the first list's deadline, in ms. @default Date.now */
@@ -118,8 +117,7 @@ export function createEtcdRegistry(options: EtcdRegistryOptions): Registry {
   const prefix = options.prefix ?? "/trellis/services/";
   const ttl = options.leaseTtlSeconds ?? 10;
   const timeoutMs = options.requestTimeoutMs ?? 5000;
-  const backoffInitialMs = options.backoffInitialMs ?? 500;
-  const backoffMaxMs = options.backoffMaxMs ?? 10_000;
+  const retry = checkedBackoff(options.backoff, { initialMs: 500, maxMs: 10_000, jitter: "equal" });
   const random = options.random ?? Math.random;
   const now = options.now ?? Date.now;
   const warn = options.onWarning ?? (() => undefined);
@@ -134,10 +132,7 @@ export function createEtcdRegistry(options: EtcdRegistryOptions): Registry {
     within(promise, ms, () => unreachable(`no answer within ${ms} ms`)).catch((error: unknown) => {
       throw error instanceof Error && error.message.startsWith("etcd at ") ? error : unreachable(error);
     });
-  const backoff = (failures: number): number => {
-    const ceiling = Math.min(backoffMaxMs, backoffInitialMs * 2 ** Math.max(0, failures - 1));
-    return ceiling / 2 + (random() * ceiling) / 2;
-  };
+  const backoff = (failures: number): number => backoffDelay(failures, retry, random);
 
   const closed = new AbortController();
   /** key → value of what this process registered; re-put under a new lease. */

@@ -24,6 +24,7 @@
 import * as grpc from "@grpc/grpc-js";
 import { assertLoadBalancingConfig } from "../balancer/service-config.js";
 import type { Discovery, ServiceInstance } from "./registry.js";
+import { parseHostPort, type HostPort } from "./static-registry.js";
 
 /** grpc-js' parsed target (`GrpcUri`, not exported by name from the package root). */
 interface ResolverTarget {
@@ -71,18 +72,17 @@ export function registerTrellisResolvers(): void {
 }
 
 /**
- * Parses `host:port[,host:port...]` with IPv6 hosts in brackets (`[::1]:50051`).
- * Throws with the offending entry on anything else (a missing port included).
+ * Parses `host:port[,host:port...]` with IPv6 hosts in brackets (`[::1]:50051`),
+ * with the one host:port parser of the kit (`parseHostPort`). Throws with the
+ * offending entry on anything else (a missing port included).
  */
-export function parseAddressList(list: string): readonly { readonly host: string; readonly port: number }[] {
-  const items = list.split(",");
-  return items.map((item) => {
-    const match = /^(?:\[([0-9A-Fa-f:.]*:[0-9A-Fa-f:.%\w]*)\]|([^\s:[\]/,]+)):(\d{1,5})$/.exec(item.trim());
-    const port = Number(match?.[3]);
-    if (!match || !(port > 0 && port < 65_536)) {
+export function parseAddressList(list: string): readonly HostPort[] {
+  return list.split(",").map((item) => {
+    const address = parseHostPort(item.trim());
+    if (address === undefined) {
       throw new Error(`static target: "${item}" is not host:port (expected e.g. static:///10.0.0.1:50051,[::1]:50051)`);
     }
-    return { host: (match[1] ?? match[2])!, port };
+    return address;
   });
 }
 

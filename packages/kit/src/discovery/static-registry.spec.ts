@@ -1,6 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { createStaticRegistry, parseHostPort, parseStaticConfig, parseStaticTarget } from "./static-registry.js";
+import { createStaticRegistry, parseHostPort, parseStaticConfig } from "./static-registry.js";
 import type { ServiceInstance } from "./registry.js";
 
 const ids = (instances: readonly ServiceInstance[] | undefined): string[] => (instances ?? []).map((i) => i.id);
@@ -19,22 +19,6 @@ describe("parseHostPort", () => {
   }
 });
 
-describe("parseStaticTarget", () => {
-  it("parses addresses, IPv6 included", () => {
-    const instances = parseStaticTarget("static:///127.0.0.1:50051,[::1]:50061,user-1:50051", "user");
-    assert.deepEqual(instances, [
-      { id: "127.0.0.1:50051", service: "user", host: "127.0.0.1", port: 50051, metadata: {} },
-      { id: "[::1]:50061", service: "user", host: "::1", port: 50061, metadata: {} },
-      { id: "user-1:50051", service: "user", host: "user-1", port: 50051, metadata: {} },
-    ]);
-    assert.equal(parseStaticTarget("static:h:1")[0]?.service, "static");
-  });
-  it("names the bad part in one line", () => {
-    assert.throws(() => parseStaticTarget("static:///h1:1,h2"), /^Error: static target "static:\/\/\/h1:1,h2" has a bad address "h2" \(expected host:port or \[ipv6\]:port\)$/);
-    assert.throws(() => parseStaticTarget("static:///"), /^Error: static target "static:\/\/\/" lists no addresses$/);
-    assert.throws(() => parseStaticTarget("dns:///h:1"), /^Error: static target must look like static:\/\/\/host:port/);
-  });
-});
 
 describe("parseStaticConfig", () => {
   it("parses services and their addresses", () => {

@@ -49,23 +49,6 @@ function configuredInstance(service: string, address: HostPort): ServiceInstance
 }
 
 /**
- * Parses a grpc-style static target, `static:///h1:p1,h2:p2` (IPv6 as `[::1]:50051`),
- * into instances of `service`. Throws an Error with one line naming the bad part.
- * @param service The service the instances belong to. @default "static"
- */
-export function parseStaticTarget(target: string, service = "static"): ServiceInstance[] {
-  const match = /^static:(?:\/\/[^/]*\/)?(.*)$/.exec(target);
-  if (!match) throw new Error(`static target must look like static:///host:port[,host:port...] (got "${target}")`);
-  const list = match[1] ?? "";
-  if (list.trim() === "") throw new Error(`static target "${target}" lists no addresses`);
-  return list.split(",").map((part) => {
-    const address = parseHostPort(part.trim());
-    if (!address) throw new Error(`static target "${target}" has a bad address "${part}" (expected host:port or [ipv6]:port)`);
-    return configuredInstance(service, address);
-  });
-}
-
-/**
  * Parses a services list as kept in an environment variable:
  * `user=127.0.0.1:50051,127.0.0.1:50061;chat=127.0.0.1:50052`. Blank entries are ignored;
  * a service named twice gets the addresses of both entries. Throws an Error with one line

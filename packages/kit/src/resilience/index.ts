@@ -7,4 +7,4 @@ export { createBreaker, type Breaker, type BreakerOptions, type BreakerPermit, t
 export { createBreakerRegistry, type BreakerRegistry } from "./breaker-registry.js";
 export { createRetryBudget, type RetryBudget, type RetryBudgetOptions, type RetryBudgetSnapshot } from "./retry-budget.js";
 export { createRetryStats, type RetryCounters, type RetryStats } from "./retry-stats.js";
-export { backoffDelay, checkedBackoff, type BackoffOptions } from "./backoff.js";
+export { backoffDelay, checkedBackoff, type Backoff, type BackoffOptions } from "./backoff.js";

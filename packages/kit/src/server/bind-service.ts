@@ -5,7 +5,7 @@ import { Code, RpcError } from "../errors/rpc-error.js";
 import { chain, type CallRequest, type CallResponse, type Interceptor, type MessageData, type Next } from "../call/interceptor.js";
 import type { CallContext } from "../call/call-context.js";
 import { ServerCall, type ServerCallOptions } from "./server-call.js";
-import { compileCodec, type Codec, type CodecCache } from "../codec/index.js";
+import { asBuffer, compileCodec, type Codec, type CodecCache } from "../codec/index.js";
 import { callContextStorage } from "../call/call-context-storage.js";
 
 /** What binding a service needs from its server. */
@@ -53,7 +53,7 @@ export function bindService(
       requestSerialize: identity,
       requestDeserialize: identity,
       // The chain carries the method's own types unchecked (MessageData): the handler's typing vouches for them.
-      responseSerialize: (message: MessageData) => toBuffer(output.encode(message as MessageInitShape<DescMessage>)),
+      responseSerialize: (message: MessageData) => asBuffer(output.encode(message as MessageInitShape<DescMessage>)),
       responseDeserialize: identity as unknown as (bytes: Buffer) => MessageData,
     };
     implementation[method.name] = createGrpcHandler(method, input, next, options);
@@ -183,10 +183,3 @@ function singleMessage(response: CallResponse): MessageData {
   return response.message;
 }
 
-/**
- * Handlers may return plain init objects: the compiled codec encodes them as
- * they are (absent fields are unset), so no `create()` copy is made.
- */
-function toBuffer(bytes: Uint8Array): Buffer {
-  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-}

@@ -60,6 +60,8 @@ export interface ServerOptions {
    * @default defaultServerLimits()
    */
   readonly limits?: Partial<ServerLimits>;
+  /** The server's clock (call caps, deadlines, the guards' windows), epoch milliseconds. @default Date.now */
+  readonly now?: () => number;
   /** Extra grpc-js server options; they override the ones the limits set. @default {} */
   readonly grpcOptions?: grpc.ServerOptions;
 }
@@ -121,10 +123,11 @@ export function createServer(options: ServerOptions = {}): Server {
   const logger = options.logger ?? createLogger();
   const interceptors = options.interceptors ?? defaultServerInterceptors({ logger });
   const limits: ServerLimits = { ...defaultServerLimits(), ...options.limits };
+  const now = options.now ?? Date.now;
   // Paths of the methods that take one request message (unary, server streaming).
   const singleRequestPaths = new Set<string>(["/grpc.health.v1.Health/Check", "/grpc.health.v1.Health/Watch", "/grpc.health.v1.Health/List"]);
-  const callGuard = createCallGuard({ limits, singleRequest: (path) => singleRequestPaths.has(path) });
-  const guard = createConnectionGuard({ limits, logger, streams: callGuard });
+  const callGuard = createCallGuard({ limits, singleRequest: (path) => singleRequestPaths.has(path), now });
+  const guard = createConnectionGuard({ limits, logger, streams: callGuard, now });
   const grpcServer = new grpc.Server({
     "grpc.max_receive_message_length": options.maxReceiveMessageBytes ?? FOUR_MIB,
     "grpc.max_send_message_length": options.maxSendMessageBytes ?? FOUR_MIB,
@@ -136,9 +139,9 @@ export function createServer(options: ServerOptions = {}): Server {
   const maxCallMs = options.maxCallMs ?? 30_000;
   // One sweep for every call's time limits instead of a timer per call.
   const sweeper = setInterval(() => {
-    const now = Date.now();
-    calls.sweep(now);
-    callGuard.sweep(now);
+    const at = now();
+    calls.sweep(at);
+    callGuard.sweep(at);
   }, 250);
   sweeper.unref();
   const listeners: TcpServer[] = [];
@@ -186,6 +189,7 @@ export function createServer(options: ServerOptions = {}): Server {
       codecs,
       maxCallMs,
       maxWriteStallMs: limits.maxWriteStallMs,
+      now,
       implicitCallContext: options.implicitCallContext ?? false,
     });
 

@@ -31,6 +31,8 @@ export interface ServerCallOptions {
   readonly maxWriteStallMs: number;
   /** @default crypto.randomUUID */
   readonly newRequestId?: () => string;
+  /** The server's clock, epoch milliseconds. */
+  readonly now: () => number;
 }
 
 const REQUEST_ID_KEY = "x-request-id";
@@ -82,7 +84,7 @@ export class ServerCall implements CallContext, TrackedCall {
     this.#options = options;
     this.#clientDeadline = deadlineMs(call.getDeadline());
     const singleResponse = method.methodKind === "unary" || method.methodKind === "client_streaming";
-    const cap = singleResponse && options.maxCallMs > 0 ? Date.now() + options.maxCallMs : undefined;
+    const cap = singleResponse && options.maxCallMs > 0 ? options.now() + options.maxCallMs : undefined;
     const client = this.#clientDeadline;
     this.deadline = client === undefined ? cap : cap === undefined ? client : Math.min(client, cap);
     // grpc-js ends a call at the client's deadline, but a response stream's
@@ -268,7 +270,7 @@ export class ServerCall implements CallContext, TrackedCall {
   }
 
   #cancelledByClient(): void {
-    const pastDeadline = this.#clientDeadline !== undefined && Date.now() >= this.#clientDeadline - DEADLINE_TIMER_SLACK_MS;
+    const pastDeadline = this.#clientDeadline !== undefined && this.#options.now() >= this.#clientDeadline - DEADLINE_TIMER_SLACK_MS;
     this.abort(pastDeadline ? new RpcError(Code.DEADLINE_EXCEEDED, "deadline exceeded") : new RpcError(Code.CANCELLED, "call cancelled by the client"));
   }
 }
