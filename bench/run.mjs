@@ -324,7 +324,7 @@ function estimate(peer, sid) {
 async function main() {
   const startedAt = new Date().toISOString();
   const peers = peerIds.map(peerById);
-  const steps = [{ label: "build (tsc -b)", est: 5 }];
+  const steps = [{ label: "build (npm run build)", est: 5 }];
   if (peers.some((p) => p.go) && !flags["no-build"]) steps.push({ label: "build grpc-go peer", est: 10 });
   let total = steps.reduce((a, s) => a + s.est, 0);
   let nSteps = steps.length;
@@ -361,10 +361,10 @@ async function main() {
   const problems = [];
 
   if (!flags["no-build"]) {
-    progress.begin("build: tsc -b (services/*/dist: generated schemas the peers and clients use)", 5);
-    const r = await run(join(ROOT, "node_modules", ".bin", "tsc"), ["-b"], { timeoutMs: 600_000 });
+    progress.begin("build: npm run build (packages/api/dist: generated schemas the peers and clients use)", 5);
+    const r = await run("npm", ["run", "--silent", "build"], { timeoutMs: 600_000, cwd: ROOT });
     if (r.code !== 0) {
-      console.error(`bench: tsc -b failed:\n${tail(r.stdout + r.stderr, 20)}`);
+      console.error(`bench: npm run build failed:\n${tail(r.stdout + r.stderr, 20)}`);
       process.exit(1);
     }
   }

@@ -3,14 +3,20 @@
 // service (as in production), and stops them together. SIGTERM/SIGINT are
 // forwarded so each service drains; if one exits on its own, the others are
 // stopped and the launcher exits non-zero.
+// Every service under services/ with a built main.js is started: a new service
+// joins `npm start` without an edit here.
 import { spawn } from "node:child_process";
+import { existsSync, readdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
-const services = [
-  { name: "user", entry: "services/user/dist/main.js", env: {} },
-  { name: "chat", entry: "services/chat/dist/main.js", env: {} },
-];
+const services = readdirSync(new URL("../services", import.meta.url), { withFileTypes: true })
+  .filter((entry) => entry.isDirectory() && existsSync(new URL(`../services/${entry.name}/dist/main.js`, import.meta.url)))
+  .map((entry) => ({ name: entry.name, entry: `services/${entry.name}/dist/main.js`, env: {} }));
+if (services.length === 0) {
+  process.stderr.write("start: no built service under services/*/dist/main.js; run npm run build\n");
+  process.exit(1);
+}
 
 const children = services.map((service) => {
   const child = spawn(process.execPath, [service.entry], {

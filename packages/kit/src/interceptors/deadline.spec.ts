@@ -64,9 +64,10 @@ describe("client deadline interceptor", () => {
     assert.equal((await sent({ defaultTimeoutMs: 0 }, request())).deadline, undefined);
   });
 
-  it("keeps the caller's deadline when it is earlier, and caps it when it is later", async () => {
+  it("keeps the caller's own deadline, shorter or longer than the default (the caller is the most specific)", async () => {
     assert.equal((await sent({}, request({ deadline: NOW + 100 }))).deadline, NOW + 100);
-    assert.equal((await sent({}, request({ deadline: NOW + 60_000 }))).deadline, NOW + 5000);
+    assert.equal((await sent({}, request({ deadline: NOW + 60_000 }))).deadline, NOW + 60_000);
+    assert.equal((await sent({ methodTimeoutsMs: { echo: 300 } }, request({ deadline: NOW + 60_000 }))).deadline, NOW + 60_000);
   });
 
   it("looks per-method timeouts up by localName, Service/Method and package.Service/Method", async () => {
@@ -83,13 +84,14 @@ describe("client deadline interceptor", () => {
     assert.equal((await sent({ methodTimeoutsMs: { echoStream: 900 } }, request({}, stream))).deadline, NOW + 900);
   });
 
-  it("takes the earliest of the caller's deadline, the method's timeout and the server call's deadline", async () => {
+  it("takes the caller's deadline (else the method's timeout), capped by the server call's deadline", async () => {
     const cases: [caller: number | undefined, parent: number | undefined, expected: number][] = [
       [NOW + 100, NOW + 200, NOW + 100],
       [NOW + 300, NOW + 200, NOW + 200],
       [undefined, NOW + 1000, NOW + 1000],
       [undefined, NOW + 9000, NOW + 5000],
-      [NOW + 9000, undefined, NOW + 5000],
+      [NOW + 9000, undefined, NOW + 9000],
+      [NOW + 9000, NOW + 7000, NOW + 7000],
     ];
     for (const [caller, parent, expected] of cases) {
       const options = await callContextStorage.run(serverCall({ deadline: parent }), () =>

@@ -32,8 +32,8 @@ export interface ClientDeadlineInterceptorOptions {
 /**
  * Gives every client call a deadline and ties it to the server call it is made
  * for, if any (Go's context propagation, through `currentCallContext()`): the
- * deadline is the earliest of the caller's, the method's timeout and the
- * parent call's, and the call is cancelled when either the caller or the parent
+ * caller's deadline, else the method's timeout (or the default), capped by the
+ * parent call's; the call is cancelled when either the caller or the parent
  * is. A call whose budget is already spent fails with DEADLINE_EXCEEDED without
  * being sent, so a slow chain stops at the first hop that notices. The parent's
  * request id is passed on in `x-request-id` so logs join up across services.
@@ -67,9 +67,12 @@ export function createClientDeadlineInterceptor(options: ClientDeadlineIntercept
     const at = now();
     const parent = context.parent ?? currentCallContext();
     const timeout = timeoutOf(request.method);
-    const deadline = earliest(context.deadline, timeout === undefined ? undefined : at + timeout, parent?.deadline);
-    const own = context.signal.aborted || ownSignal(context) ? context.signal : undefined;
-    const signals = [own, parent?.signal].filter((s): s is AbortSignal => s !== undefined);
+    // The caller's own deadline is the most specific: the method's timeout (or the
+    // default) applies only when it set none; a parent call's deadline caps both.
+    const own = context.deadline ?? (timeout === undefined ? undefined : at + timeout);
+    const deadline = earliest(own, parent?.deadline);
+    const callerSignal = context.signal.aborted || ownSignal(context) ? context.signal : undefined;
+    const signals = [callerSignal, parent?.signal].filter((s): s is AbortSignal => s !== undefined);
     const signal = signals.length > 1 ? AbortSignal.any(signals) : signals[0];
 
     if (signal?.aborted) throw abortedError(signal, "call cancelled before it was sent");
