@@ -4,6 +4,7 @@ import { UserService, type User } from "@trellis/api/trellis/user/v1/user_pb.js"
 import type { ServiceProcess } from "../harness/service-process.js";
 import { show, type Violation } from "../oracle/violation.js";
 import type { FuzzWorld } from "./fuzz-world.js";
+import { PROCESS_GONE } from "./case-result.js";
 import { CallFailed } from "./plain-client.js";
 
 const AUDIT_CALL_MS = 15_000;
@@ -32,7 +33,7 @@ async function audit(world: FuzzWorld, batch: number): Promise<Violation[]> {
   for (const p of world.stack.processes) {
     const exit = p.exitStatus();
     if (exit !== undefined) {
-      violations.push({ property: "the server process keeps running", detail: `${p.name} ended (${exit}); last output:\n${p.logs.tail().join("\n")}` });
+      violations.push({ property: PROCESS_GONE, detail: `${p.name} ended (${exit}); last output:\n${p.logs.tail().join("\n")}` });
       continue;
     }
     const status = await p.healthz(AUDIT_CALL_MS);

@@ -8,6 +8,9 @@ export interface CaseResult {
   readonly transcript: string;
 }
 
+/** The property a dead server process breaks. */
+export const PROCESS_GONE = "the server process keeps running";
+
 /** How long past a call's own deadline the suite waits before it calls the call hung. */
 export const GRACE_MS = 5_000;
 
@@ -22,7 +25,7 @@ export function processesAlive(world: FuzzWorld): Violation[] {
     const recent = [...world.recentCases.entries()].flatMap(([lane, cases]) => cases.map((c, i) => `  lane ${lane}${i === cases.length - 1 ? " (running)" : ""}: ${c}`));
     return [
       {
-        property: "the server process keeps running",
+        property: PROCESS_GONE,
         detail: `${p.name} ended (${exit}); its last output:\n${p.logs.tail().join("\n")}\nthe cases each lane ran last:\n${recent.join("\n")}`,
       },
     ];

@@ -2,7 +2,7 @@ import fc from "fast-check";
 import { caseLabel, fuzzCaseArbitrary, type FuzzCase } from "../gen/fuzz-case.js";
 import type { Violation } from "../oracle/violation.js";
 import { auditBatch } from "./audit.js";
-import type { CaseResult } from "./case-result.js";
+import { PROCESS_GONE, type CaseResult } from "./case-result.js";
 import { executeCase } from "./execute-case.js";
 import { deriveSeed, type FuzzConfig } from "./fuzz-config.js";
 import { createFuzzWorld, type FuzzWorld } from "./fuzz-world.js";
@@ -50,9 +50,10 @@ class PropertyBroken extends Error {
   }
 }
 
-/** Groups failures by the properties broken and the kind of case. */
+/** Groups failures by the properties broken and the kind of case (a dead process by itself: every lane sees it). */
 function signature(label: string, violations: readonly Violation[]): string {
-  return `${[...new Set(violations.map((v) => v.property))].sort().join(" + ")} @ ${label}`;
+  const properties = [...new Set(violations.map((v) => v.property))].sort();
+  return properties.includes(PROCESS_GONE) ? PROCESS_GONE : `${properties.join(" + ")} @ ${label}`;
 }
 
 /**
