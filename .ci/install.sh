@@ -8,6 +8,8 @@
 #     (skipped when the binaries already match the pinned go.sum).
 #   - Consul (CI_CONSUL_VERSION in lib.sh), built from the module source into
 #     $CI_TOOLS_DIR/consul-<version>/consul (skipped when that binary reports the version).
+#   - the observability stack (.ci/install-observability.sh): Prometheus, Jaeger v2, Trellis'
+#     OpenTelemetry Collector, Elasticsearch; built or fetched once, cached outside the clone.
 #   - a Python venv ($CI_VENV) with grpcio, grpcio-tools, grpcio-status,
 #     googleapis-common-protos and protobuf (skipped when they already import).
 # Runs alone (`bash .ci/install.sh`) or from .ci/run.
@@ -112,6 +114,10 @@ else
   }
 fi
 "$CI_CONSUL_BIN" version | sed -n '1s/^/  /p'  # sed reads it all: head would SIGPIPE consul under pipefail
+
+# --- Observability stack --------------------------------------------------------------
+# shellcheck source=.ci/install-observability.sh
+. "$CI_ROOT/.ci/install-observability.sh"
 
 # --- Python venv ----------------------------------------------------------------------
 py_ok() {

@@ -290,3 +290,7 @@ ci_start_consul() {
   export TEST_CONSUL_DNS_ADDR="127.0.0.1:$CI_CONSUL_DNS_PORT"
   export TEST_CONSUL_BIN="$CI_CONSUL_BIN"
 }
+
+# --- Observability stack (Prometheus, Jaeger, Elasticsearch, OpenTelemetry Collector) -------
+# shellcheck source=.ci/lib-observability.sh
+. "$CI_ROOT/.ci/lib-observability.sh"
