@@ -7,8 +7,9 @@
 //   logs:    ECS JSON lines (dotted and nested field names) appended to the tailed file, and one
 //            in a Kubernetes CRI container log -> found in Elasticsearch by trace.id (a keyword),
 //            their fields as written
-//   metrics: a tiny /metrics endpoint registered through file_sd -> scraped by Prometheus and
-//            queried back through its HTTP API
+//   metrics: a tiny /metrics endpoint (OpenMetrics, an exemplar carrying a trace id on a
+//            histogram bucket) registered through file_sd -> scraped by Prometheus, the series
+//            and the exemplar queried back through its HTTP API
 //
 //   node --test deploy/smoke/pipeline.integration.mjs
 /* global fetch, AbortSignal */
@@ -166,20 +167,30 @@ test('ECS log lines written to tailed files are found in Elasticsearch by trace.
   assert.equal(fieldMapping.type, 'keyword');
 });
 
-test('Prometheus scrapes a target registered through file_sd and answers queries about it', async () => {
-  const hits = { count: 0 };
+test('Prometheus scrapes a target registered through file_sd and answers queries about it, exemplars included', async () => {
+  const traceId = hex(16);
+  const accepts = [];
+  // OpenMetrics when Prometheus asks for it (it does with exemplar storage on): the exemplar
+  // carries a trace id, as the kit's latency histogram will.
   const server = createServer((req, res) => {
     if (req.url !== '/metrics') {
       res.writeHead(404).end();
       return;
     }
-    hits.count += 1;
-    res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
+    accepts.push(req.headers.accept ?? '');
+    res.writeHead(200, { 'content-type': 'application/openmetrics-text; version=1.0.0; charset=utf-8' });
     res.end(
-      '# HELP trellis_smoke_requests_total Requests seen by the pipeline smoke.\n' +
-        '# TYPE trellis_smoke_requests_total counter\n' +
+      '# HELP trellis_smoke_requests Requests seen by the pipeline smoke.\n' +
+        '# TYPE trellis_smoke_requests counter\n' +
         'trellis_smoke_requests_total{method="Ping",code="OK"} 7\n' +
-        'trellis_smoke_requests_total{method="Ping",code="NOT_FOUND"} 2\n',
+        'trellis_smoke_requests_total{method="Ping",code="NOT_FOUND"} 2\n' +
+        '# HELP trellis_smoke_seconds Latency seen by the pipeline smoke.\n' +
+        '# TYPE trellis_smoke_seconds histogram\n' +
+        `trellis_smoke_seconds_bucket{le="0.1"} 1 # {trace_id="${traceId}"} 0.05\n` +
+        'trellis_smoke_seconds_bucket{le="+Inf"} 1\n' +
+        'trellis_smoke_seconds_sum 0.05\n' +
+        'trellis_smoke_seconds_count 1\n' +
+        '# EOF\n',
     );
   });
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -192,11 +203,12 @@ test('Prometheus scrapes a target registered through file_sd and answers queries
   writeFileSync(targets, JSON.stringify([{ targets: [`127.0.0.1:${port}`], labels: { job: 'smoke', service: 'smoke' } }]));
 
   const prom = env('TEST_PROMETHEUS_URL');
-  const query = async (q) => {
-    const { status, json } = await getJson(`${prom}/api/v1/query?query=${encodeURIComponent(q)}`);
+  const api = async (path) => {
+    const { status, json } = await getJson(`${prom}/api/v1/${path}`);
     assert.equal(status, 200, JSON.stringify(json));
-    return json.data.result;
+    return json.data;
   };
+  const query = (q) => api(`query?query=${encodeURIComponent(q)}`).then((d) => d.result);
   const result = await eventually('the scraped series in Prometheus', async () => {
     const r = await query(`trellis_smoke_requests_total{job="smoke",instance="127.0.0.1:${port}"}`);
     return r.length === 2 ? r : undefined;
@@ -208,5 +220,16 @@ test('Prometheus scrapes a target registered through file_sd and answers queries
   assert.equal(up.value[1], '1');
   const [sum] = await query('sum(trellis_smoke_requests_total{job="smoke"})');
   assert.equal(sum.value[1], '9');
-  assert.ok(hits.count >= 1);
+  assert.ok(accepts[0].includes('application/openmetrics-text'), `Prometheus asked for ${accepts[0]}`);
+
+  const end = Date.now() / 1000;
+  const exemplars = await eventually('the exemplar in Prometheus', async () => {
+    const data = await api(
+      `query_exemplars?query=${encodeURIComponent('trellis_smoke_seconds_bucket{job="smoke"}')}&start=${end - 300}&end=${end + 60}`,
+    );
+    const found = data.flatMap((series) => series.exemplars);
+    return found.length > 0 ? found : undefined;
+  });
+  assert.equal(exemplars[0].labels.trace_id, traceId);
+  assert.equal(Number(exemplars[0].value), 0.05);
 });
