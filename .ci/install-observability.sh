@@ -44,14 +44,10 @@ fi
 
 # Debian's prometheus service: never left running or enabled (its :9090 is the edge's).
 obs_debian_prometheus_pids() {
-  local p
-  for p in $(pgrep -x prometheus 2>/dev/null); do
-    # CI's own (ci_start_prometheus) have --config.file in a throwaway folder; Debian's has none
-    # or /etc/prometheus/prometheus.yml.
-    if ! tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -q -- "--config.file=${TMPDIR:-/tmp}/"; then
-      printf '%s\n' "$p"
-    fi
-  done
+  # The package's daemon runs as its system user "prometheus"; a developer's own Prometheus
+  # and CI's (ci_start_prometheus) run as someone else and are left alone.
+  id -u prometheus >/dev/null 2>&1 && pgrep -x -u prometheus prometheus 2>/dev/null
+  return 0
 }
 if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
   if systemctl is-enabled --quiet prometheus 2>/dev/null || systemctl is-active --quiet prometheus 2>/dev/null; then
@@ -67,7 +63,7 @@ elif [ -x /etc/init.d/prometheus ]; then
   command -v update-rc.d >/dev/null 2>&1 && as_root update-rc.d prometheus disable >/dev/null 2>&1 || true
 fi
 for p in $(obs_debian_prometheus_pids); do
-  echo "prometheus: killing a prometheus outside CI (pid $p)"
+  echo "prometheus: killing Debian's prometheus daemon (pid $p)"
   as_root kill "$p" 2>/dev/null || true
 done
 echo "  $(prometheus --version 2>&1 | sed -n 1p), $(promtool --version 2>&1 | sed -n 1p | sed 's/^promtool, //;s/^/promtool /')"
