@@ -15,6 +15,10 @@ export interface DefaultServerInterceptorOptions {
   readonly logging?: boolean;
   /** Log successful calls too (else only failures). @default true */
   readonly logSuccess?: boolean;
+  /** The share of successful calls logged (failures always are). @default 1 */
+  readonly logSuccessSampleRate?: number;
+  /** Put trace and span ids on access lines (when tracing is on). @default false */
+  readonly traceIds?: boolean;
   /** Enforce the .proto validation rules. @default true */
   readonly validation?: boolean;
 }
@@ -26,7 +30,16 @@ export interface DefaultServerInterceptorOptions {
  */
 export function defaultServerInterceptors(options: DefaultServerInterceptorOptions = {}): Interceptor[] {
   const chain: Interceptor[] = [];
-  if (options.logging ?? true) chain.push(createLoggingInterceptor({ logSuccess: options.logSuccess ?? true, ...(options.logger === undefined ? {} : { logger: options.logger }) }));
+  if (options.logging ?? true) {
+    chain.push(
+      createLoggingInterceptor({
+        logSuccess: options.logSuccess ?? true,
+        successSampleRate: options.logSuccessSampleRate ?? 1,
+        traceIds: options.traceIds ?? false,
+        ...(options.logger === undefined ? {} : { logger: options.logger }),
+      }),
+    );
+  }
   chain.push(createRecoverInterceptor());
   if (options.validation ?? true) chain.push(createValidationInterceptor());
   return chain;

@@ -5,6 +5,7 @@ import { toRpcError } from "../errors/to-rpc-error.js";
 import type { Logger } from "../observability/logger.js";
 import type { DescMethod } from "@bufbuild/protobuf";
 import { createDeferredQueue } from "../observability/after-responses.js";
+import { SPAN } from "../observability/tracing.js";
 
 /** Options of {@link createLoggingInterceptor}. */
 export interface LoggingInterceptorOptions {
@@ -16,6 +17,20 @@ export interface LoggingInterceptorOptions {
   readonly logger?: Logger;
   /** Log successful calls too, not only failures. @default true */
   readonly logSuccess?: boolean;
+  /**
+   * The share of successful calls whose line is written, when `logSuccess`
+   * (failures are always written): at high rates, a sample is enough to see
+   * traffic and the failures are what matter. @default 1
+   */
+  readonly successSampleRate?: number;
+  /** Uniform in [0, 1), for sampling. @default Math.random */
+  readonly random?: () => number;
+  /**
+   * Put the call's `trace.id` and `span.id` on its line (lines are written
+   * after the call's turn, outside its trace context). Off unless tracing is
+   * on: reading a call's values costs an allocation. @default false
+   */
+  readonly traceIds?: boolean;
   /** Clock for durations, in milliseconds. @default performance.now */
   readonly now?: () => number;
   /**
@@ -35,6 +50,9 @@ export interface LoggingInterceptorOptions {
  */
 export function createLoggingInterceptor(options: LoggingInterceptorOptions = {}): Interceptor {
   const logSuccess = options.logSuccess ?? true;
+  const sampleRate = options.successSampleRate ?? 1;
+  const random = options.random ?? Math.random;
+  const traceIds = options.traceIds ?? false;
   const now = options.now ?? (() => performance.now());
   const base = options.logger;
   const defer = options.defer ?? createDeferredQueue().defer;
@@ -54,6 +72,12 @@ export function createLoggingInterceptor(options: LoggingInterceptorOptions = {}
       fields["http.request.id"] = request.context.requestId;
       fields["client.address"] = request.context.peer;
     }
+    const span = traceIds ? request.context.values.get(SPAN) : undefined;
+    if (span !== undefined) {
+      const spanContext = span.spanContext();
+      fields["trace.id"] = spanContext.traceId;
+      fields["span.id"] = spanContext.spanId;
+    }
     // Without a base logger, the call's own (a child logger per call) carries those fields.
     const logger = base === undefined ? request.context.logger : methodLogger(request.method, base);
     defer(() => logger[level](fields, message));
@@ -67,7 +91,7 @@ export function createLoggingInterceptor(options: LoggingInterceptorOptions = {}
       const error = thrown === undefined && signal?.aborted === true ? (signal.reason as unknown) : thrown;
       const durationMs = Math.round((now() - started) * 1000) / 1000;
       if (error === undefined) {
-        if (logSuccess) write(request, "info", { "grpc.code": "OK", "event.duration_ms": durationMs }, "call ok");
+        if (logSuccess && (sampleRate >= 1 || random() < sampleRate)) write(request, "info", { "grpc.code": "OK", "event.duration_ms": durationMs }, "call ok");
         return;
       }
       const rpcError = toRpcError(error);

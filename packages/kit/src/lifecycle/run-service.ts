@@ -8,6 +8,10 @@ import type { Registry } from "../discovery/registry.js";
 import { registerWhileServing } from "../discovery/service-registration.js";
 import { createLogger, type Logger } from "../observability/logger.js";
 import { createServer, type Server, type ServerOptions } from "../server/create-server.js";
+import { readTelemetryConfig } from "../config/telemetry-config.js";
+import { defaultServerInterceptors } from "../interceptors/default-chains.js";
+import { startTelemetry } from "./telemetry.js";
+import { routeGrpcLogs } from "./grpc-log.js";
 import { announceListening, configOrExit, runMain } from "./process.js";
 import { shutdownOnSignals } from "./signals.js";
 
@@ -83,14 +87,17 @@ export function runService<C = undefined>(spec: ServiceSpec<C>, options: RunServ
     server: readServerConfig({ grpcPort: spec.ports.grpc, adminPort: spec.ports.admin }, env),
     discovery: readDiscoveryConfig(env),
     own: (spec.config?.(env) ?? undefined) as C,
+    telemetry: readTelemetryConfig(env),
   }));
-  const logger = createLogger({ level: config.server.logLevel, serviceName: spec.name });
+  const logger = createLogger({ level: config.server.logLevel, serviceName: spec.name, format: config.telemetry.logFormat });
+  routeGrpcLogs(logger);
   const owned: { readonly close: () => Promise<void> | void; readonly what: string }[] = [];
   const own = <T>(resource: T, close: (resource: T) => Promise<void> | void, what = "resource"): T => {
     owned.push({ close: () => close(resource), what });
     return resource;
   };
-  const server = createServer({ ...spec.server, logger, ...serverOptionsFrom(config.server) });
+  // Made in runMain once telemetry is up (its SDK loads asynchronously).
+  let server: Server | undefined;
   // Where each client this service made goes, for the "listening" line.
   const targets: [name: string, target: string][] = [];
   const closeOwned = async (): Promise<void> => {
@@ -106,13 +113,32 @@ export function runService<C = undefined>(spec: ServiceSpec<C>, options: RunServ
   // exists would kill the process outright instead of draining it.
   shutdownOnSignals(
     async () => {
-      await server.shutdown();
+      await server?.shutdown();
       await closeOwned();
     },
     { logger },
   );
   runMain(spec.name, async () => {
     try {
+      const telemetry = own(await startTelemetry(config.telemetry, { serviceName: spec.name, logger }), (t) => t.shutdown(), "telemetry");
+      const created = createServer({
+        interceptors: [
+          ...telemetry.interceptors,
+          ...defaultServerInterceptors({ logger, logSuccessSampleRate: config.telemetry.logSuccessSampleRate, traceIds: telemetry.tracer !== undefined }),
+        ],
+        grpcMetrics: telemetry.grpc,
+        ...spec.server,
+        logger,
+        ...serverOptionsFrom(config.server),
+      });
+      server = created;
+      if (config.telemetry.metrics) {
+        created.admin.route("/metrics", async (_request, response) => {
+          const body = await telemetry.registry.metrics();
+          response.writeHead(200, { "content-type": telemetry.registry.contentType });
+          response.end(body);
+        });
+      }
       const registry = own(await createRegistryFromUrl(config.discovery.registryUrl, registryOptionsFrom(config.discovery)), (r) => r.close(), "registry");
       const runtime: ServiceRuntime<C> = {
         name: spec.name,
@@ -120,7 +146,7 @@ export function runService<C = undefined>(spec: ServiceSpec<C>, options: RunServ
         serverConfig: config.server,
         discovery: config.discovery,
         logger,
-        server,
+        server: created,
         registry,
         own: (resource, close) => own(resource, close),
         client: (service, name, clientOptions = {}) => {
@@ -128,14 +154,19 @@ export function runService<C = undefined>(spec: ServiceSpec<C>, options: RunServ
             ? `trellis-dns:///${name}` // a DNS name without a port asks SRV for it
             : serviceTarget(config.discovery, name, clientOptions.defaultPort ?? 0);
           const target = clientTarget(env, spec.name, name, fallback);
-          const client = createClient(service, target, { discovery: discoveryFor(target, registry, config.discovery), ...clientOptions });
+          const client = createClient(service, target, {
+            discovery: discoveryFor(target, registry, config.discovery),
+            logger,
+            ...clientOptions,
+            interceptors: [...telemetry.interceptors, ...(clientOptions.interceptors ?? [])],
+          });
           targets.push([name, target]);
           return own(client, closeClient, `${name} client`);
         },
       };
       const fields = (await spec.start(runtime)) ?? {};
-      const bound = await server.listen({ host: config.server.host, port: config.server.grpcPort, adminPort: config.server.adminPort });
-      const instance = await registerWhileServing(server, { registry, service: spec.name, host: config.discovery.advertiseHost, port: bound.port });
+      const bound = await created.listen({ host: config.server.host, port: config.server.grpcPort, adminPort: config.server.adminPort });
+      const instance = await registerWhileServing(created, { registry, service: spec.name, host: config.discovery.advertiseHost, port: bound.port });
       const calls = targets.map(([name, target]) => `${name} at ${target}`).join(", ");
       announceListening(
         logger,
@@ -145,7 +176,7 @@ export function runService<C = undefined>(spec: ServiceSpec<C>, options: RunServ
         calls === "" ? "" : `; calls ${calls}`,
       );
     } catch (error) {
-      await server.shutdown().catch(() => undefined);
+      await server?.shutdown().catch(() => undefined);
       await closeOwned();
       throw error;
     }

@@ -7,6 +7,7 @@ import type { CallContext } from "../call/call-context.js";
 import { ServerCall, type ServerCallOptions } from "./server-call.js";
 import { asBuffer, compileCodec, type Codec, type CodecCache } from "../codec/index.js";
 import { callContextStorage } from "../call/call-context-storage.js";
+import { http2StreamOf } from "./grpc-internals.js";
 
 /** What binding a service needs from its server. */
 export interface BindOptions extends ServerCallOptions {
@@ -88,6 +89,7 @@ function createGrpcHandler(method: DescMethod, input: Codec, next: Next, options
   switch (method.methodKind) {
     case "unary":
       return (grpcCall: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<MessageData>) => {
+        if (alreadyAnswered(grpcCall)) return;
         const call = new ServerCall(grpcCall, method, options);
         call.respondWith(callback);
         single(call, lazyRequest(method, input, call, grpcCall.request));
@@ -100,6 +102,7 @@ function createGrpcHandler(method: DescMethod, input: Codec, next: Next, options
       };
     case "server_streaming":
       return (grpcCall: grpc.ServerWritableStream<Buffer, MessageData>) => {
+        if (alreadyAnswered(grpcCall)) return;
         const call = new ServerCall(grpcCall, method, options);
         const request = lazyRequest(method, input, call, grpcCall.request);
         void enter(call, () => pipeResponses(grpcCall, next(request), call, method));
@@ -111,6 +114,18 @@ function createGrpcHandler(method: DescMethod, input: Codec, next: Next, options
         void enter(call, () => pipeResponses(grpcCall, next({ stream: true, method, context: call, messages }), call, method));
       };
   }
+}
+
+/**
+ * Whether the call already has its status: grpc-js runs a unary or
+ * server-streaming handler when the request half-closes, and a stream that
+ * was answered (its deadline, the server's request timeout) and reset
+ * half-closes too — the handler must not run, or it would write a row the
+ * client was told failed.
+ */
+function alreadyAnswered(grpcCall: object): boolean {
+  const stream = http2StreamOf(grpcCall);
+  return stream !== undefined && (stream.headersSent || stream.closed || stream.destroyed);
 }
 
 /** A unary request whose message is decoded (once) when something first reads it. */

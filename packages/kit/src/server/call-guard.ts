@@ -7,10 +7,27 @@ export interface CallGuardOptions {
   readonly limits: Pick<ServerLimits, "maxConcurrentCalls" | "requestTimeoutMs">;
   /** Whether a method path takes a single request message (unary, server streaming). */
   readonly singleRequest: (path: string) => boolean;
+  /**
+   * Whether grpc-js will start a call for this path (a method it serves).
+   * Other streams — unknown methods, non-gRPC content types — grpc-js answers
+   * itself, at once, without checking whether someone answered first: the
+   * guard leaves them alone.
+   */
+  readonly serves: (path: string) => boolean;
   /** Calls on these path prefixes are never refused for load (health checks). @default ["/grpc.health.v1.Health/"] */
   readonly exemptPrefixes?: readonly string[];
   /** @default Date.now */
   readonly now?: () => number;
+  /** Hears of each call opened, and of each the guard answers itself (for metrics). @default none */
+  readonly observer?: CallGuardObserver;
+}
+
+/** What the guard reports to metrics: every call before grpc-js sees it, and its own answers. */
+export interface CallGuardObserver {
+  /** A call arrived for `path` (known or not). */
+  opened(path: string): void;
+  /** The guard ended the call itself with `code`. */
+  answered(path: string, code: Code): void;
 }
 
 /** Call-level protections, applied to each HTTP/2 stream before grpc-js sees it. */
@@ -48,35 +65,42 @@ export function createCallGuard(options: CallGuardOptions): CallGuard {
   const { maxConcurrentCalls, requestTimeoutMs } = options.limits;
   const exempt = options.exemptPrefixes ?? ["/grpc.health.v1.Health/"];
   const now = options.now ?? Date.now;
+  const observer = options.observer;
+  const answerCall = (stream: ServerHttp2Stream, path: string, code: Code, message: string): void => {
+    if (answer(stream, code, message)) observer?.answered(path, code);
+  };
   /** Single-request streams whose request is still arriving, with their deadline. */
-  const awaitingRequest = new Map<ServerHttp2Stream, number>();
+  const awaitingRequest = new Map<ServerHttp2Stream, { readonly deadline: number; readonly path: string }>();
   let active = 0;
 
   return {
     open(stream, headers) {
       active += 1;
       const path = String(headers[":path"] ?? "");
+      observer?.opened(path);
+      const contentType = headers["content-type"];
+      if (!options.serves(path) || typeof contentType !== "string" || !contentType.startsWith("application/grpc")) return;
       const timeout = headers["grpc-timeout"];
       if (typeof timeout === "string" && !GRPC_JS_TIMEOUT.test(timeout)) {
-        return answer(stream, Code.INVALID_ARGUMENT, malformedTimeout(timeout));
+        return answerCall(stream, path, Code.INVALID_ARGUMENT, malformedTimeout(timeout));
       }
       if (maxConcurrentCalls > 0 && active > maxConcurrentCalls && !exempt.some((prefix) => path.startsWith(prefix))) {
-        return answer(stream, Code.RESOURCE_EXHAUSTED, `the server is at its limit of ${maxConcurrentCalls} calls in progress; retry later`);
+        return answerCall(stream, path, Code.RESOURCE_EXHAUSTED, `the server is at its limit of ${maxConcurrentCalls} calls in progress; retry later`);
       }
       stream.respond = clarifiedRespond;
       stream.sendTrailers = clarifiedSendTrailers;
-      if (requestTimeoutMs > 0 && options.singleRequest(path)) awaitingRequest.set(stream, now() + requestTimeoutMs);
+      if (requestTimeoutMs > 0 && options.singleRequest(path)) awaitingRequest.set(stream, { deadline: now() + requestTimeoutMs, path });
     },
     close(stream) {
       active -= 1;
       awaitingRequest.delete(stream);
     },
     sweep(at) {
-      for (const [stream, deadline] of awaitingRequest) {
+      for (const [stream, { deadline, path }] of awaitingRequest) {
         if (stream.readableEnded) awaitingRequest.delete(stream);
         else if (deadline <= at) {
           awaitingRequest.delete(stream);
-          answer(stream, Code.DEADLINE_EXCEEDED, `the request was not received within ${requestTimeoutMs} ms`);
+          answerCall(stream, path, Code.DEADLINE_EXCEEDED, `the request was not received within ${requestTimeoutMs} ms`);
         }
       }
     },
@@ -92,14 +116,15 @@ export function createCallGuard(options: CallGuardOptions): CallGuard {
  * sending its request). The stream reads as closed at once, so grpc-js starts
  * nothing on it.
  */
-function answer(stream: ServerHttp2Stream, code: Code, message: string): void {
-  if (stream.headersSent || stream.closed || stream.destroyed) return;
+function answer(stream: ServerHttp2Stream, code: Code, message: string): boolean {
+  if (stream.headersSent || stream.closed || stream.destroyed) return false;
   original(stream).respond.call(
     stream,
     { ":status": 200, "content-type": "application/grpc", "grpc-status": String(code), "grpc-message": encodeURI(message) },
     { endStream: true },
   );
   stream.close(http2.NGHTTP2_NO_ERROR);
+  return true;
 }
 
 /** grpc-js' own test of grpc-timeout (unanchored, as grpc-js has it): what it would reject, the kit rejects first. */
@@ -163,6 +188,8 @@ export function clarify(code: Code, details: string): string | undefined {
     const timeout = /^Invalid grpc-timeout value "(.*)"$/s.exec(details);
     if (timeout !== null) return malformedTimeout(timeout[1] ?? "");
     if (details === "Failed to decompress message") return "a request message could not be decompressed with the call's grpc-encoding";
+    // grpc-js' own deserializers (health checks) fail this way on bytes that are not the message.
+    if (details.startsWith("Error deserializing request")) return "the request is not a valid protobuf message of this method's input type";
   }
   return undefined;
 }

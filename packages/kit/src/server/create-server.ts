@@ -1,4 +1,6 @@
-import type { DescService } from "@bufbuild/protobuf";
+import type { DescMethod, DescService } from "@bufbuild/protobuf";
+import { createGuardMetrics } from "./guard-metrics.js";
+import type { GrpcMetrics } from "../observability/grpc-metrics.js";
 import type { ServerHttp2Session } from "node:http2";
 import { createServer as createTcpServer, type Server as TcpServer } from "node:net";
 import * as grpc from "@grpc/grpc-js";
@@ -60,6 +62,13 @@ export interface ServerOptions {
    * @default defaultServerLimits()
    */
   readonly limits?: Partial<ServerLimits>;
+  /**
+   * Where calls the server answers before the interceptor chain runs are
+   * counted (unknown methods, as `grpc_method="unknown"`; calls refused by a
+   * limit): go-grpc-prometheus' server families. The chain's metrics
+   * interceptor counts the rest. @default none
+   */
+  readonly grpcMetrics?: GrpcMetrics;
   /** The server's clock (call caps, deadlines, the guards' windows), epoch milliseconds. @default Date.now */
   readonly now?: () => number;
   /** Extra grpc-js server options; they override the ones the limits set. @default {} */
@@ -126,7 +135,15 @@ export function createServer(options: ServerOptions = {}): Server {
   const now = options.now ?? Date.now;
   // Paths of the methods that take one request message (unary, server streaming).
   const singleRequestPaths = new Set<string>(["/grpc.health.v1.Health/Check", "/grpc.health.v1.Health/Watch", "/grpc.health.v1.Health/List"]);
-  const callGuard = createCallGuard({ limits, singleRequest: (path) => singleRequestPaths.has(path), now });
+  // Every served method by path, for the calls answered before the chain.
+  const methodsByPath = new Map<string, DescMethod>();
+  const callGuard = createCallGuard({
+    limits,
+    singleRequest: (path) => singleRequestPaths.has(path),
+    serves: (path) => methodsByPath.has(path) || path.startsWith("/grpc.health.v1.Health/"),
+    now,
+    ...(options.grpcMetrics === undefined ? {} : { observer: createGuardMetrics(options.grpcMetrics, (path) => methodsByPath.get(path)) }),
+  });
   const guard = createConnectionGuard({ limits, logger, streams: callGuard, now });
   const grpcServer = new grpc.Server({
     "grpc.max_receive_message_length": options.maxReceiveMessageBytes ?? FOUR_MIB,
@@ -181,7 +198,8 @@ export function createServer(options: ServerOptions = {}): Server {
     logger.info({ "event.action": "shutdown-complete", "event.outcome": outcome }, "shutdown complete");
   };
 
-  const bind: AddService = (service, impl) =>
+  const bind: AddService = (service, impl) => {
+    for (const method of service.methods) methodsByPath.set(`/${service.typeName}/${method.name}`, method);
     bindService(grpcServer, service, impl as unknown as Record<string, never>, {
       interceptors,
       logger,
@@ -192,6 +210,7 @@ export function createServer(options: ServerOptions = {}): Server {
       now,
       implicitCallContext: options.implicitCallContext ?? false,
     });
+  };
 
   return {
     addService(service, impl) {

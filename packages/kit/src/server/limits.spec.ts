@@ -80,6 +80,25 @@ describe("malformed requests get INVALID_ARGUMENT with a clear message (not grpc
   });
 });
 
+describe("what the fuzz suite found", () => {
+  let t: TestServer;
+  before(async () => (t = await start()));
+  after(() => t.close());
+
+  it("survives a malformed grpc-timeout on an unknown method or a non-gRPC content type (grpc-js answers those itself)", async () => {
+    const unknown = await rawGrpcCall(t.address, "/x.Y/Z", { body: [grpcFrame(Buffer.alloc(0))], headers: { "grpc-timeout": "abc" } });
+    assert.equal(unknown.grpcStatus, Code.UNIMPLEMENTED);
+    const text = await rawGrpcCall(t.address, ECHO, { body: [grpcFrame(echoBody("x"))], headers: { "grpc-timeout": "abc", "content-type": "text/plain" } });
+    assert.equal(text.httpStatus, 415);
+    await stillServes(t);
+  });
+
+  it("answers a malformed health check with INVALID_ARGUMENT, not grpc-js' INTERNAL", async () => {
+    const outcome = await rawGrpcCall(t.address, "/grpc.health.v1.Health/Check", { body: [grpcFrame(Buffer.from([0xff]))] });
+    assert.equal(outcome.grpcStatus, Code.INVALID_ARGUMENT, outcome.grpcMessage);
+  });
+});
+
 describe("limits applied before the handler starts", () => {
   it("ends a unary call whose request never completes with DEADLINE_EXCEEDED", async () => {
     const t = await start({ requestTimeoutMs: 300 });
@@ -88,6 +107,20 @@ describe("limits applied before the handler starts", () => {
       assert.equal(outcome.grpcStatus, Code.DEADLINE_EXCEEDED);
       assert.match(outcome.grpcMessage ?? "", /request was not received within 300 ms/);
       await stillServes(t);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it("never runs the handler of a request answered before it half-closed (its row would exist though the client was told it failed)", async () => {
+    const probe = { aborted: [] as Promise<unknown>[], completed: 0 };
+    const t = await startTestServer((s) => s.addService(EchoService, createEchoHandlers(probe)), { limits: { requestTimeoutMs: 300 } });
+    try {
+      // The whole message, but no END_STREAM: answered DEADLINE_EXCEEDED, then reset (which half-closes it).
+      const outcome = await rawGrpcCall(t.address, ECHO, { body: [grpcFrame(echoBody("complete"))], endStream: false });
+      assert.equal(outcome.grpcStatus, Code.DEADLINE_EXCEEDED);
+      await stillServes(t);
+      assert.equal(probe.completed, 1, "only the well-behaved call ran");
     } finally {
       await t.close();
     }
