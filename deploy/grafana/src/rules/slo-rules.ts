@@ -69,9 +69,13 @@ function sliFile(objective: Objective, ratio: (window: string) => string, header
   return {
     fileName: `slo-${objective.name}.yml`,
     header,
+    // One group: its rules run in order at one evaluation time, so every alert reads the
+    // ratios recorded at that same instant (across groups the order is not defined).
     groups: [
-      { name: `trellis-slo-${objective.name}-sli`, rules: records },
-      { name: `trellis-slo-${objective.name}-alerts`, rules: BURN_RATE_WINDOWS.map((w) => burnRateAlert(objective, w, what, population)) },
+      {
+        name: `trellis-slo-${objective.name}`,
+        rules: [...records, ...BURN_RATE_WINDOWS.map((w) => burnRateAlert(objective, w, what, population))],
+      },
     ],
   };
 }
