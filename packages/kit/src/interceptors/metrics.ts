@@ -36,7 +36,7 @@ interface Bound {
  */
 export function createMetricsInterceptor(metrics: GrpcMetrics, options: MetricsInterceptorOptions = {}): Interceptor {
   const now = options.now ?? (() => performance.now());
-  const traceIdOf = options.traceIdOf;
+  const traceIdOf = metrics.exemplars ? options.traceIdOf : undefined;
   const bound = { server: new WeakMap<DescMethod, Bound>(), client: new WeakMap<DescMethod, Bound>() };
   const bind = (side: SideMetrics, method: DescMethod): Bound => {
     const labels = { grpc_type: grpcType(method), grpc_service: method.parent.typeName, grpc_method: method.name };

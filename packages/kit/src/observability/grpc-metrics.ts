@@ -1,5 +1,5 @@
 import type { DescMethod } from "@bufbuild/protobuf";
-import { Counter, Histogram, type OpenMetricsContentType, type PrometheusContentType, type Registry } from "prom-client";
+import { Counter, Histogram, Registry, type OpenMetricsContentType, type PrometheusContentType } from "prom-client";
 
 /** A prom-client registry of either exposition format. */
 export type MetricsRegistry = Registry<PrometheusContentType> | Registry<OpenMetricsContentType>;
@@ -34,6 +34,8 @@ export interface SideMetrics {
 /** The gRPC metrics of a process: the server's and the client's families. */
 export interface GrpcMetrics {
   readonly registry: MetricsRegistry;
+  /** Whether the histograms keep exemplars (prom-client allows them on OpenMetrics registries only). */
+  readonly exemplars: boolean;
   readonly server: SideMetrics;
   readonly client: SideMetrics;
 }
@@ -46,12 +48,13 @@ export interface GrpcMetricsOptions {
 
 /**
  * Registers go-grpc-prometheus' metric families (server and client) in
- * `registry` — an injected registry, never prom-client's global one. Exemplars
- * are on for the handling-time histograms: served as OpenMetrics, a slow
+ * `registry` — an injected registry, never prom-client's global one. On an
+ * OpenMetrics registry the handling-time histograms keep exemplars: a slow
  * bucket links to a trace.
  */
 export function createGrpcMetrics(registry: MetricsRegistry, options: GrpcMetricsOptions = {}): GrpcMetrics {
   const buckets = [...(options.buckets ?? HANDLING_SECONDS_BUCKETS)];
+  const exemplars = registry.contentType === Registry.OPENMETRICS_CONTENT_TYPE;
   const side = (name: "server" | "client"): SideMetrics => {
     const what = name === "server" ? "RPCs started on the server" : "RPCs started on the client";
     const labelNames = ["grpc_type", "grpc_service", "grpc_method"] as const;
@@ -83,12 +86,12 @@ export function createGrpcMetrics(registry: MetricsRegistry, options: GrpcMetric
             : "Histogram of response latency (seconds) of the gRPC until it is finished by the application.",
         labelNames,
         buckets,
-        enableExemplars: true,
+        enableExemplars: exemplars,
         registers: [registry],
       }),
     };
   };
-  return { registry, server: side("server"), client: side("client") };
+  return { registry, exemplars, server: side("server"), client: side("client") };
 }
 
 /** go-grpc-prometheus' `grpc_type` of a method. */
