@@ -20,6 +20,21 @@ export function createSqlChatRepository(executor: SqlExecutor): ChatRepository {
   const emit = (event: RoomEvent): void => {
     for (const listener of [...listeners]) listener(event);
   };
+  // Events are delivered in the order their notifications arrived (commit order). A message
+  // needs its row read first and a presence change does not, and reads on a pool can finish
+  // in any order: without this chain, "post, then leave" reached other clients as LEFT first.
+  let delivered: Promise<void> = Promise.resolve();
+  const inOrder = (deliver: () => Promise<RoomEvent | undefined>): void => {
+    // Started at once; only the emitting waits for the events before it. A failed read skips
+    // its event: the row is in the history, and live delivery is best effort.
+    const next = deliver().catch(() => undefined);
+    delivered = delivered
+      .then(async () => {
+        const event = await next;
+        if (event !== undefined) emit(event);
+      })
+      .catch(() => undefined); // a throwing listener must not stop the events after it
+  };
   const onNotification = (payload: string | undefined): void => {
     if (payload === undefined) return;
     let parsed: { t?: unknown; id?: unknown; p?: unknown };
@@ -29,15 +44,14 @@ export function createSqlChatRepository(executor: SqlExecutor): ChatRepository {
       return; // Not ours: another tool wrote to the channel.
     }
     if (parsed.t === "m" && typeof parsed.id === "string") {
-      executor
-        .query(`SELECT ${COLUMNS} FROM chat_messages WHERE id = $1`, [parsed.id])
-        .then((rows) => {
-          const row = rows[0];
-          if (row !== undefined) emit({ type: "message", message: toMessage(row) });
-        })
-        .catch(() => undefined); // The row is in the history; live delivery is best effort.
+      const id = parsed.id;
+      inOrder(async () => {
+        const [row] = await executor.query(`SELECT ${COLUMNS} FROM chat_messages WHERE id = $1`, [id]);
+        return row === undefined ? undefined : { type: "message", message: toMessage(row) };
+      });
     } else if (parsed.t === "p" && isPresence(parsed.p)) {
-      emit({ type: "presence", presence: parsed.p });
+      const presence = parsed.p;
+      inOrder(async () => ({ type: "presence", presence }));
     }
   };
 
