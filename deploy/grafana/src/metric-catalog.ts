@@ -38,6 +38,7 @@ export const KIT_METRICS = [
   "trellis_db_pool_in_use",
   "trellis_db_pool_size",
   "trellis_change_feed_lag",
+  "trellis_otel_spans_total",
   // Not one of prom-client's default metrics: the kit samples performance.eventLoopUtilization().
   "nodejs_eventloop_utilization",
 ] as const;

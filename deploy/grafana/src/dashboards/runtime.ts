@@ -85,7 +85,7 @@ export function runtimeDashboard(): GeneratedDashboard {
       ),
     )
 
-    .withRow(row("CPU and file descriptors"))
+    .withRow(row("CPU, file descriptors and trace export"))
     .withPanel(
       timeseriesPanel(
         "CPU",
@@ -106,6 +106,15 @@ export function runtimeDashboard(): GeneratedDashboard {
           { expr: `max by (job, instance) (process_max_fds{${SEL}})`, legend: "{{instance}} limit" },
         ],
         { unit: "short" },
+      ),
+    )
+
+    .withPanel(
+      timeseriesPanel(
+        "Trace export",
+        "Sampled spans per second by what became of them: exported, failed (the exporter gave up) or dropped (the export queue was full). Only with tracing on.",
+        [{ expr: `sum by (job, instance, outcome) (rate(trellis_otel_spans_total{${SEL}}[$__rate_interval]))`, legend: "{{instance}} {{outcome}}" }],
+        { unit: "short", width: 24 },
       ),
     )
 

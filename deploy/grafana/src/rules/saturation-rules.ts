@@ -103,6 +103,19 @@ export function saturationRuleFile(): RuleFile {
         ],
       },
       {
+        name: "trellis-telemetry",
+        rules: [
+          alert(
+            "TrellisSpansLost",
+            'sum by (job, instance) (rate(trellis_otel_spans_total{outcome=~"failed|dropped"}[5m])) > 0',
+            "10m",
+            "ticket",
+            "{{ $labels.instance }} ({{ $labels.job }}): sampled spans are being lost",
+            "Spans have failed to export or been dropped from the full export queue for 10 minutes: the collector or Jaeger is down or slow (calls are not slowed by it; their traces are missing).",
+          ),
+        ],
+      },
+      {
         name: "trellis-storage",
         rules: [
           alert(
