@@ -112,14 +112,18 @@ _ci_obs_port_free() {
   done
 }
 
-# _ci_obs_stop NAME COMM: kill the process group named in NAME's pid file (if its leader is
-# still a COMM: pids get reused) and remove its throwaway folder.
+# _ci_obs_stop NAME COMM: kill the process group named in NAME's pid file and remove its
+# throwaway folder.
 _ci_obs_stop() {
   local name=$1 comm=$2 pidfile pid dir i
   pidfile="$(_ci_obs_pidfile "$name")"
   [ -f "$pidfile" ] || return 0
   read -r pid dir <"$pidfile" || true
-  if [ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$comm" ]; then
+  # Ours only if it is still a COMM started for that folder (its working directory or an
+  # argument): pids get reused, and "java" is a common name.
+  if [ -n "$pid" ] && [ -n "$dir" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$comm" ] &&
+    { [ "$(readlink "/proc/$pid/cwd" 2>/dev/null)" = "$dir" ] ||
+      tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$dir"; }; then
     # Started under setsid: the pid leads its own process group (Elasticsearch is two JVMs).
     kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null
     for ((i = 0; i < 150; i++)); do
