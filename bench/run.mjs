@@ -17,6 +17,7 @@ import { Progress, cpuSeconds, peakRss, run, summarize, tail } from "./lib/util.
 import { machineInfo, versions } from "./lib/system.mjs";
 import { writeReport } from "./lib/report.mjs";
 import { profilePeer } from "./lib/profile.mjs";
+import { observabilityEstimate, runObservability } from "./lib/observability.mjs";
 
 const BENCH = dirname(fileURLToPath(import.meta.url));
 const ROOT = dirname(BENCH);
@@ -32,6 +33,7 @@ export const SCENARIOS = [
   { id: "server-streaming", label: "server streaming: WatchUsers include_snapshot (1,000 users + end marker)" },
   { id: "bidi-ping-pong", label: "bidi ping-pong: ChatService/Chat, each post waits for its echo" },
   { id: "service-to-service", label: "service to service: ChatService/Send (chat calls user)" },
+  { id: "observability", label: "observability: tiny unary on Trellis with access logs, metrics and tracing on and off" },
 ];
 const SCENARIO_IDS = SCENARIOS.map((s) => s.id);
 const CHAT_SCENARIOS = new Set(["bidi-ping-pong", "service-to-service"]);
@@ -304,6 +306,7 @@ async function streamRep({ mode, port, pids, progress }) {
 
 // ---------------------------------------------------------------- plan & progress
 function applicability(peer, sid) {
+  if (sid === "observability" && peer.id !== "trellis") return { status: "n/a", reason: "n/a: measures Trellis' own telemetry" };
   if (CHAT_SCENARIOS.has(sid) && peer.id !== "trellis") return { status: "n/a", reason: "n/a: no chat service on this stack" };
   if (sid === "server-streaming" && peer.kind === "rest") return { status: "n/a", reason: "n/a: REST peer (no streaming endpoint)" };
   if (CHAT_SCENARIOS.has(sid) && !existsSync(join(peersDir, CHAT_ENTRY))) {
@@ -313,6 +316,7 @@ function applicability(peer, sid) {
 }
 
 function estimate(peer, sid) {
+  if (sid === "observability") return observabilityEstimate(settings);
   const d = settings.duration;
   const w = settings.warmup;
   if (sid === "server-streaming" || sid === "bidi-ping-pong") return settings.reps * (d + w + 1);
@@ -334,7 +338,7 @@ async function main() {
     for (const sid of scenarioIds) {
       if (applicability(p, sid).status !== "run") continue;
       const streamed = sid === "server-streaming" || sid === "bidi-ping-pong";
-      nSteps += settings.reps * (streamed ? 1 : p.kind === "rest" ? 4 : 3);
+      nSteps += sid === "observability" ? 1 : settings.reps * (streamed ? 1 : p.kind === "rest" ? 4 : 3);
       total += estimate(p, sid);
     }
   }
@@ -420,6 +424,26 @@ async function main() {
       pr.scenarios[sid] = sr;
       if (app.status !== "run") {
         sr.reason = app.reason;
+        continue;
+      }
+      if (sid === "observability") {
+        progress.begin(`${peer.id} · observability`, estimate(peer, sid));
+        try {
+          const call = calls["tiny-unary"];
+          Object.assign(sr, await runObservability({
+            peersDir, peer, freePort, settings, tmpDir,
+            target: { path: call.path, dataFile: call.dataFile, headers: GRPC_HEADERS },
+            progress: (what) => progress.note(what),
+            checkCall: (port) => grpcCheck(port, call),
+          }));
+          const m = sr.variants;
+          progress.note(`observability: observed ${(m.observed.median.callsPerSec / m.dark.median.callsPerSec).toFixed(2)}× dark throughput, p99 ${(m.observed.median.p99 / m.dark.median.p99).toFixed(2)}×`);
+        } catch (e) {
+          sr.status = "error";
+          sr.reason = `error: ${e.message}`;
+          progress.note(`${sid}: ${sr.reason}`);
+          problems.push(`${peer.id} · ${sid}: ${e.message}`);
+        }
         continue;
       }
       try {

@@ -2,6 +2,7 @@
 // Every sentence about the seed's claims is computed from the numbers here.
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { observabilitySection } from "./observability.mjs";
 
 const fmtInt = (n) => (typeof n === "number" ? Math.round(n).toLocaleString("en-US") : "–");
 const fmtUs = (us) => {
@@ -236,6 +237,11 @@ export function writeReport(res, outDir, { scenarios, peers }) {
   L.push("");
   for (const sc of scenarios) {
     if (!s.scenarios.includes(sc.id)) continue;
+    if (sc.id === "observability") {
+      const sr = res.peers.trellis?.scenarios?.observability;
+      if (sr) L.push(observabilitySection(sr, s));
+      continue;
+    }
     const streaming = sc.id === "server-streaming";
     const pingpong = sc.id === "bidi-ping-pong";
     L.push(`## ${sc.id}`);

@@ -5,3 +5,4 @@
 export { ConfigError, readConfig, integer, port, oneOf, text, optionalUrl, type Env, type EnvReader, type ConfigSpec, type ConfigOf } from "./env.js";
 export { readServerConfig, readServerLimits, serverOptionsFrom, LIMIT_VARIABLES, LOG_LEVELS, type ServerConfig } from "./server-config.js";
 export { readDiscoveryConfig, registryOptionsFrom, discoveryFor, serviceTarget, type DiscoveryConfig } from "./discovery-config.js";
+export { readTelemetryConfig, TRACE_SAMPLERS, type TelemetryConfig } from "./telemetry-config.js";

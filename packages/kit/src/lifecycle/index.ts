@@ -2,3 +2,4 @@
 export { runService, type ServiceSpec, type ServiceRuntime, type RunServiceOptions } from "./run-service.js";
 export { shutdownOnSignals, type ShutdownOnSignalsOptions } from "./signals.js";
 export { configOrExit, runMain, announceListening } from "./process.js";
+export { startTelemetry, type Telemetry } from "./telemetry.js";
