@@ -10,6 +10,8 @@
 #     $CI_TOOLS_DIR/consul-<version>/consul (skipped when that binary reports the version).
 #   - the observability stack (.ci/install-observability.sh): Prometheus, Jaeger v2, Trellis'
 #     OpenTelemetry Collector, Elasticsearch; built or fetched once, cached outside the clone.
+#   - deployment tools (.ci/install-deploy.sh): podman, buildah, mmdebstrap, kwok, kubeconform,
+#     CRDs, hadolint, Envoy; the Kubernetes binaries are built in the background.
 #   - a Python venv ($CI_VENV) with grpcio, grpcio-tools, grpcio-status,
 #     googleapis-common-protos and protobuf (skipped when they already import).
 # Runs alone (`bash .ci/install.sh`) or from .ci/run.
@@ -139,3 +141,8 @@ else
 fi
 "$CI_VENV/bin/python" -m pip list --disable-pip-version-check 2>/dev/null |
   grep -Ei '^(grpcio|grpcio-tools|grpcio-status|googleapis-common-protos|protobuf) ' | sed 's/^/  /'
+
+# --- Deployment: podman/buildah/mmdebstrap, kwok, kubeconform, CRDs, Envoy; the Kubernetes
+# binaries build in the background (.ci/install-deploy.sh) ---------------------------------
+# shellcheck source=.ci/install-deploy.sh
+. "$CI_ROOT/.ci/install-deploy.sh"

@@ -294,3 +294,7 @@ ci_start_consul() {
 # --- Observability stack (Prometheus, Jaeger, Elasticsearch, OpenTelemetry Collector) -------
 # shellcheck source=.ci/lib-observability.sh
 . "$CI_ROOT/.ci/lib-observability.sh"
+
+# --- Deployment: images, Kubernetes control plane, kwok, Envoy (issue 14) ----------------
+# shellcheck source=.ci/lib-deploy.sh
+. "$CI_ROOT/.ci/lib-deploy.sh"
