@@ -6,3 +6,4 @@ export { ConfigError, readConfig, integer, port, oneOf, text, optionalUrl, type 
 export { readServerConfig, readServerLimits, serverOptionsFrom, LIMIT_VARIABLES, LOG_LEVELS, type ServerConfig } from "./server-config.js";
 export { readDiscoveryConfig, registryOptionsFrom, discoveryFor, serviceTarget, type DiscoveryConfig } from "./discovery-config.js";
 export { readTelemetryConfig, TRACE_SAMPLERS, type TelemetryConfig } from "./telemetry-config.js";
+export { readClientConfig, clientOptionsFrom, MESH_CLIENT_RESILIENCE, type ClientConfig } from "./client-config.js";

@@ -9,6 +9,7 @@ import { registerWhileServing } from "../discovery/service-registration.js";
 import { createLogger, type Logger } from "../observability/logger.js";
 import { createServer, type Server, type ServerOptions } from "../server/create-server.js";
 import { readTelemetryConfig } from "../config/telemetry-config.js";
+import { clientOptionsFrom, readClientConfig } from "../config/client-config.js";
 import { defaultServerInterceptors } from "../interceptors/default-chains.js";
 import { startTelemetry } from "./telemetry.js";
 import { routeGrpcLogs } from "./grpc-log.js";
@@ -88,6 +89,7 @@ export function runService<C = undefined>(spec: ServiceSpec<C>, options: RunServ
     discovery: readDiscoveryConfig(env),
     own: (spec.config?.(env) ?? undefined) as C,
     telemetry: readTelemetryConfig(env),
+    client: readClientConfig(env),
   }));
   const logger = createLogger({ level: config.server.logLevel, serviceName: spec.name, format: config.telemetry.logFormat });
   routeGrpcLogs(logger);
@@ -157,6 +159,8 @@ export function runService<C = undefined>(spec: ServiceSpec<C>, options: RunServ
           const client = createClient(service, target, {
             discovery: discoveryFor(target, registry, config.discovery),
             logger,
+            // TRELLIS_CLIENT_RESILIENCE=off (in a mesh): the service's own options still win.
+            ...clientOptionsFrom(config.client),
             ...clientOptions,
             interceptors: [...telemetry.interceptors, ...(clientOptions.interceptors ?? [])],
           });
