@@ -67,6 +67,9 @@ export function createChatHandlers(deps: ChatHandlerDeps): ServiceImpl<typeof Ch
     async *subscribe(request, context) {
       const queue = createEventQueue<RoomEvent>(maxQueued);
       const unsubscribe = hub.subscribe(request.room, (event) => queue.push(event));
+      // Subscribed: every later event of the room reaches this stream. The response headers say
+      // so now, so a client can read History and miss nothing, however quiet the room is.
+      context.sendHeader?.();
       try {
         for await (const event of queue.drain(context.signal)) yield { event: toChatEvent(event) };
       } finally {

@@ -145,6 +145,9 @@ export function createUserHandlers(deps: UserHandlerDeps): ServiceImpl<typeof Us
       } else {
         after = await repository.latestSequence();
       }
+      // Every change after `after` will be delivered: say so now (response headers), so a
+      // client — a browser showing "live" — knows before the first change, however long that takes.
+      context.sendHeader?.();
       try {
         for await (const change of feed.watch(after, context.signal)) yield toChangeEvent(change);
       } catch (error) {

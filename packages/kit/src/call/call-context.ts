@@ -32,6 +32,15 @@ export interface CallContext {
   readonly responseHeader: Headers;
   /** Response trailers, sent with the status: set by the server, read by the client. */
   readonly responseTrailer: Headers;
+  /**
+   * Server calls: sends the response headers set so far now rather than with
+   * the first response message (later changes to `responseHeader` are not
+   * sent). A response stream that may stay quiet (a change feed, a chat room)
+   * calls it once it is set up, so that its client — a browser behind a proxy
+   * too — learns the stream is live before anything happens. Absent on client
+   * calls; idempotent.
+   */
+  readonly sendHeader?: () => void;
   /** Typed per-call values (see `createContextKey`). */
   readonly values: ContextValues;
   /** The request id: the `x-request-id` header, else (server) a generated one. */
@@ -76,6 +85,9 @@ export function withCallSettings(context: CallContext, settings: CallSettings): 
     },
     get responseTrailer() {
       return context.responseTrailer;
+    },
+    get sendHeader() {
+      return context.sendHeader;
     },
     get values() {
       return context.values;

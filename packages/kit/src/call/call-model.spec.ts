@@ -1,6 +1,8 @@
+import { connect } from "node:http2";
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { EchoService } from "../gen-test/trellis/kittest/v1/echo_pb.js";
+import { create, toBinary } from "@bufbuild/protobuf";
+import { EchoService, EchoStreamRequestSchema } from "../gen-test/trellis/kittest/v1/echo_pb.js";
 import { Code, RpcError } from "../errors/rpc-error.js";
 import { closeClient, createClient, type Client } from "../client/create-client.js";
 import { createEchoHandlers } from "../testing/echo-service.js";
@@ -142,6 +144,54 @@ describe("the call model", () => {
       closeClient(echo);
       assert.equal((await rpcFailure(echo.echo({}))).code, Code.CANCELLED);
     } finally {
+      await t.close();
+    }
+  });
+
+  it("lets a stream handler send its response headers before any message (context.sendHeader): the client knows the stream is set up", async () => {
+    let release!: () => void;
+    let releasedYet = false;
+    const released = new Promise<void>((resolve) => (release = resolve)).then(() => void (releasedYet = true));
+    // Without early headers the client would wait for the message forever: let it come after a
+    // while, so such a failure shows as wrong headers (x-too-late sent) rather than a hang.
+    const fallback = setTimeout(() => release(), 5000);
+    const quietStream: ServiceImpl<typeof EchoService> = {
+      ...createEchoHandlers(),
+      async *echoStream(request, context) {
+        // The services' case: nothing to say in the headers, only that the stream is set up.
+        context.sendHeader?.();
+        context.responseHeader.set("x-too-late", "yes");
+        await released;
+        yield { text: request.text, index: 0 };
+      },
+    };
+    const t = await startTestServer((s) => s.addService(EchoService, quietStream));
+    const session = connect(`http://${t.address}`);
+    try {
+      const stream = session.request({
+        ":method": "POST",
+        ":path": "/trellis.kittest.v1.EchoService/EchoStream",
+        "content-type": "application/grpc",
+        te: "trailers",
+      });
+      stream.end(grpcFrame(toBinary(EchoStreamRequestSchema, create(EchoStreamRequestSchema, { text: "hi", count: 1 }))));
+      let data = 0;
+      stream.on("data", (chunk: Buffer) => (data += chunk.length));
+      const headers = await new Promise<Record<string, unknown>>((resolve) => stream.once("response", resolve));
+      // The handler is still waiting: the headers came on their own, without a message.
+      assert.equal(releasedYet, false);
+      assert.equal(data, 0);
+      assert.equal(headers[":status"], 200);
+      assert.equal(headers["content-type"], "application/grpc+proto");
+      assert.equal(headers["x-too-late"], undefined);
+      release();
+      const trailers = await new Promise<Record<string, unknown>>((resolve) => stream.once("trailers", resolve));
+      assert.equal(trailers["grpc-status"], "0");
+      assert.ok(data > 5, "the message followed");
+    } finally {
+      clearTimeout(fallback);
+      release();
+      session.close();
       await t.close();
     }
   });

@@ -140,15 +140,18 @@ export class ServerCall implements CallContext, TrackedCall {
   }
 
   /**
-   * Sends the response headers set so far, once, before the first response
-   * message (grpc-js would otherwise send empty ones). After this, changes to
-   * `responseHeader` are not sent.
+   * Sends the response headers set so far, once: before the first response
+   * message, or earlier when a handler asks (see CallContext.sendHeader; then
+   * empty ones too, which grpc-js would otherwise only send with the first
+   * message). After this, changes to `responseHeader` are not sent.
    */
-  sendHeader(): void {
-    if (this.#headerSent) return;
+  readonly sendHeader = (): void => {
+    if (this.#headerSent || this.#call.cancelled) return;
     this.#headerSent = true;
-    if (this.#responseHeader !== undefined) (this.#call as { sendMetadata(m: grpc.Metadata): void }).sendMetadata(metadataFromHeaders(this.#responseHeader));
-  }
+    (this.#call as { sendMetadata(m: grpc.Metadata): void }).sendMetadata(
+      this.#responseHeader === undefined ? new grpc.Metadata() : metadataFromHeaders(this.#responseHeader),
+    );
+  };
 
   /**
    * The trailers to send with the status: `responseTrailer`, and the response
