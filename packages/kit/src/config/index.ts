@@ -7,3 +7,4 @@ export { readServerConfig, readServerLimits, serverOptionsFrom, LIMIT_VARIABLES,
 export { readDiscoveryConfig, registryOptionsFrom, discoveryFor, serviceTarget, type DiscoveryConfig } from "./discovery-config.js";
 export { readTelemetryConfig, TRACE_SAMPLERS, type TelemetryConfig } from "./telemetry-config.js";
 export { readClientConfig, clientOptionsFrom, MESH_CLIENT_RESILIENCE, type ClientConfig } from "./client-config.js";
+export { readTlsConfig, type TlsConfig } from "./tls-config.js";

@@ -9,6 +9,8 @@ import { registerWhileServing } from "../discovery/service-registration.js";
 import { createLogger, type Logger } from "../observability/logger.js";
 import { createServer, type Server, type ServerOptions } from "../server/create-server.js";
 import { readTelemetryConfig } from "../config/telemetry-config.js";
+import { readTlsConfig } from "../config/tls-config.js";
+import { startTls } from "./security.js";
 import { clientOptionsFrom, readClientConfig } from "../config/client-config.js";
 import { defaultServerInterceptors } from "../interceptors/default-chains.js";
 import { startTelemetry } from "./telemetry.js";
@@ -90,6 +92,7 @@ export function runService<C = undefined>(spec: ServiceSpec<C>, options: RunServ
     own: (spec.config?.(env) ?? undefined) as C,
     telemetry: readTelemetryConfig(env),
     client: readClientConfig(env),
+    tls: readTlsConfig(spec.name, env),
   }));
   const logger = createLogger({ level: config.server.logLevel, serviceName: spec.name, format: config.telemetry.logFormat });
   routeGrpcLogs(logger);
@@ -123,12 +126,14 @@ export function runService<C = undefined>(spec: ServiceSpec<C>, options: RunServ
   runMain(spec.name, async () => {
     try {
       const telemetry = own(await startTelemetry(config.telemetry, { serviceName: spec.name, logger }), (t) => t.shutdown(), "telemetry");
+      const tls = own(await startTls(config.tls, { serviceName: spec.name, logger, metrics: config.telemetry.metrics ? telemetry.registry : undefined }), (t) => t.close(), "TLS files");
       const created = createServer({
         interceptors: [
           ...telemetry.interceptors,
           ...defaultServerInterceptors({ logger, logSuccessSampleRate: config.telemetry.logSuccessSampleRate, traceIds: telemetry.tracer !== undefined }),
         ],
         grpcMetrics: telemetry.grpc,
+        ...(tls.server === undefined ? {} : { tls: tls.server }),
         ...spec.server,
         logger,
         ...serverOptionsFrom(config.server),
@@ -156,11 +161,13 @@ export function runService<C = undefined>(spec: ServiceSpec<C>, options: RunServ
             ? `trellis-dns:///${name}` // a DNS name without a port asks SRV for it
             : serviceTarget(config.discovery, name, clientOptions.defaultPort ?? 0);
           const target = clientTarget(env, spec.name, name, fallback);
+          const credentials = tls.clientCredentials(name);
           const client = createClient(service, target, {
             discovery: discoveryFor(target, registry, config.discovery),
             logger,
             // TRELLIS_CLIENT_RESILIENCE=off (in a mesh): the service's own options still win.
             ...clientOptionsFrom(config.client),
+            ...(credentials === undefined ? {} : { credentials }),
             ...clientOptions,
             interceptors: [...telemetry.interceptors, ...(clientOptions.interceptors ?? [])],
           });
@@ -176,7 +183,13 @@ export function runService<C = undefined>(spec: ServiceSpec<C>, options: RunServ
         logger,
         spec.name,
         bound,
-        { ...fields, ...Object.fromEntries(targets.map(([name, target]) => [`${name}_service.target`, target])), "registry.kind": config.discovery.registry.kind, "service.instance.id": instance.id },
+        {
+          ...fields,
+          ...Object.fromEntries(targets.map(([name, target]) => [`${name}_service.target`, target])),
+          "registry.kind": config.discovery.registry.kind,
+          "service.instance.id": instance.id,
+          "tls.server": tls.server === undefined ? "off" : `on, client certificates ${tls.server.clientAuth === "require" ? "required" : tls.server.clientAuth === "request" ? "verified when sent" : "not asked"}`,
+        },
         calls === "" ? "" : `; calls ${calls}`,
       );
     } catch (error) {

@@ -15,7 +15,8 @@ import { defaultServerInterceptors } from "../interceptors/default-chains.js";
 import { createHealth, type HealthStatus } from "./health.js";
 import { addReflection, type AddService } from "./reflection.js";
 import { createConnectionGuard, type ConnectionGuardStats } from "./connection-guard.js";
-import { createInjectedServer } from "./grpc-internals.js";
+import { createInjectedServer, http2StreamOf } from "./grpc-internals.js";
+import { createTlsAcceptor, peerIdentityOfSocket, type ServerTls, type TlsAcceptor } from "../security/tls-acceptor.js";
 import { defaultServerLimits, type ServerLimits } from "./server-limits.js";
 import { createCallGuard } from "./call-guard.js";
 import type { ServiceImpl } from "./service-impl.js";
@@ -73,6 +74,14 @@ export interface ServerOptions {
   readonly now?: () => number;
   /** Extra grpc-js server options; they override the ones the limits set. @default {} */
   readonly grpcOptions?: grpc.ServerOptions;
+  /**
+   * Serve TLS, or mTLS, on the gRPC port: the kit handshakes each admitted
+   * connection with the certificates current at that moment (reloaded from
+   * their files without a restart), and each call on an mTLS connection
+   * carries the client's SPIFFE identity (`peerIdentityKey`).
+   * @default plaintext
+   */
+  readonly tls?: ServerTls;
 }
 
 /** Where a started server listens. */
@@ -167,6 +176,7 @@ export function createServer(options: ServerOptions = {}): Server {
   const shutdownHooks: (() => Promise<void> | void)[] = [];
   let serving = false;
   let shuttingDown: Promise<void> | undefined;
+  let tlsAcceptor: TlsAcceptor | undefined;
   const admin = createAdminServer({ ready: () => serving && shuttingDown === undefined });
 
   const shutdown = async (): Promise<void> => {
@@ -194,6 +204,7 @@ export function createServer(options: ServerOptions = {}): Server {
       grpcServer.forceShutdown();
     }
     await admin.close();
+    tlsAcceptor?.close();
     clearInterval(sweeper);
     logger.info({ "event.action": "shutdown-complete", "event.outcome": outcome }, "shutdown complete");
   };
@@ -209,6 +220,7 @@ export function createServer(options: ServerOptions = {}): Server {
       maxWriteStallMs: limits.maxWriteStallMs,
       now,
       implicitCallContext: options.implicitCallContext ?? false,
+      ...(options.tls === undefined ? {} : { peerIdentity: (call: object) => peerIdentityOfSocket(http2StreamOf(call)?.session?.socket) }),
     });
   };
 
@@ -228,8 +240,13 @@ export function createServer(options: ServerOptions = {}): Server {
       // The kit owns the TCP listener and hands grpc-js only the connections it admits.
       const injected = createInjectedServer(grpcServer, grpc.ServerCredentials.createInsecure());
       injected.http2Server.on("session", (session: ServerHttp2Session) => guard.watch(session));
+      // With TLS, admitted connections are handshaken first and grpc-js gets the TLS socket.
+      const acceptor = options.tls === undefined ? undefined : createTlsAcceptor(options.tls, logger, (socket) => injected.inject(socket));
+      tlsAcceptor = acceptor;
       const listener = createTcpServer({ noDelay: true }, (socket) => {
-        if (guard.admit(socket)) injected.inject(socket);
+        if (!guard.admit(socket)) return;
+        if (acceptor === undefined) injected.inject(socket);
+        else acceptor.accept(socket);
       });
       const port = await new Promise<number>((resolve, reject) => {
         listener.once("error", (error) => reject(new Error(`cannot listen on ${host}:${address.port}: ${error.message}`)));

@@ -13,6 +13,7 @@ import { createContextValues, type ContextValues } from "../call/context-values.
 import { headersFromMetadata, metadataFromHeaders } from "../call/headers.js";
 import type { CallTracker, TrackedCall } from "./call-tracker.js";
 import { http2StreamOf } from "./grpc-internals.js";
+import { peerIdentityKey, type PeerIdentity } from "../security/spiffe-id.js";
 
 /** A grpc-js call of any of the four kinds. */
 export type AnyGrpcCall =
@@ -33,6 +34,8 @@ export interface ServerCallOptions {
   readonly newRequestId?: () => string;
   /** The server's clock, epoch milliseconds. */
   readonly now: () => number;
+  /** The verified mTLS identity of a call's client (TLS servers only), put in its values as `peerIdentityKey`. */
+  readonly peerIdentity?: (call: object) => PeerIdentity | undefined;
 }
 
 const REQUEST_ID_KEY = "x-request-id";
@@ -107,7 +110,13 @@ export class ServerCall implements CallContext, TrackedCall {
   }
 
   get values(): ContextValues {
-    return (this.#values ??= createContextValues());
+    if (this.#values === undefined) {
+      this.#values = createContextValues();
+      // Read on first use: calls whose chain never looks at values pay nothing for it.
+      const identity = this.#options.peerIdentity?.(this.#call);
+      if (identity !== undefined) this.#values.set(peerIdentityKey, identity);
+    }
+    return this.#values;
   }
 
   get signal(): AbortSignal {

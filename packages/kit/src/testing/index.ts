@@ -6,3 +6,4 @@ export { createTestCallContext, createTestRequest, type TestCallContext, type Te
 export { startFakeConsul, type FakeConsul, type FakeConsulOptions, type FakeConsulService, type FakeConsulRequest, type FakeCheckStatus } from "./fake-consul-server.js";
 export { startConsulTestAgent, type ConsulTestAgent, type ConsulTestAgentOptions } from "./consul-test-agent.js";
 export { startServiceProcess, waitFor, type ServiceProcess, type StartServiceOptions } from "./service-process.js";
+export { createTestPki, type TestPki, type PemFiles } from "./test-pki.js";

@@ -1,0 +1,104 @@
+import type * as grpc from "@grpc/grpc-js";
+import type { TlsConfig } from "../config/tls-config.js";
+import type { MetricsRegistry } from "../observability/grpc-metrics.js";
+import type { Logger } from "../observability/logger.js";
+import { createClientCredentials } from "../security/client-credentials.js";
+import { spiffeId } from "../security/spiffe-id.js";
+import type { ServerTls } from "../security/tls-acceptor.js";
+import { loadTlsFiles, type TlsFiles } from "../security/tls-files.js";
+import { registerTlsMetrics } from "../security/tls-metrics.js";
+
+/** A service's TLS, as runService sets it up from the environment. */
+export interface ServiceTls {
+  /** The server's TLS (undefined: plaintext). */
+  readonly server: ServerTls | undefined;
+  /** Credentials for a client of service `name` (undefined: plaintext). */
+  clientCredentials(name: string): grpc.ChannelCredentials | undefined;
+  /** The files in use, for logs and tests. */
+  readonly files: { readonly server?: TlsFiles; readonly client?: TlsFiles };
+  close(): void;
+}
+
+/**
+ * Loads a service's certificates (a missing or inconsistent file fails the
+ * start with one line naming it), watches them, and says whether the
+ * service's own certificate names it (a warning otherwise: peers that check
+ * SPIFFE IDs will refuse it).
+ */
+export async function startTls(
+  config: TlsConfig | false,
+  options: { readonly serviceName: string; readonly logger: Logger; readonly metrics: MetricsRegistry | undefined },
+): Promise<ServiceTls> {
+  if (config === false) return { server: undefined, clientCredentials: () => undefined, files: {}, close: () => undefined };
+  const { logger } = options;
+  const common = { checkIntervalMs: config.reloadMs, logger };
+  const opened: TlsFiles[] = [];
+  try {
+    const server =
+      config.server === undefined
+        ? undefined
+        : await loadTlsFiles({
+            certFile: config.server.certFile,
+            keyFile: config.server.keyFile,
+            ...(config.server.caFile === undefined ? {} : { caFile: config.server.caFile }),
+            names: { cert: config.names.cert, key: config.names.key, ca: config.names.ca },
+            ...common,
+          });
+    if (server !== undefined) opened.push(server);
+    const sameFiles =
+      server !== undefined &&
+      config.client !== undefined &&
+      config.server !== undefined &&
+      config.client.caFile === config.server.caFile &&
+      config.client.certFile === config.server.certFile &&
+      config.client.keyFile === config.server.keyFile;
+    const client =
+      config.client === undefined
+        ? undefined
+        : sameFiles
+          ? server
+          : await loadTlsFiles({
+              caFile: config.client.caFile,
+              ...(config.client.certFile === undefined ? {} : { certFile: config.client.certFile }),
+              ...(config.client.keyFile === undefined ? {} : { keyFile: config.client.keyFile }),
+              names: { cert: config.names.clientCert, key: config.names.clientKey, ca: config.names.clientCa },
+              ...common,
+            });
+    if (client !== undefined && client !== server) opened.push(client);
+    const own = (server ?? client)?.current();
+    const expected = spiffeId(options.serviceName, { trustDomain: config.trustDomain, namespace: config.namespace });
+    if (own?.cert !== undefined && own.identity?.spiffeId !== expected) {
+      logger.warn(
+        { "event.action": "tls-identity", "tls.identity": own.identity?.spiffeId },
+        `this service's certificate names ${own.identity?.spiffeId ?? "no SPIFFE identity"}, not ${expected}: peers checking identities will refuse it`,
+      );
+    }
+    const onHandshake = options.metrics === undefined ? undefined : registerTlsMetrics(options.metrics, { ...(server ? { server } : {}), ...(client ? { client } : {}) });
+    return {
+      server:
+        server === undefined || config.server === undefined
+          ? undefined
+          : {
+              files: server,
+              clientAuth: config.server.clientAuth,
+              trustDomain: config.trustDomain,
+              handshakeTimeoutMs: config.handshakeTimeoutMs,
+              ...(onHandshake === undefined ? {} : { onHandshake }),
+            },
+      clientCredentials: (name) =>
+        client === undefined
+          ? undefined
+          : createClientCredentials({
+              files: client,
+              ...(config.verifyServer === "spiffe" ? { serverIdentity: spiffeId(name, { trustDomain: config.trustDomain, namespace: config.namespace }) } : {}),
+            }),
+      files: { ...(server ? { server } : {}), ...(client ? { client } : {}) },
+      close: () => {
+        for (const files of opened) files.close();
+      },
+    };
+  } catch (error) {
+    for (const files of opened) files.close();
+    throw error;
+  }
+}
