@@ -35,6 +35,28 @@ export function headersFromMetadata(metadata: Metadata): Headers {
   return headers;
 }
 
+/**
+ * A call context's own way to read one request header without building
+ * `requestHeader` (a Headers of all the metadata, ~2 µs a call), for the
+ * interceptors that read one header on every call (the tracing
+ * interceptor's `traceparent`).
+ */
+export const READ_REQUEST_HEADER = Symbol("trellis.readRequestHeader");
+
+/** One request header of a call: what `context.requestHeader.get(name)` returns, cheaply where the context allows. */
+export function readRequestHeader(context: { readonly requestHeader: Headers }, name: string): string | undefined {
+  const read = (context as { [READ_REQUEST_HEADER]?: (name: string) => string | undefined })[READ_REQUEST_HEADER];
+  return read === undefined ? (context.requestHeader.get(name) ?? undefined) : read.call(context, name);
+}
+
+/** One header of grpc-js metadata as `Headers.get` would return it (repeated values joined by ", ", binary as base64). */
+export function metadataHeader(metadata: Metadata, name: string): string | undefined {
+  const values = metadata.get(name);
+  if (values.length === 0) return undefined;
+  const text = (value: MetadataValue): string => (typeof value === "string" ? value : encodeBinaryHeader(value));
+  return values.length === 1 ? text(values[0]!) : values.map(text).join(", ");
+}
+
 /** Headers → grpc-js metadata (`-bin` values decoded from base64), added to `into` when given. */
 export function metadataFromHeaders(headers: Headers, into: Metadata = new Metadata()): Metadata {
   headers.forEach((value, key) => {

@@ -1,5 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { AsyncLocalStorage } from "node:async_hooks";
 import { execFile } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
@@ -29,6 +30,17 @@ describe("afterResponses / createDeferredQueue", () => {
     assert.deepEqual(seen, []);
     runs[0]?.();
     assert.deepEqual(seen, [1, 2]);
+  });
+
+  it("runs a batch outside the context of the call that queued it first (its log lines carry no other call's trace ids)", async () => {
+    const storage = new AsyncLocalStorage<string>();
+    const queue = createDeferredQueue();
+    const seen = await new Promise<(string | undefined)[]>((resolve) => {
+      const stores: (string | undefined)[] = [];
+      storage.run("call 1", () => queue.defer(() => stores.push(storage.getStore())));
+      storage.run("call 2", () => queue.defer(() => resolve([...stores, storage.getStore()])));
+    });
+    assert.deepEqual(seen, [undefined, undefined]);
   });
 
   it("runs what is queued when the process exits in the same turn", async () => {

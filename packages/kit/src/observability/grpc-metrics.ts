@@ -1,9 +1,9 @@
 import type { DescMethod } from "@bufbuild/protobuf";
-import { Counter, Histogram, Registry, type OpenMetricsContentType, type PrometheusContentType } from "prom-client";
+import { Counter, Registry, type MetricObjectWithValues, type MetricValueWithName, type OpenMetricsContentType, type PrometheusContentType } from "prom-client";
+import type { Code } from "../errors/code.js";
 
 /** A prom-client registry of either exposition format. */
 export type MetricsRegistry = Registry<PrometheusContentType> | Registry<OpenMetricsContentType>;
-import type { Code } from "../errors/code.js";
 
 /**
  * The buckets of `grpc_*_handling_seconds`: Prometheus' default buckets, which
@@ -17,24 +17,50 @@ export type GrpcType = "unary" | "client_stream" | "server_stream" | "bidi_strea
 /** The label values of a method that is not served here (bounded cardinality). */
 export const UNKNOWN_METHOD = { grpc_service: "unknown", grpc_method: "unknown" } as const;
 
-/** One side's families, with go-grpc-prometheus' names and labels. */
+/** go-grpc-prometheus' labels of one method. */
+export interface MethodLabels {
+  readonly grpc_type: GrpcType;
+  readonly grpc_service: string;
+  readonly grpc_method: string;
+}
+
+/** The number of gRPC codes (0..16): `handled` has one slot per code. */
+const CODES = 17;
+
+/**
+ * One method's series on one side of the call. The hot path adds to plain
+ * numbers and the registry reads them when it is scraped: prom-client hashes
+ * and validates the label set on every `inc()`, even on a bound child —
+ * measured 2.7–3.9 µs for a call's five updates, against ~0.01 µs here, on a
+ * ~60 µs call.
+ */
+export interface MethodSeries {
+  readonly labels: MethodLabels;
+  /** Adds a started call. */
+  start(): void;
+  /** Adds a message received. */
+  received(): void;
+  /** Adds a message sent. */
+  sent(): void;
+  /** Adds a finished call: its code and handling time, with its trace id as the bucket's exemplar when it has one. */
+  handled(code: Code, seconds: number, traceId?: string): void;
+  /** Adds a call answered before any handling (refused by a limit, an unknown method): its code, no handling time. */
+  refused(code: Code): void;
+}
+
+/** One side's series (server or client), with go-grpc-prometheus' metric names and labels. */
 export interface SideMetrics {
-  /** `grpc_<side>_started_total{grpc_type, grpc_service, grpc_method}` */
-  readonly started: Counter<"grpc_type" | "grpc_service" | "grpc_method">;
-  /** `grpc_<side>_handled_total{…, grpc_code}` */
-  readonly handled: Counter<"grpc_type" | "grpc_service" | "grpc_method" | "grpc_code">;
-  /** `grpc_<side>_msg_received_total{grpc_type, grpc_service, grpc_method}` */
-  readonly msgReceived: Counter<"grpc_type" | "grpc_service" | "grpc_method">;
-  /** `grpc_<side>_msg_sent_total{grpc_type, grpc_service, grpc_method}` */
-  readonly msgSent: Counter<"grpc_type" | "grpc_service" | "grpc_method">;
-  /** `grpc_<side>_handling_seconds{grpc_type, grpc_service, grpc_method}`, with trace-id exemplars */
-  readonly handling: Histogram<"grpc_type" | "grpc_service" | "grpc_method">;
+  /**
+   * The series of a method, created on first use at zero for every code, as
+   * go-grpc-prometheus' InitializeMetrics does (a rate reads 0, not nothing).
+   */
+  series(labels: MethodLabels): MethodSeries;
 }
 
 /** The gRPC metrics of a process: the server's and the client's families. */
 export interface GrpcMetrics {
   readonly registry: MetricsRegistry;
-  /** Whether the histograms keep exemplars (prom-client allows them on OpenMetrics registries only). */
+  /** Whether the histograms keep exemplars (OpenMetrics registries only: the text format has no place for them). */
   readonly exemplars: boolean;
   readonly server: SideMetrics;
   readonly client: SideMetrics;
@@ -44,54 +70,170 @@ export interface GrpcMetrics {
 export interface GrpcMetricsOptions {
   /** Buckets of the handling-time histograms, in seconds. @default HANDLING_SECONDS_BUCKETS */
   readonly buckets?: readonly number[];
+  /** Wall clock for exemplar timestamps, in milliseconds. @default Date.now */
+  readonly now?: () => number;
+}
+
+interface Exemplar {
+  readonly labelSet: { readonly trace_id: string };
+  readonly value: number;
+  readonly timestamp: number;
+}
+
+class Series implements MethodSeries {
+  started = 0;
+  msgReceived = 0;
+  msgSent = 0;
+  readonly codes = new Float64Array(CODES);
+  /** Per bucket, not cumulative; the last slot is +Inf. */
+  readonly buckets: Float64Array;
+  readonly exemplars: (Exemplar | undefined)[];
+  sum = 0;
+  count = 0;
+
+  constructor(
+    readonly labels: MethodLabels,
+    private readonly bounds: readonly number[],
+    private readonly now: () => number,
+  ) {
+    this.buckets = new Float64Array(bounds.length + 1);
+    this.exemplars = new Array<Exemplar | undefined>(bounds.length + 1);
+  }
+
+  start(): void {
+    this.started += 1;
+  }
+
+  received(): void {
+    this.msgReceived += 1;
+  }
+
+  sent(): void {
+    this.msgSent += 1;
+  }
+
+  refused(code: Code): void {
+    this.codes[code < CODES ? code : 2]! += 1; // a code beyond the spec's is UNKNOWN
+  }
+
+  handled(code: Code, seconds: number, traceId?: string): void {
+    this.refused(code);
+    let bucket = 0;
+    while (bucket < this.bounds.length && seconds > this.bounds[bucket]!) bucket += 1;
+    this.buckets[bucket]! += 1;
+    this.sum += seconds;
+    this.count += 1;
+    if (traceId !== undefined) this.exemplars[bucket] = { labelSet: { trace_id: traceId }, value: seconds, timestamp: this.now() / 1000 };
+  }
 }
 
 /**
  * Registers go-grpc-prometheus' metric families (server and client) in
- * `registry` — an injected registry, never prom-client's global one. On an
- * OpenMetrics registry the handling-time histograms keep exemplars: a slow
+ * `registry` — an injected registry, never prom-client's global one — read
+ * from each method's {@link MethodSeries} when the registry is scraped. On an
+ * OpenMetrics registry the handling-time histograms carry exemplars: a slow
  * bucket links to a trace.
  */
 export function createGrpcMetrics(registry: MetricsRegistry, options: GrpcMetricsOptions = {}): GrpcMetrics {
-  const buckets = [...(options.buckets ?? HANDLING_SECONDS_BUCKETS)];
+  const bounds = [...(options.buckets ?? HANDLING_SECONDS_BUCKETS)];
+  const now = options.now ?? Date.now;
   const exemplars = registry.contentType === Registry.OPENMETRICS_CONTENT_TYPE;
   const side = (name: "server" | "client"): SideMetrics => {
-    const what = name === "server" ? "RPCs started on the server" : "RPCs started on the client";
+    const all = new Map<string, Series>();
     const labelNames = ["grpc_type", "grpc_service", "grpc_method"] as const;
+    // Each family is rebuilt from the series at every scrape (reset, then each total).
+    const counter = (metric: string, help: string, value: (series: Series) => number): void => {
+      new Counter({
+        name: metric,
+        help,
+        labelNames,
+        registers: [registry],
+        collect() {
+          this.reset();
+          for (const series of all.values()) this.inc(series.labels, value(series));
+        },
+      });
+    };
+    const what = name === "server" ? "RPCs started on the server" : "RPCs started on the client";
+    counter(`grpc_${name}_started_total`, `Total number of ${what}.`, (s) => s.started);
+    new Counter({
+      name: `grpc_${name}_handled_total`,
+      help: `Total number of RPCs completed on the ${name}, regardless of success or failure.`,
+      labelNames: [...labelNames, "grpc_code"],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const series of all.values()) {
+          for (let code = 0; code < CODES; code++) this.inc({ ...series.labels, grpc_code: goCodeName(code as Code) }, series.codes[code]!);
+        }
+      },
+    });
+    counter(`grpc_${name}_msg_received_total`, `Total number of RPC stream messages received by the ${name}.`, (s) => s.msgReceived);
+    counter(`grpc_${name}_msg_sent_total`, `Total number of gRPC stream messages sent by the ${name}.`, (s) => s.msgSent);
+    registry.registerMetric(
+      histogramFamily(
+        `grpc_${name}_handling_seconds`,
+        name === "server"
+          ? "Histogram of response latency (seconds) of gRPC that had been application-level handled by the server."
+          : "Histogram of response latency (seconds) of the gRPC until it is finished by the application.",
+        bounds,
+        () => all.values(),
+        exemplars,
+      ) as never,
+    );
     return {
-      started: new Counter({ name: `grpc_${name}_started_total`, help: `Total number of ${what}.`, labelNames, registers: [registry] }),
-      handled: new Counter({
-        name: `grpc_${name}_handled_total`,
-        help: `Total number of RPCs completed on the ${name}, regardless of success or failure.`,
-        labelNames: [...labelNames, "grpc_code"],
-        registers: [registry],
-      }),
-      msgReceived: new Counter({
-        name: `grpc_${name}_msg_received_total`,
-        help: `Total number of RPC stream messages received by the ${name}.`,
-        labelNames,
-        registers: [registry],
-      }),
-      msgSent: new Counter({
-        name: `grpc_${name}_msg_sent_total`,
-        help: `Total number of gRPC stream messages sent by the ${name}.`,
-        labelNames,
-        registers: [registry],
-      }),
-      handling: new Histogram({
-        name: `grpc_${name}_handling_seconds`,
-        help:
-          name === "server"
-            ? "Histogram of response latency (seconds) of gRPC that had been application-level handled by the server."
-            : "Histogram of response latency (seconds) of the gRPC until it is finished by the application.",
-        labelNames,
-        buckets,
-        enableExemplars: exemplars,
-        registers: [registry],
-      }),
+      series(labels) {
+        const key = `${labels.grpc_type}\0${labels.grpc_service}\0${labels.grpc_method}`;
+        let series = all.get(key);
+        if (series === undefined) {
+          series = new Series({ grpc_type: labels.grpc_type, grpc_service: labels.grpc_service, grpc_method: labels.grpc_method }, bounds, now);
+          all.set(key, series);
+        }
+        return series;
+      },
     };
   };
   return { registry, exemplars, server: side("server"), client: side("client") };
+}
+
+/**
+ * A histogram family in the shape prom-client's registry formats (its own
+ * Histogram's `get()`): cumulative `_bucket` lines with `le`, `+Inf`, `_sum`,
+ * `_count`, the bucket's latest exemplar.
+ */
+function histogramFamily(name: string, help: string, bounds: readonly number[], series: () => Iterable<Series>, withExemplars: boolean) {
+  return {
+    name,
+    help,
+    type: "histogram",
+    aggregator: "sum",
+    // The registry's hook for metrics it may clear; nothing to reset here (the series are the calls' history).
+    reset(): void {},
+    get(): MetricObjectWithValues<MetricValueWithName<string>> {
+      const values: MetricValueWithName<string>[] = [];
+      for (const s of series()) {
+        let cumulative = 0;
+        for (let bucket = 0; bucket <= bounds.length; bucket++) {
+          cumulative += s.buckets[bucket]!;
+          const exemplar = withExemplars ? s.exemplars[bucket] : undefined;
+          values.push({
+            labels: { ...s.labels, le: bucket < bounds.length ? bounds[bucket]! : "+Inf" },
+            value: cumulative,
+            metricName: `${this.name}_bucket`,
+            ...(exemplar === undefined ? {} : { exemplar }),
+          } as MetricValueWithName<string>);
+        }
+        values.push({ labels: { ...s.labels }, value: s.sum, metricName: `${this.name}_sum` });
+        values.push({ labels: { ...s.labels }, value: s.count, metricName: `${this.name}_count` });
+      }
+      return { name: this.name, help: this.help, type: "histogram" as never, values, aggregator: "sum", collect: () => undefined };
+    },
+  };
+}
+
+/** go-grpc-prometheus' labels of a method. */
+export function methodLabels(method: DescMethod): MethodLabels {
+  return { grpc_type: grpcType(method), grpc_service: method.parent.typeName, grpc_method: method.name };
 }
 
 /** go-grpc-prometheus' `grpc_type` of a method. */

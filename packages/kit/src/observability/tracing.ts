@@ -14,6 +14,7 @@ import {
 } from "@opentelemetry/api";
 import type { CallContext } from "../call/call-context.js";
 import { createContextKey } from "../call/context-values.js";
+import { readRequestHeader } from "../call/headers.js";
 import { observeStream, type Interceptor, type MessageData } from "../call/interceptor.js";
 import { Code } from "../errors/code.js";
 import { toRpcError } from "../errors/to-rpc-error.js";
@@ -29,9 +30,10 @@ export function sampledTraceId(context: Pick<CallContext, "values">): string | u
   return (spanContext.traceFlags & TraceFlags.SAMPLED) === TraceFlags.SAMPLED ? spanContext.traceId : undefined;
 }
 
-const headerGetter: TextMapGetter<Headers> = {
-  keys: (carrier) => [...carrier.keys()],
-  get: (carrier, key) => carrier.get(key) ?? undefined,
+// Extracting reads the call's headers one by one, without building its requestHeader.
+const requestHeaderGetter: TextMapGetter<CallContext> = {
+  keys: (carrier) => [...carrier.requestHeader.keys()],
+  get: (carrier, key) => readRequestHeader(carrier, key),
 };
 
 const headerSetter: TextMapSetter<Headers> = {
@@ -70,7 +72,7 @@ export function createTracingInterceptor(options: TracingInterceptorOptions): In
     const { context, method } = request;
     const isServer = context.side === "server";
     const parent: Context = isServer
-      ? propagation.extract(ROOT_CONTEXT, context.requestHeader, headerGetter)
+      ? propagation.extract(ROOT_CONTEXT, context, requestHeaderGetter)
       : parentContextOf(context);
     const span = tracer.startSpan(
       `${method.parent.typeName}/${method.name}`,

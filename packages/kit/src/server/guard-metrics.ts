@@ -1,6 +1,6 @@
 import type { DescMethod } from "@bufbuild/protobuf";
 import type { Code } from "../errors/code.js";
-import { goCodeName, grpcType, UNKNOWN_METHOD, type GrpcMetrics } from "../observability/grpc-metrics.js";
+import { methodLabels, UNKNOWN_METHOD, type GrpcMetrics, type MethodSeries } from "../observability/grpc-metrics.js";
 import type { CallGuardObserver } from "./call-guard.js";
 
 /**
@@ -12,16 +12,14 @@ import type { CallGuardObserver } from "./call-guard.js";
  */
 export function createGuardMetrics(metrics: GrpcMetrics, methodOf: (path: string) => DescMethod | undefined): CallGuardObserver {
   const served = (path: string): boolean => methodOf(path) !== undefined || path.startsWith("/grpc.health.v1.Health/");
-  const labelsOf = (path: string): { grpc_type: string; grpc_service: string; grpc_method: string } => {
+  const seriesOf = (path: string): MethodSeries => {
     const method = methodOf(path);
-    return method === undefined
-      ? { grpc_type: "unary", ...UNKNOWN_METHOD }
-      : { grpc_type: grpcType(method), grpc_service: method.parent.typeName, grpc_method: method.name };
+    return metrics.server.series(method === undefined ? { grpc_type: "unary", ...UNKNOWN_METHOD } : methodLabels(method));
   };
   const count = (path: string, code: Code): void => {
-    const labels = labelsOf(path);
-    metrics.server.started.inc(labels);
-    metrics.server.handled.inc({ ...labels, grpc_code: goCodeName(code) });
+    const series = seriesOf(path);
+    series.start();
+    series.refused(code);
   };
   return {
     opened(path) {
