@@ -10,7 +10,7 @@ import { INTERNAL_ERROR_MESSAGE } from "../errors/to-rpc-error.js";
 import type { Logger } from "../observability/logger.js";
 import type { CallContext } from "../call/call-context.js";
 import { createContextValues, type ContextValues } from "../call/context-values.js";
-import { headersFromMetadata, metadataFromHeaders } from "../call/headers.js";
+import { headersFromMetadata, metadataFromHeaders, metadataHeader, READ_REQUEST_HEADER } from "../call/headers.js";
 import type { CallTracker, TrackedCall } from "./call-tracker.js";
 import { http2StreamOf } from "./grpc-internals.js";
 import { peerIdentityKey, type PeerIdentity } from "../security/spiffe-id.js";
@@ -44,7 +44,8 @@ const REQUEST_ID_PATTERN = /^[\w.:-]{1,128}$/;
  * grpc-js' deadline timer runs on libuv's loop clock, which lags Date.now() by
  * as long as the loop turn that read the headers had run, so it can fire a few
  * milliseconds before the deadline it reports: a cancel that close to the
- * deadline is the deadline.
+ * deadline is the deadline. It is also how long after the client's deadline
+ * the sweep (every 250 ms) looks for a response stream still open on the wire.
  */
 const DEADLINE_TIMER_SLACK_MS = 20;
 
@@ -68,6 +69,7 @@ export class ServerCall implements CallContext, TrackedCall {
   readonly #call: AnyGrpcCall;
   readonly #options: ServerCallOptions;
   readonly #clientDeadline: number | undefined;
+  readonly #responseStream: boolean;
   #controller: AbortController | undefined;
   #abortReason: RpcError | undefined;
   #requestId: string | undefined;
@@ -87,18 +89,24 @@ export class ServerCall implements CallContext, TrackedCall {
     this.#options = options;
     this.#clientDeadline = deadlineMs(call.getDeadline());
     const singleResponse = method.methodKind === "unary" || method.methodKind === "client_streaming";
+    this.#responseStream = !singleResponse;
     const cap = singleResponse && options.maxCallMs > 0 ? options.now() + options.maxCallMs : undefined;
     const client = this.#clientDeadline;
     this.deadline = client === undefined ? cap : cap === undefined ? client : Math.min(client, cap);
     // grpc-js ends a call at the client's deadline, but a response stream's
-    // status waits behind writes the client is not reading: the sweep then ends
-    // it (and resets the stream) a little after grpc-js should have.
+    // status can wait behind writes the client is not reading, or never leave
+    // (see expire): the sweep then ends it, and resets the stream, a little
+    // after grpc-js should have — even once the call itself has ended.
     this.expiresAt = singleResponse ? cap : client === undefined ? undefined : client + DEADLINE_TIMER_SLACK_MS;
     options.calls.add(this);
   }
 
   get requestHeader(): Headers {
     return (this.#requestHeader ??= headersFromMetadata(this.#call.metadata));
+  }
+
+  [READ_REQUEST_HEADER](name: string): string | undefined {
+    return this.#requestHeader === undefined ? metadataHeader(this.#call.metadata, name.toLowerCase()) : (this.#requestHeader.get(name) ?? undefined);
   }
 
   get responseHeader(): Headers {
@@ -181,14 +189,29 @@ export class ServerCall implements CallContext, TrackedCall {
     this.#controller?.abort(this.#abortReason);
   }
 
-  /** Ends the call because its time limit (the server's cap or the client's deadline) ran out. */
+  /**
+   * Ends the call because its time limit (the server's cap or the client's
+   * deadline) ran out. A response stream still open on the wire is reset as
+   * well: grpc-js sent its DEADLINE_EXCEEDED at the deadline, but that status
+   * waits behind writes the client has not read, or never leaves at all —
+   * grpc-js ends the HTTP/2 stream while a write is in flight and then hands
+   * it the next queued message, and Node, on that write after end, marks the
+   * stream errored and never sends END_STREAM or the trailers. The client's
+   * deadline has passed, so a reset costs it nothing it could still use.
+   */
   expire(): void {
     const clientFirst = this.#clientDeadline !== undefined && this.#clientDeadline <= (this.deadline ?? Number.POSITIVE_INFINITY);
     const error = clientFirst
       ? new RpcError(Code.DEADLINE_EXCEEDED, "deadline exceeded")
       : new RpcError(Code.DEADLINE_EXCEEDED, `call exceeded the server's limit of ${this.#options.maxCallMs} ms`);
-    this.abort(error);
-    this.respond(error, undefined);
+    if (!this.#ended) this.abort(error);
+    if (this.#responseStream) this.resetStream(error);
+    else this.respond(error, undefined);
+  }
+
+  get streamClosed(): boolean {
+    const stream = http2StreamOf(this.#call);
+    return stream === undefined || stream.closed || stream.destroyed;
   }
 
   /**
@@ -234,12 +257,16 @@ export class ServerCall implements CallContext, TrackedCall {
     stream.close(exhausted ? http2.NGHTTP2_ENHANCE_YOUR_CALM : http2.NGHTTP2_CANCEL);
   }
 
-  /** Ends tracking; idempotent. */
+  /**
+   * Ends tracking; idempotent. A response stream with a deadline stays
+   * watched until its HTTP/2 stream closes: see expire.
+   */
   end(): void {
     if (this.#ended) return;
     this.#ended = true;
     if (this.#onCancelled !== undefined) (this.#call as NodeJS.EventEmitter).removeListener("cancelled", this.#onCancelled);
     this.#options.calls.delete(this);
+    if (this.#responseStream && this.expiresAt !== undefined) this.#options.calls.linger(this);
   }
 
   /** Where `respond` sends a single-response call's outcome. */
