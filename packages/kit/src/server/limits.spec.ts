@@ -15,6 +15,7 @@ import { grpcFrame, rawGrpcCall } from "../testing/raw-grpc.js";
 import { rpcFailure } from "../testing/rpc-failure.js";
 import { connectRawHttp2, FrameFlag, FrameType, type RawHttp2Connection } from "../testing/raw-http2.js";
 import type { ServerLimits } from "./server-limits.js";
+import type { CallContext } from "../call/call-context.js";
 
 const ECHO = "/trellis.kittest.v1.EchoService/Echo";
 const ECHO_STREAM = "/trellis.kittest.v1.EchoService/EchoStream";
@@ -315,6 +316,66 @@ describe("response streams a client does not read", () => {
       await waitFor(() => t.logs.some((l) => l["grpc.code"] === "RESOURCE_EXHAUSTED"));
       assert.equal(t.server.inFlight, 0);
     } finally {
+      await t.close();
+    }
+  });
+});
+
+describe("response streams past their deadline end on the wire", () => {
+  // Like WatchUsers: a few messages (a snapshot), then the stream waits for more (the change feed).
+  const handlers = {
+    ...createEchoHandlers(),
+    async *echoStream(request: { text: string; count: number }, context: CallContext) {
+      for (let index = 0; index < request.count; index += 1) yield { text: request.text, index };
+      if (request.text === "then wait") await new Promise((resolve) => context.signal.addEventListener("abort", resolve, { once: true }));
+    },
+  };
+  const streamRequest = (text: string) => grpcFrame(toBinary(EchoStreamRequestSchema, create(EchoStreamRequestSchema, { text, count: 3 })));
+  /** A connection whose streams may send no DATA until the client opens their window. */
+  async function zeroWindowClient(t: TestServer): Promise<RawHttp2Connection> {
+    const c = await connectRawHttp2(portOf(t));
+    const initialWindowZero = Buffer.from([0x00, 0x04, 0x00, 0x00, 0x00, 0x00]);
+    c.preface();
+    c.frame(FrameType.SETTINGS, 0, 0, initialWindowZero);
+    return c;
+  }
+  const streamEnd = (c: RawHttp2Connection, id: number) =>
+    c.waitForFrame((f) => f.streamId === id && (f.type === FrameType.RST_STREAM || (f.type === FrameType.HEADERS && (f.flags & FrameFlag.END_STREAM) !== 0)));
+
+  it("ends a stream whose deadline passed with messages still queued, also once the client reads them (grpc-js then wrote to the stream it had ended, which never closed)", async () => {
+    const t = await startTestServer((s) => s.addService(EchoService, handlers));
+    const c = await zeroWindowClient(t);
+    try {
+      c.headers(1, ECHO_STREAM, { extra: { "grpc-timeout": "100m" } });
+      c.data(1, streamRequest("then wait"), true);
+      // The server has given up on the call (its deadline passed) with its three messages still queued for this client.
+      await waitFor(() => t.logs.some((l) => l["rpc.method"] === "trellis.kittest.v1.EchoService/EchoStream" && l["grpc.code"] === "DEADLINE_EXCEEDED"));
+      const windowUpdate = Buffer.alloc(4);
+      windowUpdate.writeUInt32BE(1 << 20);
+      c.frame(FrameType.WINDOW_UPDATE, 0, 1, windowUpdate);
+      const end = await streamEnd(c, 1);
+      assert.equal(end.type, FrameType.RST_STREAM);
+      assert.equal(end.payload.readUInt32BE(0), http2.NGHTTP2_CANCEL);
+      await stillServes(t);
+    } finally {
+      c.destroy();
+      await t.close();
+    }
+  });
+
+  it("ends a stream whose handler finished before the deadline but whose client has not read its messages", async () => {
+    const t = await startTestServer((s) => s.addService(EchoService, handlers));
+    const c = await zeroWindowClient(t);
+    try {
+      c.headers(1, ECHO_STREAM, { extra: { "grpc-timeout": "100m" } });
+      c.data(1, streamRequest("then end"), true);
+      const end = await streamEnd(c, 1);
+      assert.equal(end.type, FrameType.RST_STREAM);
+      assert.equal(end.payload.readUInt32BE(0), http2.NGHTTP2_CANCEL);
+      assert.ok(t.logs.some((l) => l["rpc.method"] === "trellis.kittest.v1.EchoService/EchoStream" && l["grpc.code"] === "OK"), "the handler had finished");
+      await stillServes(t);
+    } finally {
+      c.destroy();
       await t.close();
     }
   });
