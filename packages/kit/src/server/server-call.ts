@@ -10,9 +10,10 @@ import { INTERNAL_ERROR_MESSAGE } from "../errors/to-rpc-error.js";
 import type { Logger } from "../observability/logger.js";
 import type { CallContext } from "../call/call-context.js";
 import { createContextValues, type ContextValues } from "../call/context-values.js";
-import { headersFromMetadata, metadataFromHeaders } from "../call/headers.js";
+import { headersFromMetadata, metadataFromHeaders, metadataHeader, READ_REQUEST_HEADER } from "../call/headers.js";
 import type { CallTracker, TrackedCall } from "./call-tracker.js";
 import { http2StreamOf } from "./grpc-internals.js";
+import { peerIdentityKey, type PeerIdentity } from "../security/spiffe-id.js";
 
 /** A grpc-js call of any of the four kinds. */
 export type AnyGrpcCall =
@@ -33,6 +34,8 @@ export interface ServerCallOptions {
   readonly newRequestId?: () => string;
   /** The server's clock, epoch milliseconds. */
   readonly now: () => number;
+  /** The verified mTLS identity of a call's client (TLS servers only), put in its values as `peerIdentityKey`. */
+  readonly peerIdentity?: (call: object) => PeerIdentity | undefined;
 }
 
 const REQUEST_ID_KEY = "x-request-id";
@@ -102,6 +105,10 @@ export class ServerCall implements CallContext, TrackedCall {
     return (this.#requestHeader ??= headersFromMetadata(this.#call.metadata));
   }
 
+  [READ_REQUEST_HEADER](name: string): string | undefined {
+    return this.#requestHeader === undefined ? metadataHeader(this.#call.metadata, name.toLowerCase()) : (this.#requestHeader.get(name) ?? undefined);
+  }
+
   get responseHeader(): Headers {
     return (this.#responseHeader ??= new Headers());
   }
@@ -111,7 +118,13 @@ export class ServerCall implements CallContext, TrackedCall {
   }
 
   get values(): ContextValues {
-    return (this.#values ??= createContextValues());
+    if (this.#values === undefined) {
+      this.#values = createContextValues();
+      // Read on first use: calls whose chain never looks at values pay nothing for it.
+      const identity = this.#options.peerIdentity?.(this.#call);
+      if (identity !== undefined) this.#values.set(peerIdentityKey, identity);
+    }
+    return this.#values;
   }
 
   get signal(): AbortSignal {
