@@ -207,8 +207,13 @@ function createSender(channel: grpc.Client, registry: Registry, codecs: CodecCac
     const input = compileCodec(method.input, codecs);
     const output = compileCodec(method.output, codecs);
     // The chain carries the method's own types unchecked (MessageData): the client's typing vouches for them.
-    const serialize = (message: MessageData): Buffer => asBuffer(input.encode(message as MessageInitShape<DescMessage>));
-    const deserialize = (bytes: Buffer): MessageData => output.decode(bytes);
+    // A request given as encoded bytes (a proxy forwarding a caller's message) goes out as it is and
+    // the responses come back as bytes: decoding and re-encoding would drop fields this codec does not know.
+    const raw = !request.stream && request.message instanceof Uint8Array;
+    const serialize = raw
+      ? (message: MessageData): Buffer => asBuffer(message as unknown as Uint8Array)
+      : (message: MessageData): Buffer => asBuffer(input.encode(message as MessageInitShape<DescMessage>));
+    const deserialize = raw ? (bytes: Buffer): MessageData => bytes as unknown as MessageData : (bytes: Buffer): MessageData => output.decode(bytes);
     const metadata = metadataFromHeaders(context.requestHeader);
     const callOptions: grpc.CallOptions = context.deadline === undefined ? {} : { deadline: context.deadline };
     const toError = (error: grpc.ServiceError): RpcError => toRpcError(error, registry);
