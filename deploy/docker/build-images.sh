@@ -22,7 +22,10 @@ if [ "${#services[@]}" -eq 0 ]; then
   done
 fi
 
+# The machine's CA bundle goes to npm as a build secret (a TLS-intercepting proxy's CA is in it).
+ca="${TRELLIS_BUILD_CA:-/etc/ssl/certs/ca-certificates.crt}"
 args=()
+[ -s "$ca" ] && args+=(--secret "id=ca,src=$ca")
 if [ -z "$public" ]; then
   declare -A base
   while read -r name image; do base[$name]=$image; done < <("$here/build-bases.sh" node-build node-runtime)
