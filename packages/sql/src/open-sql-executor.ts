@@ -1,6 +1,7 @@
 import { createPgExecutor } from "./pg-executor.js";
 import { openPgliteExecutor } from "./pglite-executor.js";
 import { migrate } from "./migrate.js";
+import { instrumentExecutor, type InstrumentExecutorOptions } from "./instrument-executor.js";
 import type { SqlExecutor } from "./sql-executor.js";
 
 /** Where a service keeps its data. */
@@ -17,17 +18,25 @@ export interface SqlDatabaseConfig {
   readonly applicationName?: string;
   /** Embedded PGlite only: how long its statements may hold the thread before yielding (createTimeSlicer). @default 10 */
   readonly pgliteSliceMs?: number;
+  /**
+   * Metrics and spans of its statements, migrations included (`metrics` from
+   * `createSqlMetrics`, the service's `tracer`): see instrumentExecutor.
+   * @default none
+   */
+  readonly telemetry?: InstrumentExecutorOptions;
 }
 
 /**
- * Opens PostgreSQL (when `databaseUrl` is set) or the embedded PGlite, applies
- * the service's pending migrations, and returns the executor; on a migration
- * failure the connection is closed before the error is rethrown.
+ * Opens PostgreSQL (when `databaseUrl` is set) or the embedded PGlite,
+ * instruments it as `telemetry` says, applies the service's pending
+ * migrations, and returns the executor; on a migration failure the connection
+ * is closed before the error is rethrown.
  */
 export async function openSqlExecutor(config: SqlDatabaseConfig): Promise<SqlExecutor> {
-  const executor = config.databaseUrl
+  const opened = config.databaseUrl
     ? createPgExecutor({ connectionString: config.databaseUrl, applicationName: config.applicationName ?? `trellis-${config.namespace}` })
     : await openPgliteExecutor(config.pgliteDataDir, config.pgliteSliceMs === undefined ? {} : { slicing: { sliceMs: config.pgliteSliceMs } });
+  const executor = config.telemetry === undefined ? opened : instrumentExecutor(opened, config.telemetry);
   try {
     await migrate(executor, { dir: config.migrationsDir, namespace: config.namespace });
   } catch (error) {

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import pg from "pg";
-import type { NotificationListener, SqlExecutor, SqlRow, SqlRunner } from "./sql-executor.js";
+import type { NotificationListener, SqlExecutor, SqlExecutorInfo, SqlRow, SqlRunner } from "./sql-executor.js";
 
 /** Options of {@link createPgExecutor}. */
 export interface PgExecutorOptions {
@@ -26,9 +26,10 @@ export interface PgExecutorOptions {
  */
 export function createPgExecutor(options: PgExecutorOptions): SqlExecutor {
   const applicationName = options.applicationName ?? "trellis-user";
+  const maxConnections = options.maxConnections ?? 10;
   const pool = new pg.Pool({
     connectionString: options.connectionString,
-    max: options.maxConnections ?? 10,
+    max: maxConnections,
     application_name: applicationName,
   });
   // An idle client that loses its server emits here; the pool already discards it, and an
@@ -44,6 +45,8 @@ export function createPgExecutor(options: PgExecutorOptions): SqlExecutor {
   });
 
   return {
+    info: pgInfo(options.connectionString),
+    poolStats: () => ({ size: maxConnections, inUse: pool.totalCount - pool.idleCount, waiting: pool.waitingCount }),
     query: (sql, params) => runQuery(pool, sql, params),
     exec: async (sql) => {
       await pool.query(sql);
@@ -75,6 +78,26 @@ export function createPgExecutor(options: PgExecutorOptions): SqlExecutor {
       await listener.close();
       await pool.end();
     },
+  };
+}
+
+/**
+ * The server a connection string names, without its credentials. A host given
+ * as a `host=` parameter (a socket folder) counts; pg's PG* variables do not.
+ */
+export function pgInfo(connectionString: string): SqlExecutorInfo {
+  let url: URL;
+  try {
+    url = new URL(connectionString);
+  } catch {
+    return { system: "postgresql" };
+  }
+  const host = (url.hostname === "" ? (url.searchParams.get("host") ?? "") : decodeURIComponent(url.hostname)).replace(/^\[(.*)\]$/, "$1");
+  const database = decodeURIComponent(url.pathname.replace(/^\//, ""));
+  return {
+    system: "postgresql",
+    ...(host === "" ? {} : { serverAddress: host, serverPort: url.port === "" ? 5432 : Number(url.port) }),
+    ...(database === "" ? {} : { database }),
   };
 }
 

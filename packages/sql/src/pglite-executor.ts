@@ -37,11 +37,22 @@ export async function openPgliteExecutor(dataDir: string, options: PgliteExecuto
  */
 export function createPgliteExecutor(db: PGlite, options: PgliteExecutorOptions = {}): SqlExecutor {
   const slicer = createTimeSlicer(options.slicing);
+  // Statements and transactions asked for and not settled: one runs, the rest wait.
+  let pending = 0;
+  const settled = (): void => {
+    pending -= 1;
+  };
   const fair = <T>(work: () => Promise<T>): Promise<T> => {
+    pending += 1;
     const wait = slicer.turn();
-    return wait === undefined ? work() : wait.then(work);
+    const running = wait === undefined ? work() : wait.then(work);
+    running.then(settled, settled);
+    return running;
   };
   return {
+    info: { system: "pglite" },
+    // PGlite is one connection.
+    poolStats: () => ({ size: 1, inUse: pending > 0 ? 1 : 0, waiting: Math.max(0, pending - 1) }),
     query: (sql, params) => fair(() => runQuery(db, sql, params)),
     exec: (sql) =>
       fair(async () => {

@@ -17,8 +17,34 @@ export interface SqlRunner {
 /** Called on a notification; `payload` is absent when the executor only knows it may have missed some. */
 export type NotificationListener = (payload?: string) => void;
 
+/** Which database an executor talks to, for metrics and spans (never credentials). */
+export interface SqlExecutorInfo {
+  /** `postgresql` or `pglite` (OpenTelemetry's `db.system`, the metrics' `db_system`). */
+  readonly system: string;
+  /** The server's host, for PostgreSQL. @default none (embedded) */
+  readonly serverAddress?: string;
+  /** The server's port, for PostgreSQL. @default none (embedded) */
+  readonly serverPort?: number;
+  /** The database name. @default none */
+  readonly database?: string;
+}
+
+/** An executor's connections right now. */
+export interface SqlPoolStats {
+  /** The most connections it may open (`pg` Pool `max`; PGlite: 1). */
+  readonly size: number;
+  /** Connections running a statement or held by a transaction. */
+  readonly inUse: number;
+  /** Statements and transactions waiting for a connection. */
+  readonly waiting: number;
+}
+
 /** A database: statements, transactions, LISTEN/NOTIFY. */
 export interface SqlExecutor extends SqlRunner {
+  /** What it talks to, for metrics and spans. @default unknown (instrumentation assumes postgresql) */
+  readonly info?: SqlExecutorInfo;
+  /** Its connections now, read when metrics are scraped. @default not reported */
+  poolStats?(): SqlPoolStats;
   /**
    * Runs `fn` inside BEGIN … COMMIT on one connection; rolls back and rethrows if `fn`
    * throws. To change the isolation level, make `SET TRANSACTION …` the first statement.

@@ -1,5 +1,5 @@
 import { existsSync } from "node:fs";
-import { openSqlExecutor } from "@trellis/sql";
+import { openSqlExecutor, type InstrumentExecutorOptions } from "@trellis/sql";
 import type { ChatRepository } from "../internal/chat-repository.js";
 import { createSqlChatRepository } from "./sql-chat-repository.js";
 
@@ -11,6 +11,8 @@ export interface ChatRepositoryConfig {
   readonly pgliteDataDir: string;
   /** Embedded PGlite only: how long its statements may hold the thread before others get a turn. @default 10 */
   readonly pgliteSliceMs?: number;
+  /** Metrics and spans of its statements (`instrumentExecutor`'s options). @default none */
+  readonly telemetry?: InstrumentExecutorOptions;
 }
 
 /** The migrations folder (beside the compiled module in images, else the source folder). */
@@ -27,6 +29,7 @@ export async function openChatRepository(config: ChatRepositoryConfig): Promise<
     ...(config.pgliteSliceMs === undefined ? {} : { pgliteSliceMs: config.pgliteSliceMs }),
     migrationsDir: chatMigrationsDir(),
     namespace: "chat",
+    ...(config.telemetry === undefined ? {} : { telemetry: config.telemetry }),
   });
   return createSqlChatRepository(executor);
 }

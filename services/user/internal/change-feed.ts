@@ -21,6 +21,12 @@ export interface ChangeFeed {
    *   silently skip the changes up to it)
    */
   watch(after: bigint, signal: AbortSignal): AsyncIterable<UserChange>;
+  /**
+   * How far the slowest watch is behind: the newest change sequence the feed
+   * has read from the log minus the last sequence handed to that watch. 0
+   * with no watch, or before the feed's first read.
+   */
+  lag(): number;
   /** Ends every watch and stops polling. */
   close(): Promise<void>;
 }
@@ -41,6 +47,8 @@ export function createChangeFeed(repository: UserRepository, options: ChangeFeed
   const closing = new AbortController();
   let poller: Poller | undefined;
   let watchers = 0;
+  // Each watch's last handed-over sequence, for lag(): read at scrape time only.
+  const positions = new Set<{ position: bigint }>();
 
   /** Registers a watcher; the poller runs while at least one is registered. */
   const join = (): { readonly poller: Poller; leave(): void } => {
@@ -68,6 +76,8 @@ export function createChangeFeed(repository: UserRepository, options: ChangeFeed
     // Leave as soon as the caller aborts, even if it never pulls again.
     const onAbort = (): void => session.leave();
     stop.addEventListener("abort", onAbort, { once: true });
+    const watcher = { position: after };
+    positions.add(watcher);
     try {
       let cursor = after;
       await assertInLog(repository, cursor);
@@ -84,6 +94,7 @@ export function createChangeFeed(repository: UserRepository, options: ChangeFeed
           await assertNotPruned(repository, cursor);
           for (const change of page) {
             if (stop.aborted) return;
+            watcher.position = change.sequence;
             yield change;
             cursor = change.sequence;
           }
@@ -92,6 +103,7 @@ export function createChangeFeed(repository: UserRepository, options: ChangeFeed
         }
         const next = current.changeAfter(cursor);
         if (next) {
+          watcher.position = next.sequence;
           yield next;
           cursor = next.sequence;
         } else {
@@ -99,6 +111,7 @@ export function createChangeFeed(repository: UserRepository, options: ChangeFeed
         }
       }
     } finally {
+      positions.delete(watcher);
       stop.removeEventListener("abort", onAbort);
       session.leave();
     }
@@ -106,6 +119,13 @@ export function createChangeFeed(repository: UserRepository, options: ChangeFeed
 
   return {
     watch,
+    lag: () => {
+      const head = poller?.head();
+      if (head === undefined) return 0;
+      let slowest = head;
+      for (const { position } of positions) if (position < slowest) slowest = position;
+      return Number(head - slowest);
+    },
     close: async () => {
       closing.abort();
       poller?.stop();
@@ -136,6 +156,8 @@ interface PollerSettings {
 interface Poller {
   /** True once `tailFrom` and the tail are known. */
   ready(): boolean;
+  /** The newest sequence read from the log, once known. */
+  head(): bigint | undefined;
   /** The tail holds every change with sequence in (tailFrom, head]. */
   tailFrom(): bigint;
   /** The first tail change after `cursor`; only meaningful when `cursor >= tailFrom()`. */
@@ -218,6 +240,7 @@ function startPoller(repository: UserRepository, settings: PollerSettings): Poll
 
   return {
     ready: () => head !== undefined,
+    head: () => head,
     tailFrom: () => tailFrom,
     changeAfter: (cursor) => {
       // Binary search for the first change with sequence > cursor.

@@ -1,5 +1,5 @@
 import { existsSync } from "node:fs";
-import { openSqlExecutor } from "@trellis/sql";
+import { openSqlExecutor, type InstrumentExecutorOptions } from "@trellis/sql";
 import type { UserRepository } from "../internal/user-repository.js";
 import { createSqlUserRepository, type SqlUserRepositoryOptions } from "./sql-user-repository.js";
 
@@ -11,6 +11,8 @@ export interface UserRepositoryConfig {
   readonly pgliteDataDir: string;
   /** Embedded PGlite only: how long its statements may hold the thread before others get a turn. @default 10 */
   readonly pgliteSliceMs?: number;
+  /** Metrics and spans of its statements (`instrumentExecutor`'s options). @default none */
+  readonly telemetry?: InstrumentExecutorOptions;
 }
 
 /**
@@ -36,6 +38,7 @@ export async function openUserRepository(
     ...(config.pgliteSliceMs === undefined ? {} : { pgliteSliceMs: config.pgliteSliceMs }),
     migrationsDir: userMigrationsDir(),
     namespace: "user",
+    ...(config.telemetry === undefined ? {} : { telemetry: config.telemetry }),
   });
   return createSqlUserRepository(executor, options);
 }

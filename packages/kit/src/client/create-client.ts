@@ -14,7 +14,10 @@ import { discoveryChannelOptions, registerTrellisResolvers } from "../discovery/
 import type { Discovery } from "../discovery/registry.js";
 import { defaultClientInterceptors, type DefaultClientInterceptorsOptions } from "../interceptors/default-chains.js";
 import { createLogger, type Logger } from "../observability/logger.js";
+import { createBreakerRegistry } from "../resilience/breaker-registry.js";
+import { createRetryStats } from "../resilience/retry-stats.js";
 import { canAbort, ClientCall } from "./client-call.js";
+import type { ClientMetrics, ClientObserver } from "./client-metrics.js";
 
 /** Per-call options. */
 export interface CallOptions {
@@ -62,17 +65,20 @@ export type Client<S extends DescService> = S extends GenService<infer Shape ext
  * RPC name can collide with it). Calls in flight fail with CANCELLED.
  */
 export function closeClient(client: object): void {
-  channels.get(client)?.close();
+  const entry = channels.get(client);
+  entry?.channel.close();
+  entry?.observer?.close();
 }
 
 /** The grpc-js client behind a Trellis client, for connectivity state and what the kit does not cover. */
 export function channelOf(client: object): grpc.Client | undefined {
-  return channels.get(client);
+  return channels.get(client)?.channel;
 }
 
-// Which channel each client closes over: a WeakMap rather than a property, so
-// the client object holds RPC methods only. Entries go with their clients.
-const channels = new WeakMap<object, grpc.Client>();
+// Which channel each client closes over (and what observes it): a WeakMap rather
+// than a property, so the client object holds RPC methods only. Entries go with
+// their clients.
+const channels = new WeakMap<object, { readonly channel: grpc.Client; readonly observer: ClientObserver | undefined }>();
 
 /** Options of {@link createClient}. */
 export interface ClientOptions {
@@ -107,6 +113,13 @@ export interface ClientOptions {
   readonly errorDetailRegistry?: Registry;
   /** The logger of the calls' contexts (`context.logger`). @default a silent logger */
   readonly logger?: Logger;
+  /**
+   * Where the client's breakers, retries, balancer picks and discovery sets
+   * are counted (`createClientMetrics`; runService passes the process'). The
+   * breaker registry and retry stats are created here when the resilience
+   * options do not bring their own. @default not counted
+   */
+  readonly metrics?: ClientMetrics;
 }
 
 /**
@@ -118,21 +131,49 @@ export function createClient<S extends DescService>(service: S, target: string, 
   // grpc-js keeps resolvers and policies in process-wide tables: registering is idempotent.
   registerTrellisResolvers();
   registerP2cEwma();
+  const { metrics } = options;
+  const discovery = metrics === undefined || options.discovery === undefined ? options.discovery : metrics.discovery(options.discovery);
   const channelOptions: grpc.ChannelOptions = {
     "grpc.service_config": serviceConfigFor(options.loadBalancing ?? "p2c_ewma"),
-    ...(options.discovery === undefined ? {} : discoveryChannelOptions(options.discovery)),
+    ...(discovery === undefined ? {} : discoveryChannelOptions(discovery)),
     ...options.channelOptions,
   };
   assertLoadBalancingConfig(channelOptions);
   const channel = new grpc.Client(target, options.credentials ?? grpc.credentials.createInsecure(), channelOptions);
   const registry = options.errorDetailRegistry ?? createErrorDetailRegistry();
-  const resilience = options.resilience === false ? [] : defaultClientInterceptors(options.resilience);
-  const next = chain([...(options.interceptors ?? []), ...resilience], createTransport(channel, registry, createCodecCache()));
+  const observed = metrics === undefined ? undefined : observe(metrics, target, options.resilience);
+  const resilienceOptions = observed === undefined ? options.resilience : observed.resilience;
+  const resilience = resilienceOptions === false ? [] : defaultClientInterceptors(resilienceOptions);
+  const transport = createTransport(channel, registry, createCodecCache(), observed?.observer);
+  const next = chain([...(options.interceptors ?? []), ...resilience], transport);
   const logger = options.logger ?? createLogger({ level: "silent" });
   const methods: Record<string, unknown> = {};
   for (const method of service.methods) methods[method.localName] = bindMethod(method, target, logger, next);
-  channels.set(methods, channel);
+  channels.set(methods, { channel, observer: observed?.observer });
   return methods as Client<S>;
+}
+
+/**
+ * Starts observing a client: its resilience options with a breaker registry
+ * and retry stats the metrics can read (the caller's own when it passed them).
+ */
+function observe(
+  metrics: ClientMetrics,
+  target: string,
+  resilience: DefaultClientInterceptorsOptions | false | undefined,
+): { readonly resilience: DefaultClientInterceptorsOptions | false; readonly observer: ClientObserver } {
+  if (resilience === false) return { resilience, observer: metrics.observe({ target }) };
+  const { breaker = {}, retry = {} } = resilience ?? {};
+  const breakers = breaker === false ? undefined : (breaker.breakers ?? createBreakerRegistry());
+  const retryStats = retry === false ? undefined : (retry.stats ?? createRetryStats());
+  return {
+    resilience: {
+      ...resilience,
+      ...(breaker === false ? {} : { breaker: { ...breaker, breakers } }),
+      ...(retry === false ? {} : { retry: { ...retry, stats: retryStats } }),
+    },
+    observer: metrics.observe({ target, breakers, retryStats }),
+  };
 }
 
 function bindMethod(method: DescMethod, target: string, logger: Logger, next: Next): unknown {
@@ -185,8 +226,8 @@ async function* afterStream<T>(messages: AsyncIterable<T>, done: () => void): As
 }
 
 /** The end of the client chain: one grpc-js call per invocation. */
-function createTransport(channel: grpc.Client, registry: Registry, codecs: CodecCache): Next {
-  const send = createSender(channel, registry, codecs);
+function createTransport(channel: grpc.Client, registry: Registry, codecs: CodecCache, observer: ClientObserver | undefined): Next {
+  const send = createSender(channel, registry, codecs, observer);
   return async (request) => {
     try {
       return await send(request);
@@ -200,7 +241,9 @@ function createTransport(channel: grpc.Client, registry: Registry, codecs: Codec
   };
 }
 
-function createSender(channel: grpc.Client, registry: Registry, codecs: CodecCache): Next {
+function createSender(channel: grpc.Client, registry: Registry, codecs: CodecCache, observer: ClientObserver | undefined): Next {
+  // What grpc-js' getPeer() answers for a call that never reached a subchannel ('unknown' too).
+  const unpicked = channel.getChannel().getTarget();
   return (request: CallRequest): Promise<CallResponse> => {
     const { method, context } = request;
     const path = `/${method.parent.typeName}/${method.name}`;
@@ -228,6 +271,11 @@ function createSender(channel: grpc.Client, registry: Registry, codecs: CodecCac
         // A trailers-only response (an error before any message) is headers and trailers in one.
         if (!headersCame) copyInto(context.responseHeader, status.metadata);
         copyInto(context.responseTrailer, status.metadata);
+        if (observer !== undefined) {
+          // The address of the subchannel the balancer picked, whatever the policy.
+          const peer = call.getPeer();
+          if (peer !== "unknown" && peer !== unpicked) observer.picked(peer);
+        }
       });
     };
     switch (method.methodKind) {

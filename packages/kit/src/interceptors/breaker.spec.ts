@@ -70,7 +70,7 @@ describe("breaker interceptor", () => {
       for (let i = 0; i < 200; i++) assert.equal((await settle(handler(request())))?.code, code);
       assert.equal(sent(), 200);
       const snapshot = breakers.snapshot()["dns:///echo trellis.kittest.v1.EchoService/Echo"];
-      assert.deepEqual(snapshot, { requests: 200, accepts: 200, failures: 0, drops: 0, dropRatio: 0, state: "closed" });
+      assert.deepEqual(snapshot, { requests: 200, accepts: 200, failures: 0, drops: 0, totalDrops: 0, dropRatio: 0, state: "closed" });
     });
   }
 
@@ -119,7 +119,7 @@ describe("breaker interceptor", () => {
       for await (const message of response.messages) received.push(message);
     }, /connection reset/);
     assert.equal(received.length, 1);
-    assert.deepEqual(Object.values(breakers.snapshot())[0], { requests: 1, accepts: 0, failures: 1, drops: 0, dropRatio: 0, state: "closed" });
+    assert.deepEqual(Object.values(breakers.snapshot())[0], { requests: 1, accepts: 0, failures: 1, drops: 0, totalDrops: 0, dropRatio: 0, state: "closed" });
   });
 
   it("accepts a stream that ends cleanly or that the consumer leaves", async () => {

@@ -76,7 +76,7 @@ describe("circuit breaker (SRE adaptive throttling)", () => {
     const seconds = drive(breaker, clock, 0, 10_000, 10, () => true);
     assert.equal(seconds.reduce((n, s) => n + s.dropped, 0), 0);
     const snapshot = breaker.snapshot();
-    assert.deepEqual({ ...snapshot, requests: 0, accepts: 0 }, { requests: 0, accepts: 0, failures: 0, drops: 0, dropRatio: 0, state: "closed" });
+    assert.deepEqual({ ...snapshot, requests: 0, accepts: 0 }, { requests: 0, accepts: 0, failures: 0, drops: 0, totalDrops: 0, dropRatio: 0, state: "closed" });
     assert.equal(snapshot.accepts, snapshot.requests);
     assert.ok(snapshot.requests > 900, "the window holds about 10 s of calls");
   });
@@ -114,6 +114,17 @@ describe("circuit breaker (SRE adaptive throttling)", () => {
     assert.equal(breaker.snapshot().failures, 0, "the outage has left the window");
   });
 
+  it("counts every drop in totalDrops, which outlives the window", () => {
+    const { breaker, clock } = setup();
+    const seconds = drive(breaker, clock, 0, 2000, 10, () => false);
+    const dropped = seconds.reduce((n, s) => n + s.dropped, 0);
+    assert.ok(dropped > 0);
+    assert.equal(breaker.snapshot().totalDrops, dropped);
+    clock.t = 60_000;
+    assert.equal(breaker.snapshot().drops, 0, "the window forgot them");
+    assert.equal(breaker.snapshot().totalDrops, dropped);
+  });
+
   it("forgets failures once the window has slid past them", () => {
     const { breaker, clock } = setup({ random: () => 0 });
     drive(breaker, clock, 0, 1000, 10, () => false);
@@ -121,7 +132,9 @@ describe("circuit breaker (SRE adaptive throttling)", () => {
     clock.t = 5000;
     assert.ok(breaker.snapshot().requests > 0, "half a window later the failures still count");
     clock.t = 11_000;
-    assert.deepEqual(breaker.snapshot(), { requests: 0, accepts: 0, failures: 0, drops: 0, dropRatio: 0, state: "closed" });
+    const { totalDrops, ...windowed } = breaker.snapshot();
+    assert.deepEqual(windowed, { requests: 0, accepts: 0, failures: 0, drops: 0, dropRatio: 0, state: "closed" });
+    assert.ok(totalDrops > 0, "the count of every drop outlives the window");
     assert.ok(breaker.allow(), "a call is allowed again");
   });
 

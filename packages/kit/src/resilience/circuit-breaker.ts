@@ -43,8 +43,10 @@ export interface BreakerSnapshot {
   readonly accepts: number;
   /** Calls that failed with a failure code. */
   readonly failures: number;
-  /** Calls the breaker refused. */
+  /** Calls the breaker refused, in the window. */
   readonly drops: number;
+  /** Calls the breaker refused since it was created: only grows (what a counter exports). */
+  readonly totalDrops: number;
   /** The probability that the next call is dropped. */
   readonly dropRatio: number;
   readonly state: "closed" | "throttling";
@@ -82,6 +84,7 @@ export function createBreaker(options: BreakerOptions = {}): Breaker {
   const random = options.random ?? Math.random;
   const window = createRollingWindow({ windowMs: options.windowMs ?? 10_000, buckets, now });
   let lastPass: number | undefined;
+  let totalDrops = 0;
 
   const dropRatioOf = (t: WindowTotals): number => {
     const weight = Math.max(minK, k - ((k - minK) * t.failingBuckets) / buckets);
@@ -106,6 +109,7 @@ export function createBreaker(options: BreakerOptions = {}): Breaker {
       const forced = lastPass !== undefined && at - lastPass > forcePassMs;
       if (ratio > 0 && !forced && random() < ratio) {
         window.add("drop");
+        totalDrops += 1;
         return undefined;
       }
       lastPass = at;
@@ -119,6 +123,7 @@ export function createBreaker(options: BreakerOptions = {}): Breaker {
         accepts: totals.successes,
         failures: totals.failures,
         drops: totals.drops,
+        totalDrops,
         dropRatio,
         state: dropRatio > 0 ? "throttling" : "closed",
       };
