@@ -5,24 +5,28 @@
  * environment (the README's "chat service").
  */
 import { runService } from "@trellis/kit";
+import { createSqlMetrics } from "@trellis/sql";
 import { UserService } from "@trellis/api/trellis/user/v1/user_pb.js";
 import { ChatService } from "@trellis/api/trellis/chat/v1/chat_pb.js";
 import { createChatHandlers } from "./internal/chat-handlers.js";
 import { readChatConfig } from "./internal/chat-config.js";
+import { chatAuthorization } from "./internal/chat-authorization.js";
 import { createRoomHub } from "./internal/room-hub.js";
 import { createUserDirectory } from "./internal/user-directory.js";
 import { openChatRepository } from "./repository/open-chat-repository.js";
 
 runService({
   name: "chat",
+  authorization: [chatAuthorization],
   ports: { grpc: 50052, admin: 9092 },
   config: readChatConfig,
-  async start({ config, server, own, client }) {
+  async start({ config, server, own, client, metrics, tracer }) {
     const repository = own(
       await openChatRepository({
         ...(config.databaseUrl === undefined ? {} : { databaseUrl: config.databaseUrl }),
         pgliteDataDir: config.pgliteDataDir,
         pgliteSliceMs: config.pgliteSliceMs,
+        telemetry: { metrics: metrics && createSqlMetrics(metrics), tracer },
       }),
       (r) => r.close(),
     );

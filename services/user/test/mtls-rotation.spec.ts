@@ -67,7 +67,8 @@ describe("the user process over mTLS", () => {
     dir = await mkdtemp(join(tmpdir(), "trellis-mtls-rotation-"));
     pki = await createTestPki(dir);
     await pki.issue("user");
-    await pki.issue("chat");
+    // The client is the edge: under mTLS the user service's rules let only the edge create users.
+    await pki.issue("edge");
   });
   after(async () => {
     clientFiles?.close();
@@ -87,7 +88,7 @@ describe("the user process over mTLS", () => {
       },
     });
     const { port } = service;
-    clientFiles = await loadTlsFiles({ certFile: join(dir, "chat", "cert.pem"), keyFile: join(dir, "chat", "key.pem"), caFile: pki.caFile, checkIntervalMs: 200 });
+    clientFiles = await loadTlsFiles({ certFile: join(dir, "edge", "cert.pem"), keyFile: join(dir, "edge", "key.pem"), caFile: pki.caFile, checkIntervalMs: 200 });
     const users = createClient(UserService, `127.0.0.1:${port}`, {
       credentials: createClientCredentials({ files: clientFiles, serverIdentity: spiffeId("user") }),
       // No retries: a call lost to a handshake would show.
@@ -117,23 +118,23 @@ describe("the user process over mTLS", () => {
       const ca1 = pki.ca;
       // 1. New certificates from the same CA.
       const user2 = await pki.issue("user");
-      const chat2 = await pki.issue("chat");
-      await waitFor(async () => (await presented(port, ca1.certPem, chat2.pair)) === fingerprintOf(user2.pair.certPem), "the server did not present its new certificate");
-      await waitFor(() => clientFiles!.current().cert?.toString() === chat2.pair.certPem, "the client did not load its new certificate");
+      const edge2 = await pki.issue("edge");
+      await waitFor(async () => (await presented(port, ca1.certPem, edge2.pair)) === fingerprintOf(user2.pair.certPem), "the server did not present its new certificate");
+      await waitFor(() => clientFiles!.current().cert?.toString() === edge2.pair.certPem, "the client did not load its new certificate");
       await moreTraffic();
       // 2. A new CA: trusted next to the old one, then certificates from it, then the old CA dropped.
       const ca2 = createCertificateAuthority({ commonName: "Trellis CA 2" });
       await pki.trust(ca1, ca2);
-      const probe2 = (await createTestPki(join(dir, "probe"), ca2)).issue("chat");
+      const probe2 = (await createTestPki(join(dir, "probe"), ca2)).issue("edge");
       const probe = (await probe2).pair;
       await waitFor(async () => (await presented(port, ca1.certPem, probe)) !== "refused", "the server did not trust the new CA");
       await moreTraffic();
       const user3 = await pki.issue("user", { issuer: ca2 });
-      const chat3 = await pki.issue("chat", { issuer: ca2 });
-      await waitFor(async () => (await presented(port, ca2.certPem, chat3.pair)) === fingerprintOf(user3.pair.certPem), "the server did not present its certificate from the new CA");
+      const edge3 = await pki.issue("edge", { issuer: ca2 });
+      await waitFor(async () => (await presented(port, ca2.certPem, edge3.pair)) === fingerprintOf(user3.pair.certPem), "the server did not present its certificate from the new CA");
       await moreTraffic();
       await pki.trust(ca2);
-      await waitFor(async () => (await presented(port, ca2.certPem, chat2.pair)) === "refused", "the server still accepts certificates of the dropped CA");
+      await waitFor(async () => (await presented(port, ca2.certPem, edge2.pair)) === "refused", "the server still accepts certificates of the dropped CA");
       await waitFor(() => clientFiles!.current().ca?.toString() === ca2.certPem, "the client did not drop the old CA");
       await moreTraffic();
     } finally {

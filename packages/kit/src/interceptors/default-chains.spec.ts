@@ -49,7 +49,7 @@ describe("default client interceptors", () => {
     assert.ok(seen.every((o) => o.deadline === NOW + 250), "every attempt carries the deadline");
     const snapshot = Object.values(breakers.snapshot());
     assert.equal(snapshot.length, 1);
-    assert.deepEqual(snapshot[0], { requests: 1, accepts: 1, failures: 0, drops: 0, dropRatio: 0, state: "closed" });
+    assert.deepEqual(snapshot[0], { requests: 1, accepts: 1, failures: 0, drops: 0, totalDrops: 0, dropRatio: 0, state: "closed" });
   });
 
   it("does not count a call whose deadline has passed against the backend", async () => {

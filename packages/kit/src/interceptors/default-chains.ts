@@ -21,10 +21,16 @@ export interface DefaultServerInterceptorOptions {
   readonly traceIds?: boolean;
   /** Enforce the .proto validation rules. @default true */
   readonly validation?: boolean;
+  /**
+   * Who-may-call links (authentication, rate limiting, authorization), run
+   * after recover and before validation: a refused caller learns nothing
+   * about the request rules, and refusals are logged and counted. @default []
+   */
+  readonly guards?: readonly Interceptor[];
 }
 
 /**
- * The default server chain, outermost first: logging → recover → validation.
+ * The default server chain, outermost first: logging → recover → guards → validation.
  * Each link is switched by one option. (Deadlines are not a link: grpc-js
  * enforces the client's, and the server's own cap lives in createServer.)
  */
@@ -41,6 +47,7 @@ export function defaultServerInterceptors(options: DefaultServerInterceptorOptio
     );
   }
   chain.push(createRecoverInterceptor());
+  chain.push(...(options.guards ?? []));
   if (options.validation ?? true) chain.push(createValidationInterceptor());
   return chain;
 }

@@ -1,4 +1,7 @@
 import type { DescService } from "@bufbuild/protobuf";
+import type { Tracer } from "@opentelemetry/api";
+import type { OpenMetricsContentType, Registry as MetricsRegistry } from "prom-client";
+import { createClientMetrics } from "../client/client-metrics.js";
 import { closeClient, createClient, type Client, type ClientOptions } from "../client/create-client.js";
 import { readDiscoveryConfig, registryOptionsFrom, discoveryFor, serviceTarget, type DiscoveryConfig } from "../config/discovery-config.js";
 import { readConfig, text, type Env } from "../config/env.js";
@@ -9,9 +12,12 @@ import { registerWhileServing } from "../discovery/service-registration.js";
 import { createLogger, type Logger } from "../observability/logger.js";
 import { createServer, type Server, type ServerOptions } from "../server/create-server.js";
 import { readTelemetryConfig } from "../config/telemetry-config.js";
-import { readTlsConfig } from "../config/tls-config.js";
-import { startTls } from "./security.js";
 import { clientOptionsFrom, readClientConfig } from "../config/client-config.js";
+import { readTlsConfig } from "../config/tls-config.js";
+import { readAuthConfig } from "../config/auth-config.js";
+import type { AuthorizationRules } from "../security/authorization.js";
+import type { Authenticator } from "../security/jwt-authenticator.js";
+import { startAuth, startTls } from "./security.js";
 import { defaultServerInterceptors } from "../interceptors/default-chains.js";
 import { startTelemetry } from "./telemetry.js";
 import { routeGrpcLogs } from "./grpc-log.js";
@@ -41,6 +47,12 @@ export interface ServiceSpec<C> {
   readonly start: (runtime: ServiceRuntime<C>) => Promise<Readonly<Record<string, unknown>> | void>;
   /** Options for the server besides the ones the environment sets (interceptors, reflection…). @default {} */
   readonly server?: Omit<ServerOptions, "logger">;
+  /**
+   * Who may call each method (`defineRules`), enforced once bearer tokens
+   * (`TRELLIS_AUTH_JWKS`) or client certificates (mTLS) are checked; a method
+   * without a rule is then refused. @default none (every method refused once either is on)
+   */
+  readonly authorization?: readonly AuthorizationRules[];
 }
 
 /** What a service's `start` gets. */
@@ -54,6 +66,20 @@ export interface ServiceRuntime<C> {
   readonly server: Server;
   /** The registry the service registers in and finds others through (`TRELLIS_REGISTRY`). */
   readonly registry: Registry;
+  /** The bearer-token verifier when `TRELLIS_AUTH_JWKS` is set (for a front that verifies its own callers), else undefined. */
+  readonly authenticator: Authenticator | undefined;
+  /**
+   * The process' Prometheus registry, served at /metrics: register the
+   * service's own metrics here (its database's, its queues'). Undefined when
+   * `TRELLIS_METRICS=off`: nothing is served, so measure nothing.
+   */
+  readonly metrics: MetricsRegistry<OpenMetricsContentType> | undefined;
+  /**
+   * The tracer when tracing is on (`OTEL_*`), for spans of the service's own
+   * (its database calls): they join the call's trace as children of the
+   * active span. Undefined when tracing is off: make no spans.
+   */
+  readonly tracer: Tracer | undefined;
   /**
    * Hands a resource to the lifecycle: at shutdown, after the server has
    * drained and deregistered, resources close in the reverse order they were
@@ -64,7 +90,10 @@ export interface ServiceRuntime<C> {
    * A client for another service of the system, with the default resilience
    * chain, found through the registry: target `<NAME>_SERVICE_TARGET` if set,
    * else the registry's (`etcd:///user`, `static:///user`, or for DNS
-   * `trellis-dns:///user:<defaultPort>`). Closed at shutdown.
+   * `trellis-dns:///user:<defaultPort>`). Closed at shutdown. With metrics
+   * on, its breakers, retries, balancer picks and registry sets are exported
+   * (`trellis_breaker_*`, `trellis_retry_*`, `trellis_balancer_picks_total`,
+   * `trellis_registry_instances`).
    */
   client<S extends DescService>(service: S, name: string, options?: ClientOptions & { readonly defaultPort?: number }): Client<S>;
 }
@@ -93,6 +122,7 @@ export function runService<C = undefined>(spec: ServiceSpec<C>, options: RunServ
     telemetry: readTelemetryConfig(env),
     client: readClientConfig(env),
     tls: readTlsConfig(spec.name, env),
+    auth: readAuthConfig(env),
   }));
   const logger = createLogger({ level: config.server.logLevel, serviceName: spec.name, format: config.telemetry.logFormat });
   routeGrpcLogs(logger);
@@ -127,10 +157,21 @@ export function runService<C = undefined>(spec: ServiceSpec<C>, options: RunServ
     try {
       const telemetry = own(await startTelemetry(config.telemetry, { serviceName: spec.name, logger }), (t) => t.shutdown(), "telemetry");
       const tls = own(await startTls(config.tls, { serviceName: spec.name, logger, metrics: config.telemetry.metrics ? telemetry.registry : undefined }), (t) => t.close(), "TLS files");
+      const auth = startAuth(config.auth, {
+        logger,
+        metrics: config.telemetry.metrics ? telemetry.registry : undefined,
+        rules: spec.authorization ?? [],
+        mtls: tls.server !== undefined && tls.server.clientAuth !== "none",
+      });
       const created = createServer({
         interceptors: [
           ...telemetry.interceptors,
-          ...defaultServerInterceptors({ logger, logSuccessSampleRate: config.telemetry.logSuccessSampleRate, traceIds: telemetry.tracer !== undefined }),
+          ...defaultServerInterceptors({
+            logger,
+            logSuccessSampleRate: config.telemetry.logSuccessSampleRate,
+            traceIds: telemetry.tracer !== undefined,
+            guards: auth.interceptors,
+          }),
         ],
         grpcMetrics: telemetry.grpc,
         ...(tls.server === undefined ? {} : { tls: tls.server }),
@@ -146,6 +187,7 @@ export function runService<C = undefined>(spec: ServiceSpec<C>, options: RunServ
           response.end(body);
         });
       }
+      const clientMetrics = config.telemetry.metrics ? createClientMetrics(telemetry.registry) : undefined;
       const registry = own(await createRegistryFromUrl(config.discovery.registryUrl, registryOptionsFrom(config.discovery)), (r) => r.close(), "registry");
       const runtime: ServiceRuntime<C> = {
         name: spec.name,
@@ -155,6 +197,9 @@ export function runService<C = undefined>(spec: ServiceSpec<C>, options: RunServ
         logger,
         server: created,
         registry,
+        authenticator: auth.authenticator,
+        metrics: config.telemetry.metrics ? telemetry.registry : undefined,
+        tracer: telemetry.tracer,
         own: (resource, close) => own(resource, close),
         client: (service, name, clientOptions = {}) => {
           const fallback = config.discovery.registry.kind === "dns" && clientOptions.defaultPort === undefined
@@ -168,8 +213,9 @@ export function runService<C = undefined>(spec: ServiceSpec<C>, options: RunServ
             // TRELLIS_CLIENT_RESILIENCE=off (in a mesh): the service's own options still win.
             ...clientOptionsFrom(config.client),
             ...(credentials === undefined ? {} : { credentials }),
+            ...(clientMetrics === undefined ? {} : { metrics: clientMetrics }),
             ...clientOptions,
-            interceptors: [...telemetry.interceptors, ...(clientOptions.interceptors ?? [])],
+            interceptors: [...telemetry.interceptors, ...auth.clientInterceptors, ...(clientOptions.interceptors ?? [])],
           });
           targets.push([name, target]);
           return own(client, closeClient, `${name} client`);

@@ -1,5 +1,12 @@
 import type * as grpc from "@grpc/grpc-js";
+import type { Interceptor } from "../call/interceptor.js";
+import type { AuthConfig } from "../config/auth-config.js";
 import type { TlsConfig } from "../config/tls-config.js";
+import { createAuthForwardingInterceptor, createAuthInterceptor } from "../security/auth-interceptor.js";
+import { createAuthMetrics } from "../security/auth-metrics.js";
+import { createAuthorizationInterceptor, type AuthorizationRules } from "../security/authorization.js";
+import { createJwksKeys } from "../security/jwks.js";
+import { createJwtAuthenticator, type Authenticator } from "../security/jwt-authenticator.js";
 import type { MetricsRegistry } from "../observability/grpc-metrics.js";
 import type { Logger } from "../observability/logger.js";
 import { createClientCredentials } from "../security/client-credentials.js";
@@ -101,4 +108,65 @@ export async function startTls(
     for (const files of opened) files.close();
     throw error;
   }
+}
+
+/** A service's authentication and authorization, as runService sets them up. */
+export interface ServiceAuth {
+  /** The bearer-token verifier when TRELLIS_AUTH_JWKS is set (the edge verifies its callers with it). */
+  readonly authenticator: Authenticator | undefined;
+  /** Server interceptors, in order: authentication, then authorization. */
+  readonly interceptors: readonly Interceptor[];
+  /** Client interceptors: the caller's bearer token passed on. */
+  readonly clientInterceptors: readonly Interceptor[];
+}
+
+/**
+ * Authentication (when configured) and authorization (when authentication or
+ * mTLS is on: the service's rules, default deny). A service that declared no
+ * rules gets every method refused once either is on — and a warning at start.
+ */
+export function startAuth(
+  config: AuthConfig | false,
+  options: {
+    readonly logger: Logger;
+    readonly metrics: MetricsRegistry | undefined;
+    readonly rules: readonly AuthorizationRules[];
+    /** The server verifies client certificates. */
+    readonly mtls: boolean;
+    readonly now?: () => number;
+  },
+): ServiceAuth {
+  const metrics = options.metrics === undefined ? undefined : createAuthMetrics(options.metrics);
+  const authenticator =
+    config === false
+      ? undefined
+      : createJwtAuthenticator({
+          keys: createJwksKeys({
+            location: config.jwks,
+            cooldownMs: config.cooldownMs,
+            maxAgeMs: config.maxAgeMs,
+            timeoutMs: config.timeoutMs,
+            logger: options.logger,
+            ...(metrics === undefined ? {} : { onRefresh: metrics.jwksRefreshed }),
+          }).getKey,
+          issuer: config.issuer,
+          audience: config.audience,
+          algorithms: config.algorithms,
+          clockToleranceS: config.clockToleranceS,
+          rolesClaim: config.rolesClaim,
+        });
+  const interceptors: Interceptor[] = [];
+  if (authenticator !== undefined) interceptors.push(createAuthInterceptor({ authenticator, ...(metrics === undefined ? {} : { onFailure: metrics.failed }) }));
+  if (authenticator !== undefined || options.mtls) {
+    if (options.rules.length === 0) options.logger.warn({ "event.action": "authorization" }, "authentication is on and this service declares no authorization rules: every method is refused");
+    interceptors.push(
+      createAuthorizationInterceptor({
+        rules: options.rules,
+        checkPeers: options.mtls,
+        checkUsers: authenticator !== undefined,
+        ...(metrics === undefined ? {} : { onDenied: metrics.denied }),
+      }),
+    );
+  }
+  return { authenticator, interceptors, clientInterceptors: authenticator === undefined ? [] : [createAuthForwardingInterceptor()] };
 }
