@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import * as grpc from "@grpc/grpc-js";
 import { Code, createClient, type Client, closeClient } from "@trellis/kit";
-import { startTestServer, type TestServer, rpcFailure } from "@trellis/kit/testing";
+import { startTestServer, type TestServer, rpcFailure, waitFor } from "@trellis/kit/testing";
 import { PreconditionFailureSchema, RetryInfoSchema } from "@trellis/kit/gen/google/rpc/error_details_pb.js";
 import { UserService } from "@trellis/api/trellis/user/v1/user_pb.js";
 import { createFakeUserService } from "../test/fake-user-service.js";
@@ -44,6 +44,30 @@ function outbox(): { push(r: MessageInitShape<typeof ChatRequestSchema>): void; 
       },
     },
   };
+}
+
+/** Reads a room's messages in the background, until `signal` aborts. */
+function readRoom(chat: Client<typeof ChatService>, room: string, signal: AbortSignal): { readonly texts: string[] } {
+  const texts: string[] = [];
+  void (async () => {
+    for await (const { event } of chat.subscribe({ room }, { signal })) if (event?.kind.case === "message") texts.push(event.kind.value.text);
+  })().catch(() => undefined); // ended by the abort
+  return { texts };
+}
+
+/**
+ * Sends probe messages to `room` until `seen()` says a subscriber got one: a subscription is
+ * not in place the moment its call is made, and from this point on it misses nothing.
+ */
+async function untilSubscribed(chat: Client<typeof ChatService>, room: string, senderId: string, seen: () => boolean): Promise<void> {
+  await waitFor(
+    async () => {
+      await chat.send({ room, senderId, text: "probe" });
+      return seen();
+    },
+    `a subscriber of ${room} receives messages`,
+    { intervalMs: 100 },
+  );
 }
 
 async function nextEvent(iterator: AsyncIterator<ChatResponse>): Promise<ChatResponse> {
@@ -110,22 +134,26 @@ describe("ChatService over gRPC (embedded database, a stand-in user service)", (
     assert.equal((await rpcFailure(chat.send({ room: "general", senderId: alice, text: "x".repeat(2001) }))).code, Code.INVALID_ARGUMENT);
     assert.equal((await rpcFailure(chat.history({ room: "general", pageToken: "garbage" }))).code, Code.INVALID_ARGUMENT);
     assert.equal((await rpcFailure(chat.history({ room: "general", pageSize: -5 }))).code, Code.INVALID_ARGUMENT);
+    const subscribe = await rpcFailure((async () => {
+      for await (const _ of chat.subscribe({ room: "Bad Room!" })) void _;
+    })());
+    assert.equal(subscribe.code, Code.INVALID_ARGUMENT);
   });
 
   it("delivers room messages to read-only subscribers", async () => {
     const controller = new AbortController();
-    const events = chat.subscribe({ room: "news" }, { signal: controller.signal })[Symbol.asyncIterator]();
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    await chat.send({ room: "news", senderId: alice, text: "extra!" });
-    await chat.send({ room: "other", senderId: alice, text: "not for news" });
-    await chat.send({ room: "news", senderId: bob, text: "read all about it" });
-    const texts: string[] = [];
-    while (texts.length < 2) {
-      const { value } = await events.next();
-      if (value?.event?.kind.case === "message") texts.push(value.event.kind.value.text);
+    try {
+      const news = readRoom(chat, "news", controller.signal);
+      await untilSubscribed(chat, "news", alice, () => news.texts.length > 0);
+      const probes = news.texts.length;
+      await chat.send({ room: "news", senderId: alice, text: "extra!" });
+      await chat.send({ room: "other", senderId: alice, text: "not for news" });
+      await chat.send({ room: "news", senderId: bob, text: "read all about it" });
+      await waitFor(() => news.texts.length >= probes + 2, "both news messages arrived");
+      assert.deepEqual(news.texts.slice(probes).filter((t) => t !== "probe"), ["extra!", "read all about it"]);
+    } finally {
+      controller.abort();
     }
-    assert.deepEqual(texts, ["extra!", "read all about it"]);
-    controller.abort();
   });
 
   it("runs a live session: join, presence, posts in order, leave", async () => {
@@ -187,33 +215,54 @@ describe("ChatService over gRPC (embedded database, a stand-in user service)", (
     out.end();
   });
 
-  it("keeps delivering to readers and accepting sends while a subscriber never reads", async () => {
+  it("keeps delivering to readers and accepting sends while a subscriber stops reading, and cuts that one off with RESOURCE_EXHAUSTED", async () => {
     const raw = new grpc.Client(chatServer.address, grpc.credentials.createInsecure());
+    const requestId = `stalled-${randomUUID()}`;
+    const metadata = new grpc.Metadata();
+    metadata.set("x-request-id", requestId);
     const stalled = raw.makeServerStreamRequest(
       "/trellis.chat.v1.ChatService/Subscribe",
       () => Buffer.from(toBinary(SubscribeRequestSchema, create(SubscribeRequestSchema, { room: "flood" }))),
       (b: Buffer) => b,
       {},
+      metadata,
     );
-    stalled.pause(); // never reads
-    stalled.on("error", () => undefined);
+    let stalledGot = 0;
+    const countStalled = (): void => void (stalledGot += 1);
+    stalled.on("data", countStalled);
+    let stalledEnd: { readonly error: unknown } | undefined;
+    stalled.on("error", (error) => (stalledEnd = { error }));
+    stalled.on("end", () => (stalledEnd ??= { error: undefined }));
     const controller = new AbortController();
-    const reader = chat.subscribe({ room: "flood" }, { signal: controller.signal })[Symbol.asyncIterator]();
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    const total = 200;
-    let received = 0;
-    const reading = (async () => {
-      while (received < total) {
-        const { value } = await reader.next();
-        if (value?.event?.kind.case === "message") received += 1;
-      }
-    })();
-    for (let i = 0; i < total; i += 1) await chat.send({ room: "flood", senderId: alice, text: "z".repeat(2000) });
-    await reading;
-    assert.equal(received, total, "the reading subscriber got every message");
-    controller.abort();
-    stalled.cancel();
-    raw.close();
+    try {
+      const reader = readRoom(chat, "flood", controller.signal);
+      await untilSubscribed(chat, "flood", alice, () => reader.texts.length > 0 && stalledGot > 0);
+      stalled.off("data", countStalled);
+      stalled.pause(); // from here on it reads nothing
+      const probes = reader.texts.length;
+      const total = 200; // 2,000-character messages: far more than HTTP/2 buffers plus the 50 the server queues
+      for (let i = 0; i < total; i += 1) await chat.send({ room: "flood", senderId: alice, text: "z".repeat(2000) });
+      await waitFor(() => reader.texts.length >= probes + total, "the reading subscriber got every message");
+      assert.equal(reader.texts.length, probes + total);
+      // Reading again, the stalled client gets what was already on its way, then the end: more
+      // than 50 events (this server's bound) were left waiting for it meanwhile.
+      let afterwards = 0;
+      stalled.on("data", () => void (afterwards += 1));
+      stalled.resume();
+      await waitFor(() => stalledEnd !== undefined, "the stalled subscription ended");
+      const ended = stalledEnd?.error;
+      assert.ok(ended instanceof Error && "code" in ended && ended.code === Code.RESOURCE_EXHAUSTED, `the stalled client saw ${String(ended)}`);
+      assert.match(ended.message, /more than 50 events are waiting/);
+      assert.ok(afterwards < total, `it got ${afterwards} of the ${total} messages, not all`);
+      await waitFor(
+        () => chatServer.logs.some((l) => l["http.request.id"] === requestId && l["grpc.code"] === "RESOURCE_EXHAUSTED"),
+        "the server logged the stalled subscription's RESOURCE_EXHAUSTED",
+      );
+    } finally {
+      controller.abort();
+      stalled.cancel();
+      raw.close();
+    }
   });
 
   it("degrades clearly when the user service is down: UNAVAILABLE with RetryInfo, cached senders still work", async () => {

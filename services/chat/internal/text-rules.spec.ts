@@ -2,7 +2,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { Code, RpcError } from "@trellis/kit";
 import { compileValidator } from "@trellis/kit/validation";
-import { textFieldsOf } from "@trellis/user/test/text-fields.js";
+import { textFieldsOf } from "@trellis/kit/testing";
 import { ChatService } from "@trellis/api/trellis/chat/v1/chat_pb.js";
 import { decodeHistoryToken } from "./history-token.js";
 

@@ -27,6 +27,8 @@ export interface UserDirectoryOptions {
   readonly ttlMs?: number;
   /** Timeout of one lookup; the calling chat request's deadline still applies. @default 1000 */
   readonly timeoutMs?: number;
+  /** The clock cached users expire by, in milliseconds. @default performance.now */
+  readonly now?: () => number;
 }
 
 /** Whether a user-service status means "not reachable right now" rather than a wrong request: the kit's unhealthy-backend class. */
@@ -39,7 +41,12 @@ const isOutage = (code: Code): boolean => isBreakerFailure(code) || code === Cod
  * (UNAVAILABLE with RetryInfo), so chat degrades clearly instead of hanging.
  */
 export function createUserDirectory(users: Pick<Client<typeof UserService>, "getUser">, options: UserDirectoryOptions = {}): UserDirectory {
-  const cache = new LRUCache<string, Sender>({ max: options.maxEntries ?? 1000, ttl: options.ttlMs ?? 30_000 });
+  const cache = new LRUCache<string, Sender>({
+    max: options.maxEntries ?? 1000,
+    ttl: options.ttlMs ?? 30_000,
+    // Read the given clock on every lookup (the default caches it for a millisecond).
+    ...(options.now === undefined ? {} : { perf: { now: options.now }, ttlResolution: 0 }),
+  });
   const timeoutMs = options.timeoutMs ?? 1000;
   return {
     async resolve(userId, parent) {

@@ -4,7 +4,7 @@ import { Code, RpcError } from "@trellis/kit";
 import { compileValidator } from "@trellis/kit/validation";
 import { BadRequestSchema } from "@trellis/kit/gen/google/rpc/error_details_pb.js";
 import { ImportUsersRequestSchema, UserService } from "@trellis/api/trellis/user/v1/user_pb.js";
-import { textFieldsOf } from "../test/text-fields.js";
+import { textFieldsOf } from "@trellis/kit/testing";
 import { versionOf } from "./etag.js";
 import { decodePageToken } from "./page-token.js";
 import { parseResumeToken } from "./resume-token.js";

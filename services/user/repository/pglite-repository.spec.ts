@@ -1,12 +1,11 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
+import { createTempDir } from "@trellis/kit/testing";
 import { repositoryContract } from "../test/repository-contract.js";
 import { openUserRepository } from "./open-user-repository.js";
-import { migrate, openPgliteExecutor } from "@trellis/sql";
+import { migrate, openPgliteExecutor, openSqlExecutor } from "@trellis/sql";
 import { userMigrationsDir } from "./open-user-repository.js";
 import { createSqlUserRepository } from "./sql-user-repository.js";
 
@@ -14,8 +13,8 @@ repositoryContract("PGlite in memory", () => openUserRepository({ pgliteDataDir:
 
 describe("PGlite user repository", () => {
   it("migrates once and keeps data in a data folder across reopenings", async () => {
-    const dir = await mkdtemp(join(tmpdir(), "trellis-user-"));
-    const dataDir = join(dir, "nested", "db");
+    const dir = createTempDir("trellis-user-");
+    const dataDir = join(dir.path, "nested", "db");
     try {
       const first = await openUserRepository({ pgliteDataDir: dataDir });
       const user = await first.create({ id: randomUUID(), email: "keep@example.com", displayName: "Keep", roles: [] });
@@ -29,7 +28,7 @@ describe("PGlite user repository", () => {
       assert.deepEqual(await second.get(user.id), user);
       await second.close();
     } finally {
-      await rm(dir, { recursive: true, force: true });
+      dir.remove();
     }
   });
 
@@ -51,6 +50,35 @@ describe("PGlite user repository", () => {
       );
     } finally {
       await repository.close();
+    }
+  });
+
+  it("keeps the newest 100,000 changes, pruning once every 1,000 writes (the service's defaults)", async () => {
+    const RETAINED = 100_000;
+    const dir = createTempDir("trellis-user-");
+    try {
+      // A log already holding exactly what is retained, written in one statement.
+      const seed = await openSqlExecutor({ pgliteDataDir: dir.path, migrationsDir: userMigrationsDir(), namespace: "user" });
+      await seed.query(
+        `INSERT INTO user_changes (kind, user_id, payload, commit_time)
+         SELECT 'created', gen_random_uuid(), '{}'::jsonb, now() FROM generate_series(1, $1::int)`,
+        [RETAINED],
+      );
+      await seed.close();
+      // As the service opens it (main.ts passes no options).
+      const repository = await openUserRepository({ pgliteDataDir: dir.path });
+      try {
+        const write = (i: number) => repository.create({ id: randomUUID(), email: `r${i}@example.com`, displayName: "R", roles: [] });
+        for (let i = 1; i < 1000; i += 1) await write(i);
+        assert.equal(await repository.oldestSequence(), 1n, "nothing is pruned before the 1,000th write");
+        await write(1000);
+        assert.equal(await repository.latestSequence(), BigInt(RETAINED + 1000));
+        assert.equal(await repository.oldestSequence(), 1001n, "the 1,000th write pruned down to the newest 100,000");
+      } finally {
+        await repository.close();
+      }
+    } finally {
+      dir.remove();
     }
   });
 });

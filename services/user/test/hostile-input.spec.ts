@@ -1,11 +1,10 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { Code, createClient, type Client, type RpcError, closeClient } from "@trellis/kit";
-import { rpcFailure, startServiceProcess, type ServiceProcess } from "@trellis/kit/testing";
+import { grpcFrame, rawGrpcCall, rpcFailure, startServiceProcess, type ServiceProcess } from "@trellis/kit/testing";
 import { BadRequestSchema, ErrorInfoSchema } from "@trellis/kit/gen/google/rpc/error_details_pb.js";
 import { ChangeType, UserService, type WatchUsersResponse } from "@trellis/api/trellis/user/v1/user_pb.js";
 import { filterFingerprint } from "../internal/page-token.js";
-import { rawGrpcCall } from "./raw-grpc.js";
 import { USER_MAIN } from "./user-main.js";
 
 /** A page token as the service encodes them (base64url JSON, format 1), with any fields. */
@@ -154,7 +153,7 @@ describe("user process: hostile input is refused as the client's fault, never IN
     it("ImportUsers: a row that is not valid UTF-8 ends the import with INVALID_ARGUMENT (the decoder's), not INTERNAL", async () => {
       const email = Buffer.from("utf8@example.com");
       const row = Buffer.concat([Buffer.from([0x0a, email.length]), email, Buffer.from([0x12, 0x02, 0xff, 0xfe])]);
-      const outcome = await rawGrpcCall(service.address, "/trellis.user.v1.UserService/ImportUsers", row);
+      const outcome = await rawGrpcCall(service.address, "/trellis.user.v1.UserService/ImportUsers", { body: [grpcFrame(row)] });
       assert.equal(outcome.grpcStatus, Code.INVALID_ARGUMENT, outcome.grpcMessage);
       assert.equal(await count("utf8@"), 0);
     });

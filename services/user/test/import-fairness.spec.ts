@@ -21,7 +21,9 @@ describe("user process: one fast importer does not take the service away from ot
   let importer: Client<typeof UserService>;
 
   before(async () => {
-    service = await startServiceProcess(USER_MAIN);
+    // The import is one long call: on a busy machine it can outlast the default 30 s cap
+    // (GRPC_MAX_CALL_MS), which is not what this test is about.
+    service = await startServiceProcess(USER_MAIN, { env: { GRPC_MAX_CALL_MS: "0" } });
     prober = createClient(UserService, service.address, ownConnection);
     importer = createClient(UserService, service.address, ownConnection);
   });

@@ -10,12 +10,13 @@
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { Code, RpcError, closeClient, createClient, type Client } from "@trellis/kit";
 import { createRegistryFromUrl, parseRegistryUrl, type ServiceInstance, type Registry as ServiceRegistry } from "@trellis/kit/discovery";
 import { UserService } from "@trellis/api/trellis/user/v1/user_pb.js";
+import { spawnOwnedNode } from "@trellis/kit/testing";
 
 const MAIN = fileURLToPath(new URL("../main.js", import.meta.url));
 const registryUrl = process.env.TEST_REGISTRY ?? (process.env.TEST_ETCD_ENDPOINT ? `etcd://${process.env.TEST_ETCD_ENDPOINT}` : undefined);
@@ -36,7 +37,8 @@ interface Instance {
 }
 
 async function startInstance(extraEnv: Record<string, string> = {}): Promise<Instance> {
-  const child = spawn(process.execPath, [MAIN], {
+  // Owned: killed with this test process however it ends (a timed-out step, a signal).
+  const child = spawnOwnedNode(MAIN, {
     env: {
       ...process.env,
       GRPC_HOST: "127.0.0.1",

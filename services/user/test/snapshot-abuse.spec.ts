@@ -1,10 +1,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { Code, RpcError, createClient, type Client, closeClient } from "@trellis/kit";
-import { rpcFailure, startServiceProcess, waitFor, type ServiceProcess } from "@trellis/kit/testing";
+import { createTempDir, rpcFailure, startServiceProcess, waitFor, type ServiceProcess, type TempDir } from "@trellis/kit/testing";
 import { ErrorInfoSchema, RetryInfoSchema } from "@trellis/kit/gen/google/rpc/error_details_pb.js";
 import { ChangeType, UserService, type WatchUsersResponse } from "@trellis/api/trellis/user/v1/user_pb.js";
 import { seedUsers } from "./seed-users.js";
@@ -21,7 +18,7 @@ interface HeldWatch {
 }
 
 describe("user process: snapshot watches are paged, bounded, and stop when their client goes", () => {
-  let dir: string;
+  let dir: TempDir | undefined;
   let service: ServiceProcess;
   const clients: Client<typeof UserService>[] = [];
   const connect = (): Client<typeof UserService> => {
@@ -61,22 +58,33 @@ describe("user process: snapshot watches are paged, bounded, and stop when their
   };
 
   before(async () => {
-    dir = await mkdtemp(join(tmpdir(), "trellis-snapshot-"));
-    await seedUsers(dir, USERS);
+    dir = createTempDir("trellis-snapshot-");
+    await seedUsers(dir.path, USERS);
     service = await startServiceProcess(USER_MAIN, {
-      env: { PGLITE_DATA_DIR: dir, WATCH_MAX_SNAPSHOTS: String(MAX_SNAPSHOTS), WATCH_SNAPSHOT_PAGE_SIZE: "200" },
+      env: { PGLITE_DATA_DIR: dir.path, WATCH_MAX_SNAPSHOTS: String(MAX_SNAPSHOTS), WATCH_SNAPSHOT_PAGE_SIZE: "200" },
     });
   });
   after(async () => {
     for (const client of clients) closeClient(client);
     await service?.stop();
-    if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+    dir?.remove();
   });
 
   it("streams every user exactly once, in pages, then SNAPSHOT_END", async () => {
     const ids = await readSnapshot(connect());
     assert.equal(ids.length, USERS);
     assert.equal(new Set(ids).size, USERS);
+  });
+
+  it("pages ListUsers by 50 when the request says 0 and by at most 1,000 (the process' defaults)", async () => {
+    const users = connect();
+    const byDefault = await users.listUsers({});
+    assert.equal(byDefault.users.length, 50);
+    assert.notEqual(byDefault.nextPageToken, "");
+    const capped = await users.listUsers({ pageSize: 5000 });
+    assert.equal(capped.users.length, 1000);
+    const next = await users.listUsers({ pageSize: 5000, pageToken: capped.nextPageToken });
+    assert.equal(next.users[0]?.email, "seed1001@example.com", "the next page starts after the 1,000th user");
   });
 
   it("refuses snapshots beyond WATCH_MAX_SNAPSHOTS with UNAVAILABLE and RetryInfo, and frees a slot when its client goes", async () => {

@@ -1,18 +1,18 @@
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { createCoalescingDestination } from "./coalescing-destination.js";
 import { createLogger } from "./logger.js";
+import { createTempDir, type TempDir } from "../testing/temp-dir.js";
 
 describe("createCoalescingDestination", () => {
-  let dir: string;
+  let dir: TempDir;
   let counter = 0;
-  const nextFile = (): string => join(dir, `log-${++counter}.ndjson`);
+  const nextFile = (): string => join(dir.path, `log-${++counter}.ndjson`);
   const read = (file: string): string => {
     try {
       return readFileSync(file, "utf8");
@@ -22,9 +22,9 @@ describe("createCoalescingDestination", () => {
   };
 
   before(() => {
-    dir = mkdtempSync(join(tmpdir(), "trellis-log-"));
+    dir = createTempDir("trellis-log-");
   });
-  after(() => rmSync(dir, { recursive: true, force: true }));
+  after(() => dir.remove());
 
   it("writes the lines of one turn together, whole and in order, when the turn ends", () => {
     const file = nextFile();

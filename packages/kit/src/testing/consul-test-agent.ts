@@ -2,9 +2,10 @@
  * A throwaway `consul agent -dev` for the integration suites that need an agent of their
  * own: one to kill and restart, one with ACLs. State lives in memory (dev mode), so no
  * folder is left behind; the process is killed by `stop()` and, should a test crash past
- * its hooks, when this process exits.
+ * its hooks, when this process exits or is signalled (the test runner's timeout).
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import { onProcessEnd } from "./process-cleanup.js";
 import { once } from "node:events";
 import { setTimeout as delay } from "node:timers/promises";
 
@@ -56,10 +57,6 @@ export async function startConsulTestAgent(options: ConsulTestAgentOptions): Pro
   ];
   let child: ChildProcess | undefined;
   let output: string[] = [];
-  const killOnExit = (): void => {
-    child?.kill("SIGKILL");
-  };
-  process.once("exit", killOnExit);
 
   const kill = async (): Promise<void> => {
     const running = child;
@@ -83,6 +80,10 @@ export async function startConsulTestAgent(options: ConsulTestAgentOptions): Pro
     await kill();
     output = [];
     const started = spawn(options.bin, args, { stdio: ["ignore", "pipe", "pipe"] });
+    // Not a node process, so no watchdog: killed when this test process exits or is signalled.
+    const release = onProcessEnd(() => started.kill("SIGKILL"));
+    started.once("exit", release);
+    started.once("error", release);
     child = started;
     const keep = (chunk: Buffer): void => {
       output.push(...chunk.toString("utf8").split("\n").filter(Boolean));
@@ -108,7 +109,6 @@ export async function startConsulTestAgent(options: ConsulTestAgentOptions): Pro
     start,
     stop: async () => {
       await kill();
-      process.off("exit", killOnExit);
     },
   };
 }

@@ -18,6 +18,8 @@ export interface RawGrpcOutcome {
    * Java clients refuse more than 8 KiB by default.
    */
   readonly statusHeaderBytes: number;
+  /** `grpc-status-details-bin` (a serialized google.rpc.Status), if the status had one. */
+  readonly statusDetails: Uint8Array | undefined;
 }
 
 /** Options of {@link rawGrpcCall}. */
@@ -61,11 +63,13 @@ export function rawGrpcCall(address: string, path: string, options: RawGrpcCallO
     let dataBytes = 0;
     let rstCode: number | undefined;
     let statusHeaderBytes = 0;
+    let statusDetails: Uint8Array | undefined;
     const read = (h: Record<string, unknown>): void => {
       if (h["grpc-status"] !== undefined) {
         for (const [name, value] of Object.entries(h)) statusHeaderBytes += name.length + String(value).length + 32;
       }
       if (h["grpc-message"] !== undefined) grpcMessage = safeDecode(String(h["grpc-message"]));
+      if (typeof h["grpc-status-details-bin"] === "string") statusDetails = new Uint8Array(Buffer.from(h["grpc-status-details-bin"], "base64"));
       if (h["grpc-status"] !== undefined) {
         grpcStatus = Number(h["grpc-status"]);
         // The call is over; a request we never half-closed would keep the stream open.
@@ -84,7 +88,7 @@ export function rawGrpcCall(address: string, path: string, options: RawGrpcCallO
     else stream.pause();
     stream.on("close", () => {
       session.destroy();
-      resolve({ httpStatus, grpcStatus, grpcMessage, rstCode: rstCode ?? stream.rstCode ?? 0, dataBytes, statusHeaderBytes });
+      resolve({ httpStatus, grpcStatus, grpcMessage, rstCode: rstCode ?? stream.rstCode ?? 0, dataBytes, statusHeaderBytes, statusDetails });
     });
     stream.on("error", () => undefined);
     for (const chunk of options.body ?? []) stream.write(chunk);

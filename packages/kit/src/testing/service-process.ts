@@ -1,7 +1,8 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import { request } from "node:http";
 import { createInterface } from "node:readline";
+import { spawnOwnedNode } from "./owned-child.js";
 
 /** A service started as its own process, as production runs it. */
 export interface ServiceProcess {
@@ -16,8 +17,12 @@ export interface ServiceProcess {
   readonly exited: Promise<number | null>;
   /** The process' resident set size in bytes, from /proc (Linux). */
   rssBytes(): Promise<number>;
-  /** GET /healthz on the admin port; resolves with the HTTP status, rejects after `timeoutMs`. */
+  /** GET /healthz on the admin port; resolves with the HTTP status, rejects after `timeoutMs`. @default timeoutMs 10_000 */
   healthz(timeoutMs?: number): Promise<number>;
+  /** GET /readyz on the admin port (200 serving, 503 before and during shutdown); as {@link healthz}. */
+  readyz(timeoutMs?: number): Promise<number>;
+  /** Sends `signal` and returns at once (see `exited`). */
+  kill(signal: NodeJS.Signals): void;
   /** SIGTERM, then SIGKILL if it has not exited within `graceMs`; resolves once it exited. @default graceMs 10_000 */
   stop(graceMs?: number): Promise<void>;
 }
@@ -32,23 +37,24 @@ export interface StartServiceOptions {
   readonly startTimeoutMs?: number;
 }
 
+/** The environment a service process gets under test: free loopback ports, in-memory PGlite. */
+const testEnv = (env: Readonly<Record<string, string>> | undefined): NodeJS.ProcessEnv => ({
+  ...process.env,
+  GRPC_PORT: "0",
+  ADMIN_PORT: "0",
+  GRPC_HOST: "127.0.0.1",
+  PGLITE_DATA_DIR: "memory://",
+  ...env,
+});
+
 /**
  * Starts `main` (a built service entry point) on free loopback ports with an in-memory PGlite,
  * and resolves once it logged its "listening" line. The caller must `stop()` it (in an `after`
- * hook, so that a failing test leaves no process behind).
+ * hook or a `finally` block). Should the test process end first — a test-runner timeout, a
+ * signal, even SIGKILL — the service process is killed too (see `spawnOwnedNode`).
  */
 export async function startServiceProcess(main: string, options: StartServiceOptions = {}): Promise<ServiceProcess> {
-  const child: ChildProcess = spawn(process.execPath, [...(options.nodeArgs ?? []), main], {
-    env: {
-      ...process.env,
-      GRPC_PORT: "0",
-      ADMIN_PORT: "0",
-      GRPC_HOST: "127.0.0.1",
-      PGLITE_DATA_DIR: "memory://",
-      ...options.env,
-    },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const child: ChildProcess = spawnOwnedNode(main, { env: testEnv(options.env), nodeArgs: options.nodeArgs ?? [] });
   const logs: Record<string, unknown>[] = [];
   let stderr = "";
   child.stderr?.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
@@ -95,22 +101,77 @@ export async function startServiceProcess(main: string, options: StartServiceOpt
         if (kb === undefined) throw new Error(`no VmRSS for ${pid}`);
         return Number(kb) * 1024;
       },
-      healthz: (timeoutMs = 10_000) =>
-        new Promise<number>((resolve, reject) => {
-          const req = request({ host: "127.0.0.1", port: adminPort, path: "/healthz", timeout: timeoutMs }, (res) => {
-            res.resume();
-            res.on("end", () => resolve(res.statusCode ?? 0));
-          });
-          req.on("timeout", () => req.destroy(new Error(`/healthz gave no answer within ${timeoutMs} ms`)));
-          req.on("error", reject);
-          req.end();
-        }),
+      healthz: (timeoutMs = 10_000) => adminStatus(adminPort, "/healthz", timeoutMs),
+      readyz: (timeoutMs = 10_000) => adminStatus(adminPort, "/readyz", timeoutMs),
+      kill: (signal) => void child.kill(signal),
       stop,
     };
   } catch (error) {
     await stop(0);
     throw error;
   }
+}
+
+/** GET `path` on the admin port; resolves with the HTTP status, rejects after `timeoutMs`. */
+function adminStatus(port: number, path: string, timeoutMs: number): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    const req = request({ host: "127.0.0.1", port, path, timeout: timeoutMs }, (res) => {
+      res.resume();
+      res.on("end", () => resolve(res.statusCode ?? 0));
+    });
+    req.on("timeout", () => req.destroy(new Error(`${path} gave no answer within ${timeoutMs} ms`)));
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+/** How a process run by {@link runServiceToExit} ended. */
+export interface ServiceExit {
+  /** The exit code, null when a signal ended it. */
+  readonly code: number | null;
+  readonly stderr: string;
+  /** Every JSON line it logged on stdout. */
+  readonly logs: readonly Readonly<Record<string, unknown>>[];
+}
+
+/** Options of {@link runServiceToExit}. */
+export interface RunServiceToExitOptions {
+  /** Merged over the parent's environment and the test defaults, as for {@link startServiceProcess}. */
+  readonly env?: Readonly<Record<string, string>>;
+  /** Kill it, and fail, if it still runs after this long. @default 30_000 */
+  readonly timeoutMs?: number;
+}
+
+/**
+ * Runs `main` with the test environment (as {@link startServiceProcess}) plus `env` until it
+ * exits by itself — for configurations it must refuse at start. Killed, as a failure, if it
+ * has not exited within `timeoutMs`; never outlives the test process.
+ */
+export function runServiceToExit(main: string, options: RunServiceToExitOptions = {}): Promise<ServiceExit> {
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  return new Promise((resolve, reject) => {
+    const child = spawnOwnedNode(main, { env: testEnv(options.env) });
+    let stdout = "";
+    let stderr = "";
+    child.stdout?.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr?.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`${main} was still running after ${timeoutMs} ms (stderr: ${stderr.trim()})`));
+    }, timeoutMs);
+    child.once("error", (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    child.once("close", (code) => {
+      clearTimeout(timer);
+      const logs = stdout
+        .split("\n")
+        .filter((line) => line.startsWith("{"))
+        .map((line) => JSON.parse(line) as Record<string, unknown>);
+      resolve({ code, stderr, logs });
+    });
+  });
 }
 
 /**
