@@ -42,7 +42,7 @@ export async function startTelemetry(config: TelemetryConfig, options: { readonl
     registry,
     grpc,
     tracer: tracing?.tracer,
-    interceptors: tracing === undefined ? metrics : [createTracingInterceptor({ tracer: tracing.tracer }), ...metrics],
+    interceptors: tracing === undefined ? metrics : [createTracingInterceptor({ tracer: tracing.tracer, sampleRoot: tracing.sampleRoot }), ...metrics],
     shutdown: async () => {
       await tracing?.shutdown();
     },
@@ -66,6 +66,8 @@ function registerEventLoopUtilization(registry: Registry<OpenMetricsContentType>
 
 interface Tracing {
   readonly tracer: Tracer;
+  /** The root sampler's decision for a call that begins a trace, made before its span (see createTracingInterceptor). */
+  readonly sampleRoot: () => boolean;
   shutdown(): Promise<void>;
 }
 
@@ -131,12 +133,18 @@ async function startTracing(
     parentbased_always_off: new sdk.ParentBasedSampler({ root: new sdk.AlwaysOffSampler() }),
     parentbased_traceidratio: new sdk.ParentBasedSampler({ root: ratio }),
   }[config.sampler];
+  const { createPresampledSampler } = await import("../observability/presampled-sampler.js");
+  const rootProbability = config.sampler.endsWith("always_on") ? 1 : config.sampler.endsWith("always_off") ? 0 : config.samplerArg;
   const provider = new sdk.NodeTracerProvider({
     resource: resourceFromAttributes({ "service.name": config.serviceName ?? serviceName }),
-    sampler,
+    sampler: createPresampledSampler(sampler),
     spanProcessors: [guarded],
   });
   // W3C trace context propagation and the AsyncLocalStorage context manager.
   provider.register();
-  return { tracer: trace.getTracer("@trellis/kit"), shutdown: () => provider.shutdown() };
+  return {
+    tracer: trace.getTracer("@trellis/kit"),
+    sampleRoot: rootProbability >= 1 ? () => true : () => Math.random() < rootProbability,
+    shutdown: () => provider.shutdown(),
+  };
 }

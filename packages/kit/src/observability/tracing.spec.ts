@@ -1,7 +1,7 @@
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { SpanKind, SpanStatusCode } from "@opentelemetry/api";
-import { InMemorySpanExporter, NodeTracerProvider, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-node";
+import { InMemorySpanExporter, NodeTracerProvider, ParentBasedSampler, SamplingDecision, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-node";
 import { EchoService } from "../gen-test/trellis/kittest/v1/echo_pb.js";
 import { closeClient, createClient } from "../client/create-client.js";
 import { Code } from "../errors/code.js";
@@ -10,6 +10,7 @@ import { rpcFailure } from "../testing/rpc-failure.js";
 import { startTestServer, type TestServer } from "../testing/start-test-server.js";
 import { defaultServerInterceptors } from "../interceptors/default-chains.js";
 import type { ServiceImpl } from "../server/service-impl.js";
+import { createPresampledSampler } from "./presampled-sampler.js";
 import { createTracingInterceptor, sampledTraceId } from "./tracing.js";
 
 // The SDK the way runService registers it, exporting to memory (one process per spec file).
@@ -78,5 +79,86 @@ describe("tracing interceptor", () => {
     assert.equal(client?.status.code, SpanStatusCode.ERROR, "a client span with a failed call is an error");
     assert.ok(servers.every((s) => s.status.code !== SpanStatusCode.ERROR), "NOT_FOUND is not a server fault");
     assert.ok(servers.every((s) => s.attributes["rpc.grpc.status_code"] === Code.NOT_FOUND));
+  });
+});
+
+describe("tracing interceptor deciding roots before any span (sampleRoot)", () => {
+  // What the SDK's own root sampler answers, set per test: the interceptor's decision must win either way.
+  let sdkRoot = SamplingDecision.NOT_RECORD;
+  const rootsExporter = new InMemorySpanExporter();
+  const rootsProvider = new NodeTracerProvider({
+    sampler: createPresampledSampler(new ParentBasedSampler({ root: { shouldSample: () => ({ decision: sdkRoot }), toString: () => "test root" } })),
+    spanProcessors: [new SimpleSpanProcessor(rootsExporter)],
+  });
+  // Each interceptor's decisions, in order; asking with none queued fails the test.
+  const decisions = { front: [] as boolean[], backend: [] as boolean[], asked: { front: 0, backend: 0 } };
+  const decide = (side: "front" | "backend") => (): boolean => {
+    decisions.asked[side] += 1;
+    const next = decisions[side].shift();
+    assert.notEqual(next, undefined, `the ${side} was asked for a root decision it should not need`);
+    return next!;
+  };
+  const tracer = rootsProvider.getTracer("roots");
+  let backend: TestServer;
+  let front: TestServer;
+  let toBackend: ReturnType<typeof createClient<typeof EchoService>> | undefined;
+  const seen: (string | undefined)[] = [];
+
+  before(async () => {
+    const backendTracing = createTracingInterceptor({ tracer, sampleRoot: decide("backend") });
+    const frontTracing = createTracingInterceptor({ tracer, sampleRoot: decide("front") });
+    backend = await startTestServer((s) => s.addService(EchoService, createEchoHandlers()), { interceptors: [backendTracing, ...defaultServerInterceptors()] });
+    const client = createClient(EchoService, backend.address, { interceptors: [frontTracing] });
+    toBackend = client;
+    const relay: ServiceImpl<typeof EchoService> = {
+      ...createEchoHandlers(),
+      async echo(request, context) {
+        seen.push(sampledTraceId(context));
+        const reply = await client.echo({ text: request.text }, { parent: context });
+        return { text: `relayed ${reply.text}` };
+      },
+    };
+    front = await startTestServer((s) => s.addService(EchoService, relay), { interceptors: [frontTracing, ...defaultServerInterceptors()] });
+  });
+  after(async () => {
+    if (toBackend !== undefined) closeClient(toBackend);
+    await front.close();
+    await backend.close();
+    await rootsProvider.shutdown();
+  });
+
+  it("records nothing for a root it did not sample (although the SDK would), and the service it calls starts no trace of its own", async () => {
+    rootsExporter.reset();
+    sdkRoot = SamplingDecision.RECORD_AND_SAMPLED;
+    Object.assign(decisions, { front: [false], backend: [true], asked: { front: 0, backend: 0 } });
+    assert.equal((await front.client(EchoService).echo({ text: "quiet" })).text, "relayed quiet");
+    assert.deepEqual(rootsExporter.getFinishedSpans(), []);
+    assert.equal(seen.at(-1), undefined, "the handler has no sampled trace id");
+    assert.deepEqual(decisions.asked, { front: 1, backend: 0 }, "the backend got a not-sampled traceparent, so it did not decide a root");
+  });
+
+  it("records the whole trace of a root it sampled, although the SDK's root sampler says no", async () => {
+    rootsExporter.reset();
+    sdkRoot = SamplingDecision.NOT_RECORD;
+    Object.assign(decisions, { front: [true], backend: [], asked: { front: 0, backend: 0 } });
+    await front.client(EchoService).echo({ text: "loud" });
+    const spans = rootsExporter.getFinishedSpans();
+    assert.equal(spans.length, 3, spans.map((s) => s.name).join(", "));
+    assert.equal(new Set(spans.map((s) => s.spanContext().traceId)).size, 1);
+    assert.equal(seen.at(-1), spans[0]!.spanContext().traceId);
+    assert.deepEqual(decisions.asked, { front: 1, backend: 0 });
+  });
+
+  it("follows the caller's traceparent without deciding anything", async () => {
+    rootsExporter.reset();
+    Object.assign(decisions, { front: [], backend: [], asked: { front: 0, backend: 0 } });
+    const sampled = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    await front.client(EchoService).echo({ text: "a" }, { headers: { traceparent: sampled } });
+    assert.equal(rootsExporter.getFinishedSpans().length, 3);
+    rootsExporter.reset();
+    const notSampled = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00";
+    await front.client(EchoService).echo({ text: "b" }, { headers: { traceparent: notSampled } });
+    assert.deepEqual(rootsExporter.getFinishedSpans(), []);
+    assert.deepEqual(decisions.asked, { front: 0, backend: 0 });
   });
 });
