@@ -130,8 +130,8 @@ export function observabilitySection(sr, settings) {
   const perSpan = (v["traced-all"].median.cpuUsPerCall - observed.cpuUsPerCall) / 0.99;
   L.push(
     `Where the microseconds go (differences of the median CPU per call): the access line ${fmtDelta(logs)} (the ECS formatter and one coalesced write per event-loop turn); ` +
-      `metrics ${fmtDelta(metrics)} (a counter for started, received, sent and handled, and a histogram observation, each a label lookup); ` +
-      `tracing at 1 % ${fmtDelta(tracing)} per call — every call, sampled or not, gets a span context and runs its handler inside it (the SDK's AsyncLocalStorage context manager), and one in a hundred records and exports a span; ` +
+      `metrics ${fmtDelta(metrics)} (started, received, sent and handled counts and a histogram bucket: plain numbers per method, read by prom-client at scrape time); ` +
+      `tracing at 1 % ${fmtDelta(tracing)} per call — a call that begins a trace is sampled or not before any span exists, so 99 in 100 get no span and no context, but the one that is sampled runs its handler in the SDK's AsyncLocalStorage context, which turns on Node 20's async hooks for every promise of the process from then on; ` +
       `a sampled, exported span costs about ${fmtDelta(perSpan)} more (attributes, the batch processor, OTLP encoding). ` +
       `Tracing off loads no SDK and adds no interceptor: the logs-metrics row is that configuration.`,
   );
