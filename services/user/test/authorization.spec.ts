@@ -102,7 +102,7 @@ describe("who may call the user service (mTLS peers × bearer tokens × methods)
   after(async () => {
     for (const client of clients.values()) closeClient(client);
     await server.shutdown();
-    feed.close();
+    await feed.close();
     for (const f of files) f.close();
     await rm(dir, { recursive: true, force: true });
   });

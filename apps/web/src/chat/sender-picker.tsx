@@ -35,7 +35,7 @@ export function SenderPicker(props: { readonly clients: Clients; readonly sender
 
   useEffect(() => {
     const controller = new AbortController();
-    (async () => {
+    void (async () => {
       try {
         const { users: page } = await props.clients.users.listUsers({ pageSize: 200 }, { signal: controller.signal });
         let list = page;
