@@ -8,7 +8,6 @@ export { runService, type ServiceSpec, type ServiceRuntime } from "./lifecycle/r
 export { createServer, type Server, type ServerOptions } from "./server/create-server.js";
 export type { ServiceImpl, MethodImpl } from "./server/service-impl.js";
 export { createClient, closeClient, type Client, type ClientOptions, type CallOptions } from "./client/create-client.js";
-export { createClientMetrics, type ClientMetrics, type ClientMetricsSource, type ClientObserver } from "./client/client-metrics.js";
 export { remainingMs, type CallContext } from "./call/call-context.js";
 export { createContextKey, type ContextKey, type ContextValues } from "./call/context-values.js";
 export { encodeBinaryHeader, decodeBinaryHeader } from "./call/headers.js";
