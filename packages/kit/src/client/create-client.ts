@@ -70,11 +70,6 @@ export function closeClient(client: object): void {
   entry?.observer?.close();
 }
 
-/** The grpc-js client behind a Trellis client, for connectivity state and what the kit does not cover. */
-export function channelOf(client: object): grpc.Client | undefined {
-  return channels.get(client)?.channel;
-}
-
 // Which channel each client closes over (and what observes it): a WeakMap rather
 // than a property, so the client object holds RPC methods only. Entries go with
 // their clients.

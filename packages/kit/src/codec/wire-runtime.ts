@@ -93,10 +93,6 @@ export function floatValue(value: unknown, field: string): number {
   return typeof value === "number" && !(value > FLOAT32_MAX || value < -FLOAT32_MAX) ? value : toFloat32(value, field);
 }
 
-export function doubleValue(value: unknown): number {
-  return value as number;
-}
-
 // ---------------------------------------------------------------------------
 // 64-bit integers. Values in the safe range take a number fast path; the rest
 // go through protoInt64 (which validates like BinaryWriter) into lo/hi halves.
