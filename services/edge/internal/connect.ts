@@ -5,7 +5,7 @@ import { callOptionsFor, isRefusal, relayStream, resolveMethod, type EdgeContext
 import { encodeEnvelope, EnvelopeError, FLAG_COMPRESSED, FLAG_CONNECT_END, parseEnvelopes } from "./envelope.js";
 import { headerRecord } from "./grpc-web.js";
 import { BodyError, mediaType, parseConnectTimeout, readBody, type EdgeRequest, type EdgeResponse } from "./http-io.js";
-import { JsonCodecError, type JsonCodec } from "./json-codec.js";
+import { parseJson, type JsonCodec } from "./json-codec.js";
 import { connectCodeName, httpStatusOf } from "./status-codes.js";
 
 /** How a Connect request was sent. */
@@ -146,14 +146,6 @@ function messageOfQuery(query: URLSearchParams, maxBytes: number): Uint8Array {
     return Buffer.from(text, "base64url");
   }
   return Buffer.from(text, "utf8");
-}
-
-function parseJson(bytes: Uint8Array): JsonValue {
-  try {
-    return JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("utf8")) as JsonValue;
-  } catch (error) {
-    throw new JsonCodecError(`the body is not JSON: ${(error as Error).message}`);
-  }
 }
 
 /** A Connect error's JSON (the protocol's Error JSON: code name, message, details as type + unpadded base64 + debug JSON). */

@@ -1,7 +1,7 @@
 import type { Registry } from "prom-client";
 import type { Logger } from "@trellis/kit";
 import { createBackends, type BackendRoute, type Backends } from "./backends.js";
-import { createCallGate } from "./call-gate.js";
+import { createCallGate, type CallGate } from "./call-gate.js";
 import { createCorsPolicy } from "./cors.js";
 import type { EdgeConfig } from "./edge-config.js";
 import { createEdgeMetrics } from "./edge-metrics.js";
@@ -25,6 +25,8 @@ export interface EdgeOptions {
 /** The edge's HTTP server and what it routes to. */
 export interface Edge extends EdgeServer {
   readonly backends: Backends;
+  /** Calls and response streams in progress through the edge (what trellis_edge_calls_in_flight / _streams_open export). */
+  readonly inFlight: Pick<CallGate, "calls" | "streams">;
 }
 
 /** Assembles the edge: routes, the JSON codec and REST rules of the routed services, CORS, the web app's files, limits. */
@@ -32,10 +34,11 @@ export function createEdge(options: EdgeOptions): Edge {
   const { config, logger } = options;
   const backends = createBackends(options.routes);
   const metrics = createEdgeMetrics(options.metrics);
+  const gate = createCallGate(config.maxCalls, config.maxStreams, metrics.inFlight);
   const server = createEdgeServer({
     context: {
       backends,
-      gate: createCallGate(config.maxCalls, config.maxStreams, metrics.inFlight),
+      gate,
       metrics,
       logger,
       limits: { maxBodyBytes: config.maxBodyBytes, bodyTimeoutMs: config.bodyTimeoutMs, writeStallMs: config.writeStallMs, maxTimeoutMs: config.maxTimeoutMs },
@@ -48,5 +51,5 @@ export function createEdge(options: EdgeOptions): Edge {
     maxStreamsPerConnection: config.maxStreamsPerConnection,
     idleTimeoutMs: config.idleTimeoutMs,
   });
-  return { ...server, backends };
+  return { ...server, backends, inFlight: gate };
 }

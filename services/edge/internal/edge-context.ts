@@ -33,8 +33,10 @@ export interface Refusal {
 export function callOptionsFor(request: EdgeRequest, response: EdgeResponse, timeoutMs: number | undefined): BackendCallOptions & { readonly abort: AbortController } {
   const abort = new AbortController();
   const onClose = (): void => {
-    // The response closed before it was complete: the client went away.
-    if (!response.writableFinished) abort.abort();
+    // The response closed before the edge ended it: the client went away (an HTTP/1.1 socket
+    // closed, an HTTP/2 stream reset or its connection gone). Not writableFinished: node:http2's
+    // compatibility response reports a reset stream as finished.
+    if (!response.writableEnded) abort.abort();
   };
   response.once("close", onClose);
   return { headers: forwardedHeaders(request.headers), timeoutMs, signal: abort.signal, abort };

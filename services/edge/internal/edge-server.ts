@@ -62,8 +62,9 @@ export function createEdgeServer(options: EdgeServerOptions): EdgeServer {
       if (cors.handle(request, response, () => context.metrics.refused("cors", "cors_origin"))) return;
       const type = mediaType(request.headers["content-type"]);
       if (method === "POST") {
-        if (type === "application/grpc-web" || type === "application/grpc-web+proto") return serveGrpcWeb(context, request, response, path, "binary");
-        if (type === "application/grpc-web-text" || type === "application/grpc-web-text+proto") return serveGrpcWeb(context, request, response, path, "text");
+        if (type === "application/grpc-web" || type === "application/grpc-web+proto") return serveGrpcWeb(context, codec, request, response, path, "binary");
+        if (type === "application/grpc-web-text" || type === "application/grpc-web-text+proto") return serveGrpcWeb(context, codec, request, response, path, "text");
+        if (type === "application/grpc-web+json") return serveGrpcWeb(context, codec, request, response, path, "json");
         const kind = connectKindOf(type);
         if (kind !== undefined) return serveConnect(context, codec, request, response, path, kind, undefined);
       } else if (method === "GET" && q !== -1) {
@@ -76,7 +77,7 @@ export function createEdgeServer(options: EdgeServerOptions): EdgeServer {
       response.writeHead(status, { "content-type": "text/plain; charset=utf-8", ...(status === 405 ? { allow: "POST, GET" } : {}) });
       response.end(
         status === 415
-          ? `unsupported content-type "${type}" for ${path}: send gRPC-Web (application/grpc-web+proto, application/grpc-web-text) or Connect (application/proto, application/json, application/connect+proto, application/connect+json)\n`
+          ? `unsupported content-type "${type}" for ${path}: send gRPC-Web (application/grpc-web+proto, application/grpc-web-text, application/grpc-web+json) or Connect (application/proto, application/json, application/connect+proto, application/connect+json)\n`
           : `${method ?? ""} is not allowed on ${path}: RPCs are called with POST (Connect also with GET)\n`,
       );
       return;

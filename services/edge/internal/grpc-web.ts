@@ -5,9 +5,30 @@ import { callOptionsFor, isRefusal, relayStream, resolveMethod, type EdgeContext
 import { encodeEnvelope, EnvelopeError, FLAG_COMPRESSED, FLAG_GRPC_WEB_TRAILERS, parseEnvelopes } from "./envelope.js";
 import { decodeGrpcWebText } from "./grpc-web-text.js";
 import { BodyError, parseGrpcTimeout, readBody, type EdgeRequest, type EdgeResponse } from "./http-io.js";
+import { parseJson, type JsonCodec } from "./json-codec.js";
 
-/** The two gRPC-Web encodings. */
-export type GrpcWebFormat = "binary" | "text";
+/**
+ * The gRPC-Web request encodings: binary protobuf (`application/grpc-web`,
+ * `+proto`), base64 text (`application/grpc-web-text`), and JSON messages
+ * (`application/grpc-web+json`, Connect-ES' gRPC-Web transport with
+ * `useBinaryFormat: false`), which the edge converts with the proto3 JSON mapping.
+ */
+export type GrpcWebFormat = "binary" | "text" | "json";
+
+// A binary gRPC-Web media type in an Accept list.
+const ACCEPTS_BINARY = /application\/grpc-web(\+proto)?\s*(,|;|$)/i;
+
+/**
+ * Whether the response is base64 text: when the client's Accept asks for
+ * application/grpc-web-text (as Envoy decides), and also for a text request
+ * whose Accept names no binary gRPC-Web type (Envoy answers that one in
+ * binary, which a client that can only send text usually cannot read).
+ */
+export function wantsTextResponse(format: GrpcWebFormat, accept: string | undefined): boolean {
+  const value = accept ?? "";
+  if (value.toLowerCase().includes("application/grpc-web-text")) return true;
+  return format === "text" && !ACCEPTS_BINARY.test(value);
+}
 
 /**
  * Serves one gRPC-Web call (the gRPC-Web protocol, PROTOCOL-WEB.md): the
@@ -15,13 +36,23 @@ export type GrpcWebFormat = "binary" | "text";
  * come back framed, and the status ends the body as a trailers frame (bit 7).
  * A call that fails before any message is answered trailers-only, with the
  * status in the response headers as Envoy's grpc_web filter answers it.
- * Text mode is base64 of the same bytes, each write encoded on its own so a
- * stream's message reaches the browser without waiting for the next one.
+ * A text response ({@link wantsTextResponse}) is base64 of the same bytes,
+ * each frame encoded on its own so a stream's message reaches the browser
+ * without waiting for the next one. JSON messages are converted with `codec`;
+ * binary ones are forwarded as they are.
  */
-export async function serveGrpcWeb(context: EdgeContext, request: EdgeRequest, response: EdgeResponse, path: string, format: GrpcWebFormat): Promise<void> {
-  const protocol = format === "text" ? "grpc-web-text" : "grpc-web";
-  const contentType = format === "text" ? "application/grpc-web-text+proto" : "application/grpc-web+proto";
-  const encode = format === "text" ? (bytes: Uint8Array): Uint8Array => Buffer.from(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64")) : (bytes: Uint8Array): Uint8Array => bytes;
+export async function serveGrpcWeb(
+  context: EdgeContext,
+  codec: JsonCodec,
+  request: EdgeRequest,
+  response: EdgeResponse,
+  path: string,
+  format: GrpcWebFormat,
+): Promise<void> {
+  const protocol = format === "binary" ? "grpc-web" : `grpc-web-${format}`;
+  const textResponse = format !== "json" && wantsTextResponse(format, request.headers.accept);
+  const contentType = format === "json" ? "application/grpc-web+json" : textResponse ? "application/grpc-web-text+proto" : "application/grpc-web+proto";
+  const encode = textResponse ? (bytes: Uint8Array): Uint8Array => Buffer.from(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64")) : (bytes: Uint8Array): Uint8Array => bytes;
   const refuse = (refusal: Refusal): void => {
     context.metrics.refused(protocol, refusal.reason);
     trailersOnly(response, contentType, { code: refusal.code, message: refusal.message, details: undefined, header: new Headers(), trailer: new Headers() });
@@ -49,7 +80,7 @@ export async function serveGrpcWeb(context: EdgeContext, request: EdgeRequest, r
         return refuse({ code: Code.UNIMPLEMENTED, message: "compressed request messages are not supported by the edge; send them uncompressed (grpc-encoding identity)", reason: "compressed_unsupported" });
       }
       if (frames[0]!.flags !== 0) throw new EnvelopeError(`unexpected frame flags 0x${frames[0]!.flags.toString(16)} in a request`, false);
-      message = frames[0]!.data;
+      message = format === "json" ? codec.encode(method.input, parseJson(frames[0]!.data)) : frames[0]!.data;
     } catch (error) {
       if (error instanceof BodyError) {
         if (error.kind === "aborted") return;
@@ -63,6 +94,7 @@ export async function serveGrpcWeb(context: EdgeContext, request: EdgeRequest, r
       return refuse({ code: Code.INVALID_ARGUMENT, message: `malformed gRPC-Web request: ${(error as Error).message}`, reason: "malformed" });
     }
     const options = callOptionsFor(request, response, timeoutMs);
+    const payload = format === "json" ? (bytes: Uint8Array): Uint8Array => Buffer.from(JSON.stringify(codec.decode(method.output, bytes))) : (bytes: Uint8Array): Uint8Array => bytes;
     if (!stream) {
       const outcome = await context.backends.unary(method, message, options);
       if (!outcome.ok) {
@@ -72,12 +104,15 @@ export async function serveGrpcWeb(context: EdgeContext, request: EdgeRequest, r
       context.metrics.handled(protocol, "OK");
       if (response.destroyed) return;
       response.writeHead(200, { ...headerRecord(outcome.header), "content-type": contentType });
-      response.end(encode(Buffer.concat([encodeEnvelope(0, outcome.message), trailerFrame(Code.OK, "", undefined, outcome.trailer)])));
+      const reply = encodeEnvelope(0, payload(outcome.message));
+      const status = trailerFrame(Code.OK, "", undefined, outcome.trailer);
+      // Text: each frame is its own base64 run (padding between them), as Envoy writes it.
+      response.end(textResponse ? Buffer.concat([encode(reply), encode(status)]) : Buffer.concat([reply, status]));
       return;
     }
     const call = context.backends.serverStream(method, message, options);
     let headersSent = false;
-    const ended = await relayStream(context, protocol, call, response, (m) => encode(encodeEnvelope(0, m)), () => {
+    const ended = await relayStream(context, protocol, call, response, (m) => encode(encodeEnvelope(0, payload(m))), () => {
       if (call.failure !== undefined) return; // nothing sent yet: the failure goes trailers-only
       headersSent = true;
       response.writeHead(200, { ...headerRecord(call.header()), "content-type": contentType });

@@ -69,3 +69,12 @@ export function createJsonCodec(services: readonly DescService[]): JsonCodec {
     },
   };
 }
+
+/** A message's JSON text as a value; JsonCodecError naming the parser's reason when it is not JSON. */
+export function parseJson(bytes: Uint8Array): JsonValue {
+  try {
+    return JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("utf8")) as JsonValue;
+  } catch (error) {
+    throw new JsonCodecError(`the body is not JSON: ${(error as Error).message}`);
+  }
+}

@@ -16,6 +16,7 @@ describe("Connect-ES clients through the edge", () => {
 
   const transports: [string, () => Transport][] = [
     ["gRPC-Web", () => createGrpcWebTransport({ baseUrl: edge.url })],
+    ["gRPC-Web JSON", () => createGrpcWebTransport({ baseUrl: edge.url, useBinaryFormat: false })],
     ["Connect JSON", () => createConnectTransport({ baseUrl: edge.url })],
     ["Connect binary", () => createConnectTransport({ baseUrl: edge.url, useBinaryFormat: true })],
     ["Connect GET", () => createConnectTransport({ baseUrl: edge.url, useHttpGet: true })],

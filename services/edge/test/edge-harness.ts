@@ -34,6 +34,12 @@ export interface EdgeUnderTest {
   readonly probe: BackendProbe;
   readonly edge: Edge;
   readonly metrics: Registry;
+  /** Calls in progress through the edge (its call gate). */
+  edgeCalls(): number;
+  /** Response streams open through the edge. */
+  edgeStreams(): number;
+  /** Calls the fake backend is serving right now (the kit server's in-flight count). */
+  backendCalls(): number;
   close(): Promise<void>;
 }
 
@@ -144,6 +150,9 @@ export async function startEdgeUnderTest(overrides: Partial<EdgeOptions["config"
     probe,
     edge,
     metrics,
+    edgeCalls: () => edge.inFlight.calls,
+    edgeStreams: () => edge.inFlight.streams,
+    backendCalls: () => backend.server.inFlight,
     async close() {
       await edge.close(100);
       closeClient(client);
