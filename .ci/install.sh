@@ -34,6 +34,7 @@ deb_installed() {
 # --- Debian packages ------------------------------------------------------------------
 PYTHON="$(command -v python3 || true)"
 want=(postgresql etcd-server curl nghttp2-client)
+want+=(redis-server) # rate limits shared through Redis (npm run test:redis); the test starts its own server
 if [ -z "$PYTHON" ] || ! "$PYTHON" -c 'import venv, ensurepip' >/dev/null 2>&1; then
   # The python3 on PATH cannot create a venv with pip: use Debian's with python3-venv.
   want+=(python3 python3-venv)

@@ -8,3 +8,4 @@ export { readDiscoveryConfig, registryOptionsFrom, discoveryFor, serviceTarget, 
 export { readTelemetryConfig, TRACE_SAMPLERS, type TelemetryConfig } from "./telemetry-config.js";
 export { readClientConfig, clientOptionsFrom, MESH_CLIENT_RESILIENCE, type ClientConfig } from "./client-config.js";
 export { readTlsConfig, type TlsConfig } from "./tls-config.js";
+export { readRateLimitConfig, readSheddingConfig, type RateLimitConfig, type SheddingConfig } from "./load-config.js";

@@ -10,3 +10,4 @@ export { createValidationInterceptor } from "./validation.js";
 export { createClientDeadlineInterceptor, REQUEST_ID_HEADER, type ClientDeadlineInterceptorOptions } from "./deadline.js";
 export { createBreakerInterceptor, type BreakerInterceptorOptions } from "./breaker.js";
 export { createRetryInterceptor, isIdempotentMethod, type RetryInterceptorOptions, type Sleep } from "./retry.js";
+export { createRateLimitInterceptor, callerKey, type RateLimitInterceptorOptions, type RateLimitRefusal } from "./rate-limit.js";

@@ -3,3 +3,4 @@ export { runService, type ServiceSpec, type ServiceRuntime, type RunServiceOptio
 export { shutdownOnSignals, type ShutdownOnSignalsOptions } from "./signals.js";
 export { configOrExit, runMain, announceListening } from "./process.js";
 export { startTelemetry, type Telemetry } from "./telemetry.js";
+export { startLoadProtection, type LoadProtection, type LoadProtectionOptions } from "./load-protection.js";

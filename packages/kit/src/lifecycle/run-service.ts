@@ -18,6 +18,8 @@ import { readAuthConfig } from "../config/auth-config.js";
 import type { AuthorizationRules } from "../security/authorization.js";
 import type { Authenticator } from "../security/jwt-authenticator.js";
 import { startAuth, startTls } from "./security.js";
+import { readRateLimitConfig, readSheddingConfig } from "../config/load-config.js";
+import { startLoadProtection } from "./load-protection.js";
 import { defaultServerInterceptors } from "../interceptors/default-chains.js";
 import { startTelemetry } from "./telemetry.js";
 import { routeGrpcLogs } from "./grpc-log.js";
@@ -123,6 +125,8 @@ export function runService<C = undefined>(spec: ServiceSpec<C>, options: RunServ
     client: readClientConfig(env),
     tls: readTlsConfig(spec.name, env),
     auth: readAuthConfig(env),
+    rateLimit: readRateLimitConfig(env),
+    shedding: readSheddingConfig(env),
   }));
   const logger = createLogger({ level: config.server.logLevel, serviceName: spec.name, format: config.telemetry.logFormat });
   routeGrpcLogs(logger);
@@ -163,6 +167,12 @@ export function runService<C = undefined>(spec: ServiceSpec<C>, options: RunServ
         rules: spec.authorization ?? [],
         mtls: tls.server !== undefined && tls.server.clientAuth !== "none",
       });
+      // Rate limits count verified callers, so they run after authentication and before authorization.
+      const protection = own(
+        startLoadProtection(config.rateLimit, config.shedding, { logger, metrics: config.telemetry.metrics ? telemetry.registry : undefined }),
+        (p) => p.close(),
+        "rate limits and shedding",
+      );
       const created = createServer({
         interceptors: [
           ...telemetry.interceptors,
@@ -170,11 +180,12 @@ export function runService<C = undefined>(spec: ServiceSpec<C>, options: RunServ
             logger,
             logSuccessSampleRate: config.telemetry.logSuccessSampleRate,
             traceIds: telemetry.tracer !== undefined,
-            guards: auth.interceptors,
+            guards: [...auth.authentication, ...(protection.rateLimit === undefined ? [] : [protection.rateLimit]), ...auth.authorization],
           }),
         ],
         grpcMetrics: telemetry.grpc,
         ...(tls.server === undefined ? {} : { tls: tls.server }),
+        ...(protection.shedding === undefined ? {} : { shedding: protection.shedding }),
         ...spec.server,
         logger,
         ...serverOptionsFrom(config.server),
@@ -234,6 +245,7 @@ export function runService<C = undefined>(spec: ServiceSpec<C>, options: RunServ
           ...Object.fromEntries(targets.map(([name, target]) => [`${name}_service.target`, target])),
           "registry.kind": config.discovery.registry.kind,
           "service.instance.id": instance.id,
+          ...protection.describe,
           "tls.server": tls.server === undefined ? "off" : `on, client certificates ${tls.server.clientAuth === "require" ? "required" : tls.server.clientAuth === "request" ? "verified when sent" : "not asked"}`,
         },
         calls === "" ? "" : `; calls ${calls}`,

@@ -116,6 +116,10 @@ export interface ServiceAuth {
   readonly authenticator: Authenticator | undefined;
   /** Server interceptors, in order: authentication, then authorization. */
   readonly interceptors: readonly Interceptor[];
+  /** The authentication link alone (empty when tokens are off), for a chain with links between the two (rate limits). */
+  readonly authentication: readonly Interceptor[];
+  /** The authorization link alone (empty when neither tokens nor mTLS are on). */
+  readonly authorization: readonly Interceptor[];
   /** Client interceptors: the caller's bearer token passed on. */
   readonly clientInterceptors: readonly Interceptor[];
 }
@@ -155,11 +159,12 @@ export function startAuth(
           clockToleranceS: config.clockToleranceS,
           rolesClaim: config.rolesClaim,
         });
-  const interceptors: Interceptor[] = [];
-  if (authenticator !== undefined) interceptors.push(createAuthInterceptor({ authenticator, ...(metrics === undefined ? {} : { onFailure: metrics.failed }) }));
+  const authentication: Interceptor[] = [];
+  const authorization: Interceptor[] = [];
+  if (authenticator !== undefined) authentication.push(createAuthInterceptor({ authenticator, ...(metrics === undefined ? {} : { onFailure: metrics.failed }) }));
   if (authenticator !== undefined || options.mtls) {
     if (options.rules.length === 0) options.logger.warn({ "event.action": "authorization" }, "authentication is on and this service declares no authorization rules: every method is refused");
-    interceptors.push(
+    authorization.push(
       createAuthorizationInterceptor({
         rules: options.rules,
         checkPeers: options.mtls,
@@ -168,5 +173,11 @@ export function startAuth(
       }),
     );
   }
-  return { authenticator, interceptors, clientInterceptors: authenticator === undefined ? [] : [createAuthForwardingInterceptor()] };
+  return {
+    authenticator,
+    interceptors: [...authentication, ...authorization],
+    authentication,
+    authorization,
+    clientInterceptors: authenticator === undefined ? [] : [createAuthForwardingInterceptor()],
+  };
 }

@@ -1,6 +1,10 @@
 import { constants as http2, type IncomingHttpHeaders, type OutgoingHttpHeaders, type ServerHttp2Stream } from "node:http2";
 import { status as Code } from "@grpc/grpc-js";
 import type { ServerLimits } from "./server-limits.js";
+import type { Admission, LoadShedder } from "../resilience/load-shedder.js";
+import { retryInfo } from "../errors/error-details.js";
+import { encodeStatusDetails } from "../errors/status-details.js";
+import { Code as RpcCode } from "../errors/code.js";
 
 /** Options of {@link createCallGuard}. */
 export interface CallGuardOptions {
@@ -20,6 +24,21 @@ export interface CallGuardOptions {
   readonly now?: () => number;
   /** Hears of each call opened, and of each the guard answers itself (for metrics). @default none */
   readonly observer?: CallGuardObserver;
+  /** Sheds calls under overload before grpc-js sees them. @default none */
+  readonly shedding?: CallGuardShedding;
+}
+
+/** Load shedding at the door: a shed call costs a trailers-only answer, no decoding, no handler. */
+export interface CallGuardShedding {
+  readonly shedder: LoadShedder;
+  /** Paths never shed (health checks, reflection: operators' and load balancers' traffic). */
+  readonly exemptPrefixes: readonly string[];
+  /** Whether a path's calls count as in flight until they end (unary, client streaming); a stream counts only as it opens. */
+  readonly timed: (path: string) => boolean;
+  /** The RetryInfo delay a shed call is given. */
+  readonly retryAfterMs: number;
+  /** Told of each shed call (metrics, a throttled log line). @default none */
+  readonly onShed?: (path: string) => void;
 }
 
 /** What the guard reports to metrics: every call before grpc-js sees it, and its own answers. */
@@ -66,9 +85,17 @@ export function createCallGuard(options: CallGuardOptions): CallGuard {
   const exempt = options.exemptPrefixes ?? ["/grpc.health.v1.Health/"];
   const now = options.now ?? Date.now;
   const observer = options.observer;
-  const answerCall = (stream: ServerHttp2Stream, path: string, code: Code, message: string): void => {
-    if (answer(stream, code, message)) observer?.answered(path, code);
+  const answerCall = (stream: ServerHttp2Stream, path: string, code: Code, message: string, extra?: OutgoingHttpHeaders): void => {
+    if (answer(stream, code, message, extra)) observer?.answered(path, code);
   };
+  const shedding = options.shedding;
+  const SHED_MESSAGE = "the server is overloaded; retry later, preferably on another instance";
+  const shedHeaders: OutgoingHttpHeaders | undefined =
+    shedding === undefined
+      ? undefined
+      : { "grpc-status-details-bin": encodeStatusDetails(RpcCode.UNAVAILABLE, SHED_MESSAGE, [retryInfo(shedding.retryAfterMs)]).toString("base64").replace(/=+$/, "") };
+  /** Admitted calls the shedder times, until their stream closes. */
+  const admissions = new Map<ServerHttp2Stream, Admission>();
   /** Single-request streams whose request is still arriving, with their deadline. */
   const awaitingRequest = new Map<ServerHttp2Stream, { readonly deadline: number; readonly path: string }>();
   let active = 0;
@@ -87,6 +114,15 @@ export function createCallGuard(options: CallGuardOptions): CallGuard {
       if (maxConcurrentCalls > 0 && active > maxConcurrentCalls && !exempt.some((prefix) => path.startsWith(prefix))) {
         return answerCall(stream, path, Code.RESOURCE_EXHAUSTED, `the server is at its limit of ${maxConcurrentCalls} calls in progress; retry later`);
       }
+      if (shedding !== undefined && !shedding.exemptPrefixes.some((prefix) => path.startsWith(prefix))) {
+        const admission = shedding.shedder.admit();
+        if (admission === undefined) {
+          shedding.onShed?.(path);
+          return answerCall(stream, path, Code.UNAVAILABLE, SHED_MESSAGE, shedHeaders);
+        }
+        if (shedding.timed(path)) admissions.set(stream, admission);
+        else admission.done();
+      }
       stream.respond = clarifiedRespond;
       stream.sendTrailers = clarifiedSendTrailers;
       if (requestTimeoutMs > 0 && options.singleRequest(path)) awaitingRequest.set(stream, { deadline: now() + requestTimeoutMs, path });
@@ -94,6 +130,11 @@ export function createCallGuard(options: CallGuardOptions): CallGuard {
     close(stream) {
       active -= 1;
       awaitingRequest.delete(stream);
+      const admission = admissions.get(stream);
+      if (admission !== undefined) {
+        admissions.delete(stream);
+        admission.done();
+      }
     },
     sweep(at) {
       for (const [stream, { deadline, path }] of awaitingRequest) {
@@ -116,11 +157,11 @@ export function createCallGuard(options: CallGuardOptions): CallGuard {
  * sending its request). The stream reads as closed at once, so grpc-js starts
  * nothing on it.
  */
-function answer(stream: ServerHttp2Stream, code: Code, message: string): boolean {
+function answer(stream: ServerHttp2Stream, code: Code, message: string, extra?: OutgoingHttpHeaders): boolean {
   if (stream.headersSent || stream.closed || stream.destroyed) return false;
   original(stream).respond.call(
     stream,
-    { ":status": 200, "content-type": "application/grpc", "grpc-status": String(code), "grpc-message": encodeURI(message) },
+    { ":status": 200, "content-type": "application/grpc", "grpc-status": String(code), "grpc-message": encodeURI(message), ...extra },
     { endStream: true },
   );
   stream.close(http2.NGHTTP2_NO_ERROR);

@@ -19,6 +19,7 @@ import { createInjectedServer, http2StreamOf } from "./grpc-internals.js";
 import { createTlsAcceptor, peerIdentityOfSocket, type ServerTls, type TlsAcceptor } from "../security/tls-acceptor.js";
 import { defaultServerLimits, type ServerLimits } from "./server-limits.js";
 import { createCallGuard } from "./call-guard.js";
+import type { LoadShedder } from "../resilience/load-shedder.js";
 import type { ServiceImpl } from "./service-impl.js";
 
 /** Options of {@link createServer}. */
@@ -82,6 +83,22 @@ export interface ServerOptions {
    * @default plaintext
    */
   readonly tls?: ServerTls;
+  /**
+   * Shed calls when the process is overloaded (createLoadShedder): a shed
+   * call is answered UNAVAILABLE with google.rpc.RetryInfo on its HTTP/2
+   * stream before grpc-js decodes it or any handler runs. Health checks and
+   * reflection are never shed. @default no shedding
+   */
+  readonly shedding?: ServerShedding;
+}
+
+/** Load shedding, as {@link ServerOptions.shedding} takes it. */
+export interface ServerShedding {
+  readonly shedder: LoadShedder;
+  /** The RetryInfo delay shed calls are given. @default 1000 */
+  readonly retryAfterMs?: number;
+  /** Told of each shed call, with its path (metrics, logs). @default none */
+  readonly onShed?: (path: string) => void;
 }
 
 /** Where a started server listens. */
@@ -146,12 +163,27 @@ export function createServer(options: ServerOptions = {}): Server {
   const singleRequestPaths = new Set<string>(["/grpc.health.v1.Health/Check", "/grpc.health.v1.Health/Watch", "/grpc.health.v1.Health/List"]);
   // Every served method by path, for the calls answered before the chain.
   const methodsByPath = new Map<string, DescMethod>();
+  const shedding = options.shedding;
   const callGuard = createCallGuard({
     limits,
     singleRequest: (path) => singleRequestPaths.has(path),
     serves: (path) => methodsByPath.has(path) || path.startsWith("/grpc.health.v1.Health/"),
     now,
     ...(options.grpcMetrics === undefined ? {} : { observer: createGuardMetrics(options.grpcMetrics, (path) => methodsByPath.get(path)) }),
+    ...(shedding === undefined
+      ? {}
+      : {
+          shedding: {
+            shedder: shedding.shedder,
+            exemptPrefixes: ["/grpc.health.v1.Health/", "/grpc.reflection."],
+            timed: (path: string) => {
+              const kind = methodsByPath.get(path)?.methodKind;
+              return kind === "unary" || kind === "client_streaming";
+            },
+            retryAfterMs: shedding.retryAfterMs ?? 1000,
+            ...(shedding.onShed === undefined ? {} : { onShed: shedding.onShed }),
+          },
+        }),
   });
   const guard = createConnectionGuard({ limits, logger, streams: callGuard, now });
   const grpcServer = new grpc.Server({

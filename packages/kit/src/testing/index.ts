@@ -20,3 +20,4 @@ export { onProcessEnd } from "./process-cleanup.js";
 export { textFieldsOf, type TextField } from "./text-fields.js";
 export { createTestPki, type TestPki, type PemFiles } from "./test-pki.js";
 export { createTestIssuer, type TestIssuer, type TestSigningKey, type TestTokenOptions } from "./test-issuer.js";
+export { startRedisTestServer, type RedisTestServer, type RedisTestServerOptions } from "./redis-test-server.js";
