@@ -12,6 +12,7 @@ import { ConfigError } from "@trellis/kit/config";
 import { ChatService } from "@trellis/api/trellis/chat/v1/chat_pb.js";
 import { UserService } from "@trellis/api/trellis/user/v1/user_pb.js";
 import { captureContext } from "./internal/backends.js";
+import { createEdgeAuthInterceptor } from "./internal/edge-auth.js";
 import { createEdge } from "./internal/create-edge.js";
 import { readEdgeConfig } from "./internal/edge-config.js";
 
@@ -33,10 +34,14 @@ runService({
     }
     return config;
   },
-  async start({ config, client, own, logger, metrics, serverConfig }) {
+  async start({ config, client, own, logger, metrics, serverConfig, authenticator }) {
+    // With TRELLIS_AUTH_JWKS set, callers' bearer tokens are verified here, at the door, and passed on.
+    const failures = metrics?.getSingleMetric("trellis_auth_failures_total") as { inc(labels: { reason: string }): void } | undefined;
+    const edgeAuth =
+      authenticator === undefined ? [] : [createEdgeAuthInterceptor({ authenticator, logger, ...(failures === undefined ? {} : { onFailure: (reason) => failures.inc({ reason }) }) })];
     const routes = ROUTABLE.filter((r) => config.routes === undefined || config.routes.has(r.service.typeName)).map((r) => ({
       service: r.service,
-      client: client(r.service, config.routes?.get(r.service.typeName) ?? r.name, { defaultPort: r.defaultPort, interceptors: [captureContext] }),
+      client: client(r.service, config.routes?.get(r.service.typeName) ?? r.name, { defaultPort: r.defaultPort, interceptors: [...edgeAuth, captureContext] }),
     }));
     const webDir = config.webDir ?? fileURLToPath(new URL("../../../apps/web/dist/", import.meta.url));
     const server = createEdge({ routes, config: { ...config, webDir }, logger, metrics });
