@@ -18,6 +18,7 @@ import { machineInfo, versions } from "./lib/system.mjs";
 import { writeReport } from "./lib/report.mjs";
 import { profilePeer } from "./lib/profile.mjs";
 import { observabilityEstimate, runObservability } from "./lib/observability.mjs";
+import { edgeEstimate, runEdge } from "./lib/edge.mjs";
 
 const BENCH = dirname(fileURLToPath(import.meta.url));
 const ROOT = dirname(BENCH);
@@ -34,6 +35,7 @@ export const SCENARIOS = [
   { id: "bidi-ping-pong", label: "bidi ping-pong: ChatService/Chat, each post waits for its echo" },
   { id: "service-to-service", label: "service to service: ChatService/Send (chat calls user)" },
   { id: "observability", label: "observability: tiny unary on Trellis with access logs, metrics and tracing on and off" },
+  { id: "edge", label: "edge: gRPC-Web unary (GetUser) and server streaming (WatchUsers) through the Trellis edge and through Envoy's grpc_web filter, against direct gRPC" },
 ];
 const SCENARIO_IDS = SCENARIOS.map((s) => s.id);
 const CHAT_SCENARIOS = new Set(["bidi-ping-pong", "service-to-service"]);
@@ -307,6 +309,7 @@ async function streamRep({ mode, port, pids, progress }) {
 // ---------------------------------------------------------------- plan & progress
 function applicability(peer, sid) {
   if (sid === "observability" && peer.id !== "trellis") return { status: "n/a", reason: "n/a: measures Trellis' own telemetry" };
+  if (sid === "edge" && peer.id !== "trellis") return { status: "n/a", reason: "n/a: proxies in front of the Trellis user service" };
   if (CHAT_SCENARIOS.has(sid) && peer.id !== "trellis") return { status: "n/a", reason: "n/a: no chat service on this stack" };
   if (sid === "server-streaming" && peer.kind === "rest") return { status: "n/a", reason: "n/a: REST peer (no streaming endpoint)" };
   if (CHAT_SCENARIOS.has(sid) && !existsSync(join(peersDir, CHAT_ENTRY))) {
@@ -317,6 +320,7 @@ function applicability(peer, sid) {
 
 function estimate(peer, sid) {
   if (sid === "observability") return observabilityEstimate(settings);
+  if (sid === "edge") return edgeEstimate(settings);
   const d = settings.duration;
   const w = settings.warmup;
   if (sid === "server-streaming" || sid === "bidi-ping-pong") return settings.reps * (d + w + 1);
@@ -338,7 +342,7 @@ async function main() {
     for (const sid of scenarioIds) {
       if (applicability(p, sid).status !== "run") continue;
       const streamed = sid === "server-streaming" || sid === "bidi-ping-pong";
-      nSteps += sid === "observability" ? 1 : settings.reps * (streamed ? 1 : p.kind === "rest" ? 4 : 3);
+      nSteps += sid === "observability" || sid === "edge" ? 1 : settings.reps * (streamed ? 1 : p.kind === "rest" ? 4 : 3);
       total += estimate(p, sid);
     }
   }
@@ -438,6 +442,27 @@ async function main() {
           }));
           const m = sr.variants;
           progress.note(`observability: observed ${(m.observed.median.callsPerSec / m.dark.median.callsPerSec).toFixed(2)}× dark throughput, p99 ${(m.observed.median.p99 / m.dark.median.p99).toFixed(2)}×`);
+        } catch (e) {
+          sr.status = "error";
+          sr.reason = `error: ${e.message}`;
+          progress.note(`${sid}: ${sr.reason}`);
+          problems.push(`${peer.id} · ${sid}: ${e.message}`);
+        }
+        continue;
+      }
+      if (sid === "edge") {
+        progress.begin(`${peer.id} · edge (edge and Envoy on core ${settings.serverCore}, user service and load on core ${settings.clientCore})`, estimate(peer, sid));
+        try {
+          const call = calls["tiny-unary"];
+          Object.assign(sr, await runEdge({
+            peersDir, peer, freePort, settings, tmpDir, call,
+            progress: (what) => progress.note(what),
+            checkCall: (port) => grpcCheck(port, call),
+          }));
+          const paths = sr.paths;
+          const added = paths.edge.unary.median.p50 - paths.direct.unary.median.p50;
+          const ratio = paths.envoy.status === "ok" ? ` ${(paths.edge.unary.median.callsPerSec / paths.envoy.unary.median.callsPerSec).toFixed(2)}× Envoy's unary calls/s,` : "";
+          progress.note(`edge:${ratio} +${Math.round(added)} µs p50 over direct gRPC`);
         } catch (e) {
           sr.status = "error";
           sr.reason = `error: ${e.message}`;

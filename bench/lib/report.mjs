@@ -3,6 +3,7 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { observabilitySection } from "./observability.mjs";
+import { edgeSection } from "./edge.mjs";
 
 const fmtInt = (n) => (typeof n === "number" ? Math.round(n).toLocaleString("en-US") : "–");
 const fmtUs = (us) => {
@@ -240,6 +241,11 @@ export function writeReport(res, outDir, { scenarios, peers }) {
     if (sc.id === "observability") {
       const sr = res.peers.trellis?.scenarios?.observability;
       if (sr) L.push(observabilitySection(sr, s));
+      continue;
+    }
+    if (sc.id === "edge") {
+      const sr = res.peers.trellis?.scenarios?.edge;
+      if (sr) L.push(edgeSection(sr, s));
       continue;
     }
     const streaming = sc.id === "server-streaming";
