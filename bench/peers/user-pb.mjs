@@ -7,13 +7,14 @@ import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { TimestampSchema } from "@bufbuild/protobuf/wkt";
 import { buildStore, ROLE_NUMBER } from "./dataset.mjs";
 
-const GEN = new URL("@trellis/api/trellis/user/v1/user_pb.js", import.meta.url);
+// A bare specifier: the API package is a workspace, resolved through node_modules.
+const GEN = "@trellis/api/trellis/user/v1/user_pb.js";
 
 let gen;
 try {
-  gen = await import(GEN.href);
+  gen = await import(GEN);
 } catch (err) {
-  console.error(`cannot load ${GEN.pathname} (${err.message}); run \`cd /work/main && npx tsc -b\` first`);
+  console.error(`cannot load ${GEN} (${err.message}); run \`npm run build\` first`);
   process.exit(1);
 }
 export const pb = gen;
