@@ -9,3 +9,4 @@ export { readTelemetryConfig, TRACE_SAMPLERS, type TelemetryConfig } from "./tel
 export { readClientConfig, clientOptionsFrom, MESH_CLIENT_RESILIENCE, type ClientConfig } from "./client-config.js";
 export { readTlsConfig, type TlsConfig } from "./tls-config.js";
 export { readRateLimitConfig, readSheddingConfig, type RateLimitConfig, type SheddingConfig } from "./load-config.js";
+export { readAuthConfig, type AuthConfig } from "./auth-config.js";

@@ -42,7 +42,7 @@ const LOG_EVERY_MS = 10_000;
  * with their metrics — `trellis_rate_limited_total{grpc_service,grpc_method,reason}`,
  * `trellis_rate_limit_store_failures_total{decision}`,
  * `trellis_shed_total{grpc_service,grpc_method}`, `trellis_shedder_in_flight`,
- * `trellis_shedder_drop_ratio` — and throttled log
+ * `trellis_shedder_limit` — and throttled log
  * lines: refused calls are on the access log already (RESOURCE_EXHAUSTED);
  * shed calls never reach it, so a summary line says how many were shed.
  */
@@ -135,7 +135,7 @@ export function startLoadProtection(rate: RateLimitConfig | false, shed: Sheddin
             "event.action": "load-shed",
             "trellis.shed.calls": shedSinceLog,
             "trellis.shed.in_flight": s.inFlight,
-            "trellis.shed.drop_ratio": Math.round(s.dropRatio * 1000) / 1000,
+            "trellis.shed.limit": Number.isFinite(s.limit) ? Math.round(s.limit) : null,
             "nodejs.eventloop.utilization": Math.round(s.reading.utilization * 1000) / 1000,
             "nodejs.eventloop.delay_p99_ms": Math.round(s.reading.delayMs * 10) / 10,
           },
@@ -177,7 +177,10 @@ function createLoadMetrics(registry: MetricsRegistry): LoadMetrics {
       },
     });
   gauge("trellis_shedder_in_flight", "Calls in flight as the load shedder counts them (unary and client-streaming calls admitted and not yet ended).", (s) => s.snapshot().inFlight);
-  gauge("trellis_shedder_drop_ratio", "The share of new calls the load shedder refuses now (0 unless the event loop is overloaded).", (s) => s.snapshot().dropRatio);
+  gauge("trellis_shedder_limit", "Calls in flight past which new ones are shed; 0 while the event loop is not overloaded (no limit).", (s) => {
+    const { limit } = s.snapshot();
+    return Number.isFinite(limit) ? limit : 0;
+  });
   return {
     rateLimited: new Counter({
       name: "trellis_rate_limited_total",

@@ -9,8 +9,8 @@ export interface Admission {
 export interface ShedderSnapshot {
   /** Admitted calls not yet ended. */
   readonly inFlight: number;
-  /** The share of new calls shed while more than `minInFlight` are in flight, 0..1. */
-  readonly dropRatio: number;
+  /** Calls in flight past which new ones are shed; Infinity while the server is not overloaded. */
+  readonly limit: number;
   readonly reading: LoadReading;
   /** Calls shed since the shedder was made. */
   readonly shed: number;
@@ -30,75 +30,65 @@ export interface LoadShedderOptions {
   readonly utilizationThreshold?: number;
   /** Overloaded at or above this event-loop delay (p99, ms). @default 50 */
   readonly delayThresholdMs?: number;
-  /**
-   * How fast the drop ratio moves: each overloaded reading closes this share
-   * of the gap to 1, each calm one takes this share off it. @default 0.15
-   */
+  /** Each overloaded reading takes this share off the limit; each calm but busy one adds it. @default 0.2 */
   readonly gain?: number;
   /** With this many calls in flight or fewer, nothing is shed (one call at a time cannot overload a server). @default 1 */
   readonly minInFlight?: number;
-  /** Below this share of the utilisation threshold the load has gone: the drop ratio falls to 0 at once. @default 0.6 */
+  /** Below this share of both thresholds the load has gone: the limit is lifted at once. @default 0.6 */
   readonly calmShare?: number;
-  /** @default Math.random */
-  readonly random?: () => number;
 }
-
-/** The drop ratio never reaches 1: a trickle of calls keeps measuring the server. */
-const MAX_DROP_RATIO = 0.98;
 
 /**
  * An adaptive load shedder for a Node server. go-zero's shedder and Kratos'
  * BBR are the anchors: the same `Allow()` contract, overload read from the
  * process' own resource (CPU there; here the event loop: utilisation and
- * delay), and nothing shed while few calls are in flight. Their drop rule —
- * shed past maximum throughput × minimum response time (Little's law) —
- * does not carry over: in a single-threaded server a call's response time
+ * delay), and shedding as a limit on the calls in flight, so the calls a
+ * server has admitted cannot queue without bound behind each other. Their
+ * limit — maximum throughput × minimum response time (Little's law) — does
+ * not carry over: in a single-threaded server a call's response time
  * includes its wait for the event loop, so under overload the "minimum"
- * response time grows with the queue and the limit with it (measured: a
- * user process flooded with 3,000 calls shed 5 of them). Instead the drop
- * ratio is a feedback loop on the signal itself, as active queue management
- * does (PIE, CoDel): each overloaded reading (every 100 ms) raises it, each
- * calm one lowers it, so the server settles where its event loop just keeps
- * up — admitted calls do not queue — and sheds the rest cheaply. A reading
- * well under the threshold (the load has gone) drops it to 0 at once.
+ * grows with the queue and the limit with it (measured: a user process
+ * flooded with 3,000 calls shed 5 of them). Here the limit is found by
+ * feedback instead (AIMD, as TCP and Netflix's concurrency limiters do): the
+ * first overloaded reading sets it just under the calls in flight, each
+ * further one takes a share off, each reading where the loop keeps up but is
+ * still busy gives a share back, and a reading well under the thresholds —
+ * the load has gone — lifts it at once.
  */
 export function createLoadShedder(options: LoadShedderOptions): LoadShedder {
   const signal = options.signal;
   const utilizationThreshold = options.utilizationThreshold ?? 0.95;
   const delayThresholdMs = options.delayThresholdMs ?? 50;
-  const gain = options.gain ?? 0.15;
+  const gain = options.gain ?? 0.2;
   const minInFlight = options.minInFlight ?? 1;
   const calmShare = options.calmShare ?? 0.6;
-  const random = options.random ?? Math.random;
-  if (!(gain > 0 && gain <= 1)) throw new RangeError(`gain must be in (0, 1] (got ${gain})`);
+  if (!(gain > 0 && gain < 1)) throw new RangeError(`gain must be in (0, 1) (got ${gain})`);
   let inFlight = 0;
   let shed = 0;
-  let dropRatio = 0;
+  let limit = Number.POSITIVE_INFINITY;
   let reading: LoadReading | undefined;
 
-  /** Takes the signal's reading and, when it is a new one, moves the drop ratio. */
+  const overloaded = (r: LoadReading): boolean => r.utilization >= utilizationThreshold || r.delayMs >= delayThresholdMs;
+  /** Takes the signal's reading and, when it is a new one, moves the limit. */
   const update = (): LoadReading => {
     const next = signal.read();
     if (next === reading) return next;
     reading = next;
-    if (next.utilization >= utilizationThreshold || next.delayMs >= delayThresholdMs) {
-      dropRatio = Math.min(MAX_DROP_RATIO, dropRatio + (1 - dropRatio) * gain);
+    if (overloaded(next)) {
+      const from = Number.isFinite(limit) ? limit : inFlight;
+      limit = Math.max(minInFlight + 1, from * (1 - gain));
     } else if (next.utilization < utilizationThreshold * calmShare && next.delayMs < delayThresholdMs * calmShare) {
-      dropRatio = 0;
-    } else {
-      dropRatio = Math.max(0, dropRatio - gain);
+      limit = Number.POSITIVE_INFINITY;
+    } else if (Number.isFinite(limit)) {
+      limit = limit * (1 + gain) + 1;
     }
     return next;
-  };
-
-  const end = (): void => {
-    inFlight -= 1;
   };
 
   return {
     admit() {
       update();
-      if (dropRatio > 0 && inFlight > minInFlight && random() < dropRatio) {
+      if (inFlight > minInFlight && inFlight >= limit) {
         shed += 1;
         return undefined;
       }
@@ -108,13 +98,13 @@ export function createLoadShedder(options: LoadShedderOptions): LoadShedder {
         done() {
           if (ended) return;
           ended = true;
-          end();
+          inFlight -= 1;
         },
       };
     },
     snapshot() {
       const current = update();
-      return { inFlight, dropRatio, reading: current, shed };
+      return { inFlight, limit, reading: current, shed };
     },
   };
 }

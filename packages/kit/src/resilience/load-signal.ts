@@ -16,7 +16,7 @@ export interface LoadSignal {
 
 /** Options of {@link createEventLoopSignal}. */
 export interface EventLoopSignalOptions {
-  /** A reading covers at least this long; reads within it return the last one. @default 100 */
+  /** A reading covers at least this long; reads within it return the last one. @default 50 */
   readonly intervalMs?: number;
   /** The delay histogram's sampling resolution. @default 10 */
   readonly resolutionMs?: number;
@@ -33,9 +33,10 @@ export interface EventLoopSignalOptions {
  * loop that is 100 % busy with calls queueing behind it.
  */
 export function createEventLoopSignal(options: EventLoopSignalOptions = {}): LoadSignal {
-  const intervalMs = options.intervalMs ?? 100;
+  const intervalMs = options.intervalMs ?? 50;
+  const resolutionMs = options.resolutionMs ?? 10;
   const now = options.now ?? (() => performance.now());
-  const histogram: IntervalHistogram = monitorEventLoopDelay({ resolution: options.resolutionMs ?? 10 });
+  const histogram: IntervalHistogram = monitorEventLoopDelay({ resolution: resolutionMs });
   histogram.enable();
   let previous: EventLoopUtilization = performance.eventLoopUtilization();
   let takenAt = now();
@@ -43,13 +44,15 @@ export function createEventLoopSignal(options: EventLoopSignalOptions = {}): Loa
   return {
     read() {
       const at = now();
-      if (at - takenAt < intervalMs) return last;
+      const elapsed = at - takenAt;
+      if (elapsed < intervalMs) return last;
       const current = performance.eventLoopUtilization();
       const delta = performance.eventLoopUtilization(current, previous);
       previous = current;
       takenAt = at;
-      // The histogram is in nanoseconds; empty (no sample yet) reads as 0.
-      const delayMs = histogram.count > 0 ? histogram.percentile(99) / 1e6 : 0;
+      // The histogram is in nanoseconds. Empty, its timer never ran since the last reading: the
+      // loop was blocked all along (a read inside one long turn), as late as the whole interval.
+      const delayMs = histogram.count > 0 ? histogram.percentile(99) / 1e6 : elapsed > 2 * resolutionMs ? elapsed : 0;
       histogram.reset();
       last = { utilization: delta.utilization, delayMs };
       return last;
