@@ -78,10 +78,15 @@ describe("trace context from the browser: edge → chat → user", { timeout: 12
     const find = (service: string, kind: number, name: string): SinkSpan | undefined => sink.spans.find((s) => s.traceId === traceId && s.service === service && s.kind === kind && s.name === name);
     const SERVER = 2;
     const CLIENT = 3;
+    // Each process exports on its own schedule: wait for all four.
     await until(
-      () => find("user", SERVER, "trellis.user.v1.UserService/GetUser") !== undefined && find("edge", CLIENT, "trellis.chat.v1.ChatService/Send") !== undefined,
+      () =>
+        find("edge", CLIENT, "trellis.chat.v1.ChatService/Send") !== undefined &&
+        find("chat", SERVER, "trellis.chat.v1.ChatService/Send") !== undefined &&
+        find("chat", CLIENT, "trellis.user.v1.UserService/GetUser") !== undefined &&
+        find("user", SERVER, "trellis.user.v1.UserService/GetUser") !== undefined,
       30_000,
-      "the four spans of the call to reach the sink",
+      `the four spans of the call to reach the sink (so far: ${sink.spans.length})`,
     );
     const edgeClient = find("edge", CLIENT, "trellis.chat.v1.ChatService/Send")!;
     const chatServer = find("chat", SERVER, "trellis.chat.v1.ChatService/Send");
