@@ -70,7 +70,7 @@ async function startInstance(extraEnv: Record<string, string> = {}): Promise<Ins
 
 /** Calls GetUser continuously with `concurrency` in flight until stopped; counts outcomes. */
 function load(users: Client<typeof UserService>, id: string, concurrency: number) {
-  const stats = { ok: 0, failed: 0, codes: new Map<Code, number>() };
+  const stats = { ok: 0, failed: 0, codes: new Map<Code, number>(), messages: new Set<string>() };
   let running = true;
   const worker = async (): Promise<void> => {
     while (running) {
@@ -81,6 +81,7 @@ function load(users: Client<typeof UserService>, id: string, concurrency: number
         stats.failed += 1;
         const code = error instanceof RpcError ? error.code : Code.UNKNOWN;
         stats.codes.set(code, (stats.codes.get(code) ?? 0) + 1);
+        if (stats.messages.size < 5) stats.messages.add((error as Error).message);
       }
     }
   };
@@ -154,7 +155,7 @@ describe(`user instances behind ${kind}, under load`, () => {
       `${kind}: kill -9 under load: ${traffic.stats.ok} GetUser calls ok, ${traffic.stats.failed} failed; ` +
         `the killed instance left the registry after ${gone ? `${membership.leftAt.get(victim.port)! - killedAt} ms` : "more than 20 s"}`,
     );
-    assert.equal(traffic.stats.failed, 0, `failed calls: ${JSON.stringify([...traffic.stats.codes])}`);
+    assert.equal(traffic.stats.failed, 0, `failed calls: ${JSON.stringify([...traffic.stats.codes])}: ${[...traffic.stats.messages].join(" | ")}`);
     assert.ok(traffic.stats.ok > 0);
   });
 
