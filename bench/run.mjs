@@ -109,7 +109,8 @@ settings.explicitPeers = Boolean(flags.peers);
 const PROFILED_PEERS = ["trellis", "grpc-js-proto-loader", "grpc-js-protobuf-es"];
 settings.profiledPeers = flags["no-profile"] || !scenarioIds.includes("tiny-unary") ? [] : PROFILED_PEERS.filter((id) => peerIds.includes(id));
 const outDir = flags.out ?? join(BENCH, "results", smoke ? "smoke" : "");
-const tmpDir = join(BENCH, "results", "tmp");
+// Per run: agents sharing a machine (and a checkout) run the bench at once, and each run removes its own.
+const tmpDir = join(BENCH, "results", "tmp", String(process.pid));
 mkdirSync(outDir, { recursive: true });
 mkdirSync(tmpDir, { recursive: true });
 
