@@ -17,6 +17,7 @@ import { Progress, cpuSeconds, peakRss, run, summarize, tail } from "./lib/util.
 import { machineInfo, versions } from "./lib/system.mjs";
 import { writeReport } from "./lib/report.mjs";
 import { profilePeer } from "./lib/profile.mjs";
+import { securityEstimate, runSecurity } from "./lib/security.mjs";
 import { observabilityEstimate, runObservability } from "./lib/observability.mjs";
 import { edgeEstimate, runEdge } from "./lib/edge.mjs";
 
@@ -34,6 +35,7 @@ export const SCENARIOS = [
   { id: "server-streaming", label: "server streaming: WatchUsers include_snapshot (1,000 users + end marker)" },
   { id: "bidi-ping-pong", label: "bidi ping-pong: ChatService/Chat, each post waits for its echo" },
   { id: "service-to-service", label: "service to service: ChatService/Send (chat calls user)" },
+  { id: "security", label: "security: saturation at 2× capacity with load shedding off and on; the cost of TLS, auth and rate limits on tiny unary calls" },
   { id: "observability", label: "observability: tiny unary on Trellis with access logs, metrics and tracing on and off" },
   { id: "edge", label: "edge: gRPC-Web unary (GetUser) and server streaming (WatchUsers) through the Trellis edge and through Envoy's grpc_web filter, against direct gRPC" },
 ];
@@ -309,6 +311,7 @@ async function streamRep({ mode, port, pids, progress }) {
 
 // ---------------------------------------------------------------- plan & progress
 function applicability(peer, sid) {
+  if (sid === "security" && peer.id !== "trellis") return { status: "n/a", reason: "n/a: measures Trellis' own security links" };
   if (sid === "observability" && peer.id !== "trellis") return { status: "n/a", reason: "n/a: measures Trellis' own telemetry" };
   if (sid === "edge" && peer.id !== "trellis") return { status: "n/a", reason: "n/a: proxies in front of the Trellis user service" };
   if (CHAT_SCENARIOS.has(sid) && peer.id !== "trellis") return { status: "n/a", reason: "n/a: no chat service on this stack" };
@@ -320,6 +323,7 @@ function applicability(peer, sid) {
 }
 
 function estimate(peer, sid) {
+  if (sid === "security") return securityEstimate(settings);
   if (sid === "observability") return observabilityEstimate(settings);
   if (sid === "edge") return edgeEstimate(settings);
   const d = settings.duration;
@@ -343,7 +347,7 @@ async function main() {
     for (const sid of scenarioIds) {
       if (applicability(p, sid).status !== "run") continue;
       const streamed = sid === "server-streaming" || sid === "bidi-ping-pong";
-      nSteps += sid === "observability" || sid === "edge" ? 1 : settings.reps * (streamed ? 1 : p.kind === "rest" ? 4 : 3);
+      nSteps += sid === "observability" || sid === "edge" || sid === "security" ? 1 : settings.reps * (streamed ? 1 : p.kind === "rest" ? 4 : 3);
       total += estimate(p, sid);
     }
   }
@@ -429,6 +433,20 @@ async function main() {
       pr.scenarios[sid] = sr;
       if (app.status !== "run") {
         sr.reason = app.reason;
+        continue;
+      }
+      if (sid === "security") {
+        progress.begin(`${peer.id} · security (peers on core ${settings.serverCore}, load on core ${settings.clientCore})`, estimate(peer, sid));
+        try {
+          Object.assign(sr, await runSecurity({ peersDir, freePort, settings, calls, progress: (what) => progress.note(what), checkCall: (port, call) => grpcCheck(port, call) }));
+          const { capacity, overOn, overOff, half } = sr.saturation;
+          progress.note(`security: at 2× capacity goodput ${Math.round((overOff.goodput / capacity.goodput) * 100)} % unshed, ${Math.round((overOn.goodput / capacity.goodput) * 100)} % shed; p99 ${(overOn.p99 / half.p99).toFixed(2)}× half-load`);
+        } catch (e) {
+          sr.status = "error";
+          sr.reason = `error: ${e.message}`;
+          progress.note(`${sid}: ${sr.reason}`);
+          problems.push(`${peer.id} · ${sid}: ${e.message}`);
+        }
         continue;
       }
       if (sid === "observability") {

@@ -2,6 +2,7 @@
 // Every sentence about the seed's claims is computed from the numbers here.
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { securitySection } from "./security.mjs";
 import { observabilitySection } from "./observability.mjs";
 import { edgeSection } from "./edge.mjs";
 
@@ -238,6 +239,11 @@ export function writeReport(res, outDir, { scenarios, peers }) {
   L.push("");
   for (const sc of scenarios) {
     if (!s.scenarios.includes(sc.id)) continue;
+    if (sc.id === "security") {
+      const sr = res.peers.trellis?.scenarios?.security;
+      if (sr) L.push(securitySection(sr, s));
+      continue;
+    }
     if (sc.id === "observability") {
       const sr = res.peers.trellis?.scenarios?.observability;
       if (sr) L.push(observabilitySection(sr, s));

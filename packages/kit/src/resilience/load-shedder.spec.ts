@@ -95,16 +95,20 @@ describe("createLoadShedder (overload from the event loop, an AIMD limit on call
     assert.notEqual(r.shedder.admit(), undefined, "the next call is admitted, with 100 still in flight");
   });
 
-  it("never sheds with one call or none in flight: one call at a time cannot overload a server", () => {
+  it("never limits below 8 calls in flight, and never sheds with one or none", () => {
     const r = rig();
     for (let i = 0; i < 50; i++) r.set(BUSY);
-    assert.equal(r.shedder.snapshot().limit, 2, "the floor: one more than minInFlight");
-    const first = r.shedder.admit();
+    assert.equal(r.shedder.snapshot().limit, 8, "the floor: an admitted call holds its slot until its stream closes");
+    const held = hold(r.shedder, 8);
+    assert.equal(r.shedder.admit(), undefined, "eight in flight: shed");
+    held[0]!.done();
+    assert.notEqual(r.shedder.admit(), undefined, "seven: admitted");
+    const lone = createLoadShedder({ signal: { read: () => BUSY, close: () => undefined }, minLimit: 1 });
+    assert.equal(lone.snapshot().limit, 2, "at least one more than minInFlight, whatever minLimit says");
+    const first = lone.admit();
     assert.notEqual(first, undefined, "none in flight");
-    assert.notEqual(r.shedder.admit(), undefined, "one in flight");
-    assert.equal(r.shedder.admit(), undefined, "two in flight: shed");
-    first!.done();
-    assert.notEqual(r.shedder.admit(), undefined, "one again: admitted");
+    assert.notEqual(lone.admit(), undefined, "one in flight");
+    assert.equal(lone.admit(), undefined, "two: shed");
   });
 
   it("counts an admission once, however often it is ended", () => {

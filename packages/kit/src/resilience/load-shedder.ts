@@ -34,6 +34,12 @@ export interface LoadShedderOptions {
   readonly gain?: number;
   /** With this many calls in flight or fewer, nothing is shed (one call at a time cannot overload a server). @default 1 */
   readonly minInFlight?: number;
+  /**
+   * The limit never goes below this. Measured under open-loop overload: at 2 a Node server's
+   * goodput collapsed (an admitted call holds its slot until its stream closes, a turn of a loop
+   * busy shedding later); at 8 and 32 it held. @default 8
+   */
+  readonly minLimit?: number;
   /** Below this share of both thresholds the load has gone: the limit is lifted at once. @default 0.6 */
   readonly calmShare?: number;
 }
@@ -62,6 +68,7 @@ export function createLoadShedder(options: LoadShedderOptions): LoadShedder {
   const gain = options.gain ?? 0.2;
   const minInFlight = options.minInFlight ?? 1;
   const calmShare = options.calmShare ?? 0.6;
+  const minLimit = Math.max(minInFlight + 1, options.minLimit ?? 8);
   if (!(gain > 0 && gain < 1)) throw new RangeError(`gain must be in (0, 1) (got ${gain})`);
   let inFlight = 0;
   let shed = 0;
@@ -76,7 +83,7 @@ export function createLoadShedder(options: LoadShedderOptions): LoadShedder {
     reading = next;
     if (overloaded(next)) {
       const from = Number.isFinite(limit) ? limit : inFlight;
-      limit = Math.max(minInFlight + 1, from * (1 - gain));
+      limit = Math.max(minLimit, from * (1 - gain));
     } else if (next.utilization < utilizationThreshold * calmShare && next.delayMs < delayThresholdMs * calmShare) {
       limit = Number.POSITIVE_INFINITY;
     } else if (Number.isFinite(limit)) {
