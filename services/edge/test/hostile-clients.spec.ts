@@ -355,7 +355,7 @@ describe("hostile clients against the edge", () => {
       seed = (seed * 1_103_515_245 + 12_345) & 0x7fffffff;
       return seed % n;
     };
-    const types = ["application/grpc-web+proto", "application/grpc-web-text", "application/proto", "application/json", "application/connect+proto", "application/connect+json", "text/plain", ""];
+    const types = ["application/grpc-web+proto", "application/grpc-web-text", "application/grpc-web+json", "application/proto", "application/json", "application/connect+proto", "application/connect+json", "text/plain", ""];
     const paths = [GET_USER, WATCH, "/trellis.user.v1.UserService/ListUsers", "/v1/users", "/v1/users/abc", "/v1/users:watch", "/%zz", "/a.b/C", "/"];
     const bodyOf = (): Buffer => {
       const kind = random(4);
@@ -374,7 +374,8 @@ describe("hostile clients against the edge", () => {
         if (random(5) === 0) headers["connect-timeout-ms"] = ["5", "-1", "1e3"][random(3)]!;
         const body = bodyOf();
         const reply = random(2) === 0 ? await h1(edge.port, "POST", path, body, headers) : await h2(session, path, body, headers);
-        assert.ok(reply.status >= 200 && reply.status < 500 && reply.status !== 0, `case ${i}: HTTP ${reply.status} for ${path} ${type}`);
+        // 501 is Connect's (and REST's) answer for an unknown method; any other 5xx would be the edge's fault.
+        assert.ok((reply.status >= 200 && reply.status < 500) || reply.status === 501, `case ${i}: HTTP ${reply.status} for ${path} ${type}`);
         assert.ok(!reply.body.toString("latin1").includes("    at "), `case ${i}: a stack trace in the body`);
         if (reply.headers["grpc-status"] !== undefined) assert.notEqual(reply.headers["grpc-status"], "13", `case ${i}: INTERNAL`);
       }
