@@ -36,8 +36,13 @@ export type UnaryOutcome =
 export interface StreamCall {
   /** The next message; `undefined` at the end. Throws nothing: a failure ends the stream and is in `failure`. */
   next(): Promise<Uint8Array | undefined>;
-  /** The backend's response headers once the first message or the end has been pulled. */
+  /** The backend's response headers once they arrived (see `whenHeader`), or once the first message or the end has been pulled. */
   header(): Headers;
+  /**
+   * Calls `listener` once when the backend's response headers arrive before its first
+   * message (a quiet stream saying it is set up); never for a trailers-only response.
+   */
+  whenHeader(listener: () => void): void;
   /** The trailers, once `next()` returned undefined. */
   trailer(): Headers;
   /** Why the stream ended, once `next()` returned undefined and the stream failed. */
@@ -140,7 +145,21 @@ export function createBackends(routes: readonly BackendRoute[]): Backends {
       const slot: { context: CallContext | undefined } = { context: undefined };
       const cancel = new AbortController();
       const signal = AbortSignal.any([options.signal, cancel.signal]);
-      const iterator = inTrace(options.headers, () => (entry.call as RawStream)(message, callOptions({ ...options, signal }, slot))[Symbol.asyncIterator]());
+      // The kit reports a stream's headers when they arrive; a trailers-only response's at its
+      // end, followed at once by its trailers — which is how the two are told apart here.
+      let headerListener: (() => void) | undefined;
+      let headerArrived = false;
+      let trailed = false;
+      const onHeader = (): void =>
+        queueMicrotask(() => {
+          if (headerArrived || trailed) return;
+          headerArrived = true;
+          headerListener?.();
+        });
+      const onTrailer = (): void => void (trailed = true);
+      const iterator = inTrace(options.headers, () =>
+        (entry.call as RawStream)(message, { ...callOptions({ ...options, signal }, slot), onHeader, onTrailer })[Symbol.asyncIterator](),
+      );
       let failure: CallFailure | undefined;
       let done = false;
       const header = (): Headers => slot.context?.responseHeader ?? new Headers();
@@ -159,6 +178,10 @@ export function createBackends(routes: readonly BackendRoute[]): Backends {
         },
         header,
         trailer,
+        whenHeader(listener) {
+          headerListener = listener;
+          if (headerArrived) listener();
+        },
         get failure() {
           return failure;
         },

@@ -121,7 +121,7 @@ export async function serveConnect(
     const call = context.backends.serverStream(method, message, options);
     const ended = await relayStream(context, protocol, call, response, (m) => encodeEnvelope(0, encode(m)), () => {
       response.writeHead(200, { ...headerRecord(call.header()), "content-type": contentType });
-    });
+    }, true);
     if (ended === "closed") {
       context.metrics.handled(protocol, "CANCELLED");
       return;

@@ -47,6 +47,9 @@ export function callOptionsFor(request: EdgeRequest, response: EdgeResponse, tim
  * only once the client has taken it. A client that stops reading for
  * `writeStallMs` ends the call (the backend call is cancelled); one that goes
  * away cancels it at once. Resolves with how the stream ended.
+ * `onFirst` writes the response head: when the backend's headers arrive, if
+ * `early` (and then they are sent at once: a quiet stream tells the browser it
+ * is set up, as Envoy forwards them), else with the first message or the end.
  */
 export async function relayStream(
   context: EdgeContext,
@@ -55,8 +58,18 @@ export async function relayStream(
   response: EdgeResponse,
   frame: (message: Uint8Array) => Uint8Array,
   onFirst: () => void,
+  early = false,
 ): Promise<"ended" | "closed" | "stalled"> {
   let first = true;
+  if (early) {
+    call.whenHeader(() => {
+      if (!first || response.destroyed) return;
+      first = false;
+      onFirst();
+      // HTTP/1.1 holds a head until the first body bytes; an HTTP/2 response sends it on writeHead.
+      (response as { flushHeaders?: () => void }).flushHeaders?.();
+    });
+  }
   for (;;) {
     const message = await call.next();
     if (first) {

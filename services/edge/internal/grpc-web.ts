@@ -116,7 +116,7 @@ export async function serveGrpcWeb(
       if (call.failure !== undefined) return; // nothing sent yet: the failure goes trailers-only
       headersSent = true;
       response.writeHead(200, { ...headerRecord(call.header()), "content-type": contentType });
-    });
+    }, true);
     if (ended !== "ended") {
       context.metrics.handled(protocol, ended === "stalled" ? "RESOURCE_EXHAUSTED" : "CANCELLED");
       if (ended === "stalled") {

@@ -196,6 +196,47 @@ describe("the call model", () => {
     }
   });
 
+  it("reports a stream's headers to the client's onHeader when they arrive, before its first message, once", async () => {
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    // Were onHeader called only at the end, the handler would wait for ever: let it go on after
+    // a while, so that such a failure shows as the wrong order of events rather than a hang.
+    const fallback = setTimeout(() => release(), 5000);
+    const quietStream: ServiceImpl<typeof EchoService> = {
+      ...createEchoHandlers(),
+      async *echoStream(request, context) {
+        if (request.text === "fail") throw new RpcError(Code.NOT_FOUND, "nothing here");
+        context.responseHeader.set("x-stream", "set-up");
+        context.sendHeader?.();
+        await released;
+        yield { text: request.text, index: 0 };
+      },
+    };
+    const t = await startTestServer((s) => s.addService(EchoService, quietStream));
+    try {
+      const echo = t.client(EchoService);
+      const events: string[] = [];
+      const onHeader = (header: Headers): void => {
+        events.push(`header ${header.get("x-stream")}`);
+        release();
+      };
+      for await (const reply of echo.echoStream({ text: "hi", count: 1 }, { onHeader, onTrailer: () => events.push("trailer") })) events.push(`message ${reply.text}`);
+      assert.deepEqual(events, ["header set-up", "message hi", "trailer"]);
+
+      // A trailers-only response (a failure before any header): onHeader once, at the end, then onTrailer.
+      events.length = 0;
+      const failure = await rpcFailure((async () => {
+        for await (const _ of echo.echoStream({ text: "fail", count: 1 }, { onHeader: () => events.push("header"), onTrailer: () => events.push("trailer") })) events.push("message");
+      })());
+      assert.equal(failure.code, Code.NOT_FOUND);
+      assert.deepEqual(events, ["header", "trailer"]);
+    } finally {
+      clearTimeout(fallback);
+      release();
+      await t.close();
+    }
+  });
+
   it("tests a handler without a server through createTestCallContext", async () => {
     const context = createTestCallContext({ method: EchoService.method.echo, requestHeader: { "x-tenant": "acme" } });
     context.values.set(tenant, "acme");

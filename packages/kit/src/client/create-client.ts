@@ -2,7 +2,7 @@ import type { DescMessage, DescMethod, DescService, MessageInitShape, MessageSha
 import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
 import * as grpc from "@grpc/grpc-js";
 import type { CallContext } from "../call/call-context.js";
-import type { ContextValues } from "../call/context-values.js";
+import { createContextKey, type ContextValues } from "../call/context-values.js";
 import { headersFromMetadata, metadataFromHeaders, type HeadersInit } from "../call/headers.js";
 import { chain, type CallRequest, type CallResponse, type Interceptor, type MessageData, type Next } from "../call/interceptor.js";
 import { Code, toCode } from "../errors/code.js";
@@ -38,7 +38,11 @@ export interface CallOptions {
    * with `implicitCallContext: true`.
    */
   readonly parent?: CallContext;
-  /** Called with the response headers when they arrive. */
+  /**
+   * Called with the response headers when they arrive: for a stream, as soon as the server
+   * sends them (before its first message, which lets a caller know the stream is set up);
+   * for a unary call, and for a response that is trailers only, when the call ends.
+   */
   readonly onHeader?: (headers: Headers) => void;
   /** Called with the response trailers when the call ends. */
   readonly onTrailer?: (trailers: Headers) => void;
@@ -184,10 +188,18 @@ function bindMethod(method: DescMethod, target: string, logger: Logger, next: Ne
       ...(options.parent === undefined ? {} : { parent: options.parent }),
     });
   const call = (request: CallRequest, options: CallOptions): Promise<CallResponse> => {
-    const pending = next(request);
-    if (options.onHeader === undefined && options.onTrailer === undefined) return pending;
-    const report = (): void => {
+    if (options.onHeader === undefined && options.onTrailer === undefined) return next(request);
+    let headerReported = false;
+    const reportHeader = (): void => {
+      if (headerReported) return;
+      headerReported = true;
       options.onHeader?.(request.context.responseHeader);
+    };
+    // A stream's headers are reported when the transport receives them, not at its end.
+    if (options.onHeader !== undefined && streamsResponses(method)) request.context.values.set(RESPONSE_HEADER_ARRIVED, reportHeader);
+    const pending = next(request);
+    const report = (): void => {
+      reportHeader();
       options.onTrailer?.(request.context.responseTrailer);
     };
     return pending.then(
@@ -210,6 +222,13 @@ function bindMethod(method: DescMethod, target: string, logger: Logger, next: Ne
       return (messages: AsyncIterable<object>, options: CallOptions = {}) =>
         streamOf(() => call({ stream: true, method, context: contextOf(options), messages }, options));
   }
+}
+
+/** For a response stream whose caller passed `onHeader`: called by the transport when the response headers arrive. */
+const RESPONSE_HEADER_ARRIVED = createContextKey<(() => void) | undefined>(undefined, { description: "response header listener" });
+
+function streamsResponses(method: DescMethod): boolean {
+  return method.methodKind === "server_streaming" || method.methodKind === "bidi_streaming";
 }
 
 async function* afterStream<T>(messages: AsyncIterable<T>, done: () => void): AsyncIterable<T> {
@@ -261,6 +280,7 @@ function createSender(channel: grpc.Client, registry: Registry, codecs: CodecCac
       call.on("metadata", (received: grpc.Metadata) => {
         headersCame = true;
         copyInto(context.responseHeader, received);
+        if (streamsResponses(method)) context.values.get(RESPONSE_HEADER_ARRIVED)?.();
       });
       call.on("status", (status: grpc.StatusObject) => {
         // A trailers-only response (an error before any message) is headers and trailers in one.
