@@ -189,3 +189,77 @@ describe("bearer tokens against a JWKS", () => {
     await assert.rejects(auth.verify(await issuer.token()), (e: unknown) => e instanceof AuthenticationFailure && e.reason === "keys_unavailable");
   });
 });
+
+describe("verified tokens remembered", () => {
+  let dir: string;
+  let issuer: TestIssuer;
+  let clock = T0;
+  const now = (): number => clock;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), "trellis-jwt-cache-"));
+    issuer = await createTestIssuer(join(dir, "jwks.json"), { now });
+  });
+  after(() => rm(dir, { recursive: true, force: true }));
+
+  /** An authenticator whose key lookups (one per signature check) are counted. */
+  const counting = (options: { cacheSize?: number; cacheMs?: number } = {}): { auth: Authenticator; checks: () => number } => {
+    let checks = 0;
+    const keys = createJwksKeys({ location: { file: join(dir, "jwks.json") }, now });
+    const auth = createJwtAuthenticator({
+      keys: (header, token) => {
+        checks += 1;
+        return keys.getKey(header, token);
+      },
+      issuer: issuer.issuer,
+      audience: issuer.audience,
+      now,
+      ...options,
+    });
+    return { auth, checks: () => checks };
+  };
+
+  it("checks a token's signature once, then answers from memory until cacheMs", async () => {
+    clock = T0;
+    const { auth, checks } = counting({ cacheMs: 60_000 });
+    const token = await issuer.token({ subject: "u-9", roles: ["admin"] });
+    for (let i = 0; i < 5; i++) assert.equal((await auth.verify(token)).subject, "u-9");
+    assert.equal(checks(), 1);
+    clock += 60_000;
+    await auth.verify(token);
+    assert.equal(checks(), 2, "checked again once cacheMs passed");
+  });
+
+  it("never trusts a remembered token past its exp", async () => {
+    clock = T0;
+    const { auth, checks } = counting({ cacheMs: 600_000 });
+    const token = await issuer.token({ expiresAt: T0 + 10_000 });
+    await auth.verify(token);
+    clock = T0 + 10_000 + 30_001; // past exp and the 30 s skew
+    await assert.rejects(auth.verify(token), (e: unknown) => e instanceof AuthenticationFailure && e.reason === "expired");
+    assert.equal(checks(), 2);
+  });
+
+  it("remembers only valid tokens, and at most cacheSize of them", async () => {
+    clock = T0;
+    const { auth, checks } = counting({ cacheSize: 2 });
+    const forged = await issuer.token({ key: await issuer.newKey(), kid: issuer.keys[0]!.kid });
+    for (let i = 0; i < 2; i++) await assert.rejects(auth.verify(forged));
+    assert.equal(checks(), 2, "a refused token is checked every time");
+    const [a, b, c] = await Promise.all([issuer.token({ subject: "a" }), issuer.token({ subject: "b" }), issuer.token({ subject: "c" })]);
+    for (const t of [a, b, c]) await auth.verify(t);
+    assert.equal(checks(), 5);
+    await auth.verify(c);
+    await auth.verify(b);
+    assert.equal(checks(), 5, "the two most recent are remembered");
+    await auth.verify(a);
+    assert.equal(checks(), 6, "the oldest was forgotten");
+  });
+
+  it("checks every time with cacheSize 0", async () => {
+    clock = T0;
+    const { auth, checks } = counting({ cacheSize: 0 });
+    const token = await issuer.token();
+    for (let i = 0; i < 3; i++) await auth.verify(token);
+    assert.equal(checks(), 3);
+  });
+});

@@ -44,6 +44,19 @@ export interface JwtAuthenticatorOptions {
   readonly rolesClaim?: string;
   /** Longer tokens are refused unread. @default 8192 */
   readonly maxTokenBytes?: number;
+  /**
+   * Verified tokens remembered (by their whole compact string), so a client
+   * sending the same token on every call pays for one signature check, not
+   * one per call (jose's RS256 check measured ~245 µs of CPU here). 0 turns
+   * the cache off. @default 1024
+   */
+  readonly cacheSize?: number;
+  /**
+   * How long a remembered token stays trusted without a new check, at most
+   * (never past its `exp`): bounds how long a key removed from the JWKS is
+   * still honoured for tokens already seen. @default 60_000
+   */
+  readonly cacheMs?: number;
   /** @default Date.now */
   readonly now?: () => number;
 }
@@ -74,6 +87,10 @@ export function createJwtAuthenticator(options: JwtAuthenticatorOptions): Authen
   const now = options.now ?? Date.now;
   const maxTokenBytes = options.maxTokenBytes ?? 8192;
   const rolesClaim = options.rolesClaim ?? "roles";
+  const cacheSize = options.cacheSize ?? 1024;
+  const cacheMs = options.cacheMs ?? 60_000;
+  // Insertion-ordered: the first entry is the least recently used.
+  const verified = new Map<string, { readonly principal: Principal; readonly until: number }>();
   const verifyOptions = {
     issuer: options.issuer,
     audience: options.audience,
@@ -84,14 +101,29 @@ export function createJwtAuthenticator(options: JwtAuthenticatorOptions): Authen
   return {
     async verify(token) {
       if (token.length > maxTokenBytes) throw new AuthenticationFailure("too_large", `a ${token.length}-byte token (at most ${maxTokenBytes})`);
+      const at = now();
+      const remembered = verified.get(token);
+      if (remembered !== undefined) {
+        verified.delete(token);
+        if (at < remembered.until) {
+          verified.set(token, remembered);
+          return remembered.principal;
+        }
+      }
       if (!COMPACT_JWS.test(token)) throw new AuthenticationFailure("malformed", "not a signed JWT in compact form");
       let payload: JWTPayload;
       try {
-        ({ payload } = await jwtVerify(token, options.keys, { ...verifyOptions, currentDate: new Date(now()) }));
+        ({ payload } = await jwtVerify(token, options.keys, { ...verifyOptions, currentDate: new Date(at) }));
       } catch (error) {
         throw failureOf(error);
       }
-      return principalOf(payload, rolesClaim);
+      const principal = principalOf(payload, rolesClaim);
+      if (cacheSize > 0) {
+        // Trusted until the sooner of cacheMs from now and the token's own exp (without the skew jose allows).
+        verified.set(token, { principal, until: Math.min(at + cacheMs, principal.expiresAt) });
+        if (verified.size > cacheSize) verified.delete(verified.keys().next().value!);
+      }
+      return principal;
     },
   };
 }
