@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what CI needs beyond the machine's base image, idempotently and quietly:
-#   - Debian packages (PostgreSQL server, etcd server, curl, nghttp2-client for h2load, and
-#     python3-venv when the python3 on PATH cannot make a venv); `apt-get update` runs once, and
-#     only when something is missing.
+#   - Debian packages (PostgreSQL server, etcd server, curl, nghttp2-client for h2load, Chromium
+#     and a font for the browser tests, and python3-venv when the python3 on PATH cannot make a
+#     venv); `apt-get update` runs once, and only when something is missing.
 #   - grpcurl, grpc-health-probe and ghz (the bench's gRPC load generator), pinned in
 #     .ci/tools/go.mod, built into $CI_TOOLS_BIN
 #     (skipped when the binaries already match the pinned go.sum).
@@ -33,7 +33,7 @@ deb_installed() {
 
 # --- Debian packages ------------------------------------------------------------------
 PYTHON="$(command -v python3 || true)"
-want=(postgresql etcd-server curl nghttp2-client)
+want=(postgresql etcd-server curl nghttp2-client chromium fonts-dejavu-core)
 want+=(redis-server) # rate limits shared through Redis (npm run test:redis); the test starts its own server
 if [ -z "$PYTHON" ] || ! "$PYTHON" -c 'import venv, ensurepip' >/dev/null 2>&1; then
   # The python3 on PATH cannot create a venv with pip: use Debian's with python3-venv.

@@ -5,11 +5,14 @@
 #   CI_TOOLS_DIR  Go CLI tools (grpcurl, grpc-health-probe); outside the clone so that a
 #                 re-run on the same machine skips the build.   default ~/.cache/trellis-ci
 #   CI_VENV       Python venv for the interop client.           default .ci/.venv (gitignored)
+#   CI_ARTIFACTS_DIR  what a run keeps for people (browser screenshots, reports).
+#                 default .ci/artifacts (gitignored)
 
 CI_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CI_TOOLS_DIR="${CI_TOOLS_DIR:-${XDG_CACHE_HOME:-${HOME:-/root}/.cache}/trellis-ci}"
 CI_TOOLS_BIN="$CI_TOOLS_DIR/bin"
 CI_VENV="${CI_VENV:-$CI_ROOT/.ci/.venv}"
+CI_ARTIFACTS_DIR="${CI_ARTIFACTS_DIR:-$CI_ROOT/.ci/artifacts}"
 # shellcheck disable=SC2034  # used by install.sh
 CI_PY_PACKAGES=(grpcio grpcio-tools grpcio-status googleapis-common-protos protobuf)
 

@@ -20,7 +20,19 @@ export default defineConfig({
   },
   server: {
     proxy: {
-      "^/trellis\\.[a-z0-9_.]+\\.v\\d+\\.[A-Za-z]+Service/": { target: edge, changeOrigin: false },
+      "^/trellis\\.[a-z0-9_.]+\\.v\\d+\\.[A-Za-z]+Service/": {
+        target: edge,
+        changeOrigin: false,
+        configure(proxy) {
+          // The proxy sends response headers with the first body bytes, so a quiet stream's
+          // headers — which tell the app the stream is live — would wait for its first event.
+          proxy.on("proxyRes", (_upstream, _request, response) => {
+            process.nextTick(() => {
+              if ("flushHeaders" in response && !response.headersSent) response.flushHeaders();
+            });
+          });
+        },
+      },
     },
   },
 });

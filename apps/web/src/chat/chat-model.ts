@@ -31,8 +31,9 @@ function has(timeline: Timeline, id: string): boolean {
 }
 
 /**
- * Puts messages we have not seen into time order among those we have. Presence lines have no
- * time: a message missed while not subscribed goes before the live ones that came after it.
+ * Puts messages we have not seen (given oldest first) into time order among those we have;
+ * messages sent in the same millisecond keep the order given. Presence lines have no time: a
+ * message missed while not subscribed goes before the live ones that came after it.
  */
 function insertMessages(items: readonly TimelineItem[], messages: readonly ChatMessage[]): TimelineItem[] {
   const result = items.slice();
@@ -49,13 +50,14 @@ function insertMessages(items: readonly TimelineItem[], messages: readonly ChatM
 }
 
 /**
- * Merges a History page (newest first). `older`: it is the page before the oldest shown (its
- * token moves `olderToken`); otherwise it is the newest page, read when the stream went live,
- * and fills in whatever was posted while the page was not subscribed.
+ * Merges a History page (newest first, in the room's own order). `older`: it is the page
+ * before the oldest shown, so it goes above everything (its token moves `olderToken`);
+ * otherwise it is the newest page, read when the stream went live, and fills in whatever was
+ * posted while the page was not subscribed.
  */
 export function mergeHistory(timeline: Timeline, messages: readonly ChatMessage[], nextPageToken: string, older: boolean): Timeline {
-  const fresh = messages.filter((message) => !has(timeline, message.id));
-  const items = insertMessages(timeline.items, fresh);
+  const fresh = messages.filter((message) => !has(timeline, message.id)).reverse();
+  const items = older ? [...fresh.map((message): TimelineItem => ({ kind: "message", key: message.id, message })), ...timeline.items] : insertMessages(timeline.items, fresh);
   const olderToken = older || timeline.olderToken === undefined ? nextPageToken : timeline.olderToken;
   return { ...timeline, items, olderToken };
 }

@@ -109,7 +109,7 @@ export function ChatPage({ clients, room }: { readonly clients: Clients; readonl
       <aside class="chat-sidebar" aria-label="Rooms and identity">
         <RoomSwitcher room={room} />
         <SenderPicker clients={clients} senderId={senderId} onChange={chooseSender} />
-        <div class="presence" aria-labelledby="presence-title">
+        <section class="presence" aria-labelledby="presence-title">
           <h2 id="presence-title">Active now</h2>
           {present.length === 0 ? (
             <p class="muted small">Nobody is in a live chat session here. People who join from a chat client show up as they come and go.</p>
@@ -124,7 +124,7 @@ export function ChatPage({ clients, room }: { readonly clients: Clients; readonl
               ))}
             </ul>
           )}
-        </div>
+        </section>
       </aside>
 
       <div class="chat-main">

@@ -135,6 +135,8 @@ export function UserForm(props: {
             id="user-display-name"
             name="display_name"
             autoComplete="name"
+            // The dialog opens with the cursor in the first field (not on its Close button).
+            autoFocus
             value={draft.displayName}
             onInput={(event) => setDraft({ ...draft, displayName: event.currentTarget.value })}
             {...fieldProps("display_name")}
