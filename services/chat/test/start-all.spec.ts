@@ -1,5 +1,6 @@
 // `npm start` (scripts/start-all.mjs), as the README's quick start promises it: one process per
-// built service, a signal forwarded once so every service drains, and all stopped when one dies.
+// built service (user, chat and the edge), the web app's URL printed once all listen, a signal
+// forwarded once so every service drains, and all stopped when one dies.
 // It lives here because npm test runs the workspaces' specs, and chat is the service that needs
 // the others.
 import { describe, it } from "node:test";
@@ -9,6 +10,7 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { onProcessEnd, spawnOwnedNode, waitFor } from "@trellis/kit/testing";
 
+const SERVICES = ["user", "chat", "edge"] as const;
 const START_ALL = fileURLToPath(new URL("../../../../scripts/start-all.mjs", import.meta.url));
 
 /** Whether `pid` is a live process (a zombie is not). */
@@ -24,6 +26,8 @@ function running(pid: number): boolean {
 async function withLauncher(
   test: (launcher: {
     readonly logs: readonly Record<string, unknown>[];
+    /** The launcher's own (non-JSON) stdout lines. */
+    readonly said: readonly string[];
     readonly stderr: () => string;
     readonly pidOf: (service: string) => number;
     readonly kill: (signal: NodeJS.Signals) => void;
@@ -31,17 +35,18 @@ async function withLauncher(
   }) => Promise<void>,
 ): Promise<void> {
   const launcher = spawnOwnedNode(START_ALL, {
-    env: { ...process.env, GRPC_HOST: "127.0.0.1", GRPC_PORT: "0", ADMIN_PORT: "0", PGLITE_DATA_DIR: "memory://" },
+    env: { ...process.env, GRPC_HOST: "127.0.0.1", GRPC_PORT: "0", ADMIN_PORT: "0", EDGE_PORT: "0", PGLITE_DATA_DIR: "memory://" },
     stdio: ["ignore", "pipe", "pipe"],
   });
   const exited = new Promise<number | null>((resolve) => launcher.once("exit", (code) => resolve(code)));
   const logs: Record<string, unknown>[] = [];
+  const said: string[] = [];
   let stderr = "";
   launcher.stderr?.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
   // The services run in process groups of their own: if this test dies first, they must not stay.
   const releases: (() => void)[] = [];
   createInterface({ input: launcher.stdout! }).on("line", (line) => {
-    if (!line.startsWith("{")) return;
+    if (!line.startsWith("{")) return void said.push(line);
     const entry = JSON.parse(line) as Record<string, unknown>;
     logs.push(entry);
     const pid = entry["process.pid"];
@@ -49,9 +54,10 @@ async function withLauncher(
   });
   const listening = (service: string) => logs.find((l) => l["service.name"] === service && typeof l["server.port"] === "number");
   try {
-    await waitFor(() => listening("user") !== undefined && listening("chat") !== undefined, "user and chat are listening", { timeoutMs: 60_000 });
+    await waitFor(() => SERVICES.every((service) => listening(service) !== undefined), "user, chat and edge are listening", { timeoutMs: 60_000 });
     await test({
       logs,
+      said,
       stderr: () => stderr,
       pidOf: (service) => Number(listening(service)?.["process.pid"]),
       kill: (signal) => void launcher.kill(signal),
@@ -59,7 +65,7 @@ async function withLauncher(
     });
   } finally {
     launcher.kill("SIGKILL");
-    for (const service of ["user", "chat"]) {
+    for (const service of SERVICES) {
       const pid = Number(listening(service)?.["process.pid"]);
       if (pid > 0 && running(pid)) process.kill(pid, "SIGKILL");
     }
@@ -71,12 +77,18 @@ const completed = (logs: readonly Record<string, unknown>[], service: string): b
   logs.some((l) => l["service.name"] === service && l["event.action"] === "shutdown-complete");
 
 describe("npm start (scripts/start-all.mjs)", () => {
-  it("starts user and chat, one process each, and on SIGTERM lets both drain, then exits 0", async () => {
+  it("starts user, chat and the edge, one process each, says where the web app is, and on SIGTERM lets all drain, then exits 0", async () => {
     await withLauncher(async (launcher) => {
-      assert.notEqual(launcher.pidOf("user"), launcher.pidOf("chat"));
+      assert.equal(new Set(SERVICES.map((service) => launcher.pidOf(service))).size, 3);
+      const edgePort = launcher.logs.find((l) => l["service.name"] === "edge" && typeof l["http.port"] === "number")?.["http.port"];
+      await waitFor(() => launcher.said.length > 0, "the launcher's line saying the system is up");
+      assert.deepEqual(launcher.said, [`start: chat, edge, user are up. Open the web app at http://127.0.0.1:${edgePort}/ (Ctrl-C stops them)`]);
+      const page = await fetch(`http://127.0.0.1:${edgePort}/`);
+      assert.equal(page.status, 200);
+      assert.match(await page.text(), /<title>Trellis<\/title>/);
       launcher.kill("SIGTERM");
       assert.equal(await launcher.exited, 0, launcher.stderr());
-      assert.ok(completed(launcher.logs, "user") && completed(launcher.logs, "chat"), "both services completed their shutdown");
+      assert.ok(SERVICES.every((service) => completed(launcher.logs, service)), "every service completed its shutdown");
     });
   });
 
@@ -85,7 +97,7 @@ describe("npm start (scripts/start-all.mjs)", () => {
       process.kill(launcher.pidOf("user"), "SIGKILL");
       assert.equal(await launcher.exited, 1);
       assert.match(launcher.stderr(), /^start: user exited \(SIGKILL\); stopping the others\n/);
-      assert.ok(completed(launcher.logs, "chat"), "chat was stopped and drained");
+      assert.ok(completed(launcher.logs, "chat") && completed(launcher.logs, "edge"), "chat and the edge were stopped and drained");
     });
   });
 });
