@@ -10,6 +10,9 @@ export default tseslint.config(
     rules: {
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
       "@typescript-eslint/consistent-type-imports": "error",
+      // `{ … } as T` skips the excess- and missing-property checks an annotation makes: the
+      // kind of cast that let plain init objects pass for protobuf Message types.
+      "@typescript-eslint/consistent-type-assertions": ["error", { assertionStyle: "as", objectLiteralTypeAssertions: "never" }],
     },
   },
   {

@@ -53,7 +53,7 @@ async function startInstance(extraEnv: Record<string, string> = {}): Promise<Ins
     stdio: ["ignore", "pipe", "inherit"],
   });
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-  const instance = { child, port: 0, served: 0, exited } as { -readonly [K in keyof Instance]: Instance[K] };
+  const instance: { -readonly [K in keyof Instance]: Instance[K] } = { child, port: 0, served: 0, exited };
   await new Promise<void>((resolve, reject) => {
     createInterface({ input: child.stdout! }).on("line", (line) => {
       const entry = JSON.parse(line) as Record<string, unknown>;

@@ -188,14 +188,15 @@ describe("user process under transport attacks", () => {
   });
 
   it("answers framing mistakes with INVALID_ARGUMENT, not grpc-js' UNIMPLEMENTED / INTERNAL", async () => {
-    for (const request of <{ body: Buffer[]; headers?: Record<string, string> }[]>[
+    const requests: { body: Buffer[]; headers?: Record<string, string> }[] = [
       { body: [getUserBody.subarray(0, getUserBody.length - 3)] },
       { body: [grpcFrame(Buffer.from(getUserBody.subarray(5)), { declaredLength: 500 })] },
       { body: [] },
       { body: [getUserBody, getUserBody] },
       { body: [getUserBody], headers: { "grpc-timeout": "1 hour" } },
       { body: [grpcFrame(Buffer.from("plain"), { compressed: true })], headers: { "grpc-encoding": "gzip" } },
-    ]) {
+    ];
+    for (const request of requests) {
       const outcome = await rawGrpcCall(service.address, GET_USER, request);
       assert.equal(outcome.grpcStatus, Code.INVALID_ARGUMENT, `${JSON.stringify(request.headers ?? {})}: ${outcome.grpcMessage}`);
     }

@@ -210,7 +210,8 @@ function histogramFamily(name: string, help: string, bounds: readonly number[], 
     // The registry's hook for metrics it may clear; nothing to reset here (the series are the calls' history).
     reset(): void {},
     get(): MetricObjectWithValues<MetricValueWithName<string>> {
-      const values: MetricValueWithName<string>[] = [];
+      // prom-client's OpenMetrics output reads a value's `exemplar`, which its types leave out.
+      const values: (MetricValueWithName<string> & { readonly exemplar?: Exemplar })[] = [];
       for (const s of series()) {
         let cumulative = 0;
         for (let bucket = 0; bucket <= bounds.length; bucket++) {
@@ -221,7 +222,7 @@ function histogramFamily(name: string, help: string, bounds: readonly number[], 
             value: cumulative,
             metricName: `${this.name}_bucket`,
             ...(exemplar === undefined ? {} : { exemplar }),
-          } as MetricValueWithName<string>);
+          });
         }
         values.push({ labels: { ...s.labels }, value: s.sum, metricName: `${this.name}_sum` });
         values.push({ labels: { ...s.labels }, value: s.count, metricName: `${this.name}_count` });

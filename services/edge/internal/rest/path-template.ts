@@ -78,7 +78,7 @@ function parseSegments(parts: readonly string[], source: string): Segment[] {
       const eq = inner.indexOf("=");
       const field = eq === -1 ? inner : inner.slice(0, eq);
       if (!/^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$/.test(field)) throw new Error(`path template "${source}" has a bad variable "${inner}"`);
-      const segments = eq === -1 ? [{ kind: "any" } as Segment] : parseSegments(inner.slice(eq + 1).split("/"), source);
+      const segments: Segment[] = eq === -1 ? [{ kind: "any" }] : parseSegments(inner.slice(eq + 1).split("/"), source);
       return { kind: "variable", field, segments };
     }
     if (part === "" || /[{}*]/.test(part)) throw new Error(`path template "${source}" has a bad segment "${part}"`);
