@@ -86,7 +86,7 @@ describe("client metrics", () => {
 
     // A budget of 2 tokens allows retries while more than 1 is left: the first failure spends one, the next retry is refused.
     const down = await start(flaky(() => true));
-    const stingy = createClient(EchoService, down.address, { metrics, resilience: { breaker: false, retry: { ...retry, budget: createRetryBudget({ maxTokens: 2 }) } } });
+    const stingy = createClient(EchoService, down.address, { metrics, resilience: { breaker: false, retry: { ...retry, budget: createRetryBudget({ maxTokens: 2, minRetriesPerSecond: 0 }) } } });
     await rpcFailure(stingy.echo({ text: "c" }));
     const downTarget = JSON.stringify({ target: down.address });
     assert.equal((await series(registry, "trellis_retry_attempts_total"))[downTarget], 1);

@@ -216,7 +216,8 @@ describe("retry interceptor", () => {
   });
 
   it("stops retrying when the budget runs out: a failing backend gets far fewer than 3× attempts", async () => {
-    const budget = createRetryBudget();
+    // gRPC's throttling alone (the reserve is tested below).
+    const budget = createRetryBudget({ minRetriesPerSecond: 0 });
     const backend = scripted([failure(Code.UNAVAILABLE)]);
     const { handler, stats } = setup(backend, { budget });
     for (let i = 0; i < 100; i++) await rpcFailure(handler(request()));
@@ -229,8 +230,46 @@ describe("retry interceptor", () => {
     assert.equal(budget.snapshot().tokens, 0);
   });
 
+  it("retries every call an instance had in flight when it died, though they outnumber half the tokens", async () => {
+    // Eight calls fail at once (the instance they were on is gone), then each retry succeeds elsewhere.
+    const outcome = async (minRetriesPerSecond?: number): Promise<{ failed: number; retries: number }> => {
+      const budget = createRetryBudget({ now: () => 0, ...(minRetriesPerSecond === undefined ? {} : { minRetriesPerSecond }) });
+      let gate!: () => void;
+      const allFailed = new Promise<void>((resolve) => (gate = resolve));
+      let firstAttempts = 0;
+      const backend: Next = async (call) => {
+        const attempt = (attempts.get(call) ?? 0) + 1;
+        attempts.set(call, attempt);
+        if (attempt > 1) return { stream: false, message: create(EchoResponseSchema, { text: "ok" }) };
+        if (++firstAttempts === 8) gate();
+        await allFailed;
+        throw failure(Code.UNAVAILABLE);
+      };
+      const attempts = new Map<CallRequest, number>();
+      const { handler, stats } = setup(backend, { budget });
+      const results = await Promise.allSettled(Array.from({ length: 8 }, () => handler(request())));
+      return { failed: results.filter((r) => r.status === "rejected").length, retries: stats.snapshot().retries };
+    };
+    assert.deepEqual(await outcome(0), { failed: 4, retries: 4 }, "gRPC's throttling alone: 10 tokens, each failure spends one, retries while more than 5 remain");
+    assert.deepEqual(await outcome(), { failed: 0, retries: 8 });
+  });
+
+  it("lets a spent budget through at most minRetriesPerSecond retries a second", () => {
+    const clock = { t: 0 };
+    const budget = createRetryBudget({ minRetriesPerSecond: 3, now: () => clock.t });
+    for (let i = 0; i < 10; i++) budget.onFailure();
+    assert.deepEqual(budget.snapshot(), { tokens: 0, maxTokens: 10, retriesAllowed: true, reserveLeft: 3 });
+    assert.deepEqual(Array.from({ length: 5 }, () => budget.allowRetry()), [true, true, true, false, false]);
+    assert.deepEqual(budget.snapshot(), { tokens: 0, maxTokens: 10, retriesAllowed: false, reserveLeft: 0 });
+    clock.t = 999;
+    assert.equal(budget.allowRetry(), false, "still the same second");
+    clock.t = 1000;
+    assert.deepEqual(Array.from({ length: 4 }, () => budget.allowRetry()), [true, true, true, false]);
+    assert.throws(() => createRetryBudget({ minRetriesPerSecond: -1 }), /minRetriesPerSecond must be a whole number/);
+  });
+
   it("retries again once successes have refilled the budget", async () => {
-    const budget = createRetryBudget({ maxTokens: 10, tokenRatio: 0.1 });
+    const budget = createRetryBudget({ maxTokens: 10, tokenRatio: 0.1, minRetriesPerSecond: 0 });
     for (let i = 0; i < 10; i++) budget.onFailure();
     let fail = true;
     const backend: Next = async () => {
