@@ -1,5 +1,5 @@
 import type { ComponentChildren } from "preact";
-import { useEffect, useRef } from "preact/hooks";
+import { useLayoutEffect, useRef, useState } from "preact/hooks";
 
 /**
  * A modal dialog on the browser's own <dialog>: focus moves in and is trapped, Escape closes
@@ -15,10 +15,13 @@ export function Modal(props: {
   const ref = useRef<HTMLDialogElement>(null);
   const onClose = useRef(props.onClose);
   onClose.current = props.onClose;
-  useEffect(() => {
+  // What had focus when the dialog was asked for (read while rendering it, before anything in it
+  // can take focus): focus goes back there when it closes.
+  const [opener] = useState(() => (document.activeElement instanceof HTMLElement ? document.activeElement : null));
+  // Opened before the browser paints, so it is never on screen as a plain (non-modal) element.
+  useLayoutEffect(() => {
     const dialog = ref.current;
     if (dialog === null) return;
-    const opener = document.activeElement instanceof HTMLElement ? document.activeElement : null;
     dialog.showModal();
     const cancel = (event: Event): void => {
       event.preventDefault();
@@ -28,7 +31,7 @@ export function Modal(props: {
     return () => {
       dialog.removeEventListener("cancel", cancel);
       if (dialog.open) dialog.close();
-      opener?.focus();
+      if (opener?.isConnected === true) opener.focus();
     };
   }, []);
   return (
