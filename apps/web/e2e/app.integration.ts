@@ -77,6 +77,24 @@ describe("the web app, two people at once", () => {
     await screenshot(b, "directory-live-update");
   });
 
+  it("works the same over the Connect protocol: a page on Connect and one on gRPC-Web see each other's changes live", async () => {
+    const a = await person("/?protocol=connect#/people");
+    const b = await person("/#/people");
+    await Promise.all([live(a, "Directory updates"), live(b, "Directory updates")]);
+    assert.equal(await a.getByRole("combobox", { name: "Protocol" }).inputValue(), "connect");
+    const name = `Connie ${unique()}`;
+    await a.getByRole("button", { name: "New user" }).click();
+    await a.getByRole("textbox", { name: "Name", exact: true }).fill(name);
+    await a.getByRole("textbox", { name: "Email", exact: true }).fill(`${name.replace(" ", ".").toLowerCase()}@example.com`);
+    await a.getByRole("button", { name: "Create user" }).click();
+    await b.getByRole("row").filter({ hasText: name }).waitFor();
+    const renamed = `${name} (renamed)`;
+    await b.getByRole("button", { name: `Edit ${name}` }).click();
+    await b.getByRole("textbox", { name: "Name", exact: true }).fill(renamed);
+    await b.getByRole("button", { name: "Save changes" }).click();
+    await a.getByRole("row").filter({ hasText: renamed }).waitFor();
+  });
+
   it("shows the server's validation errors next to their fields", async () => {
     const a = await person("/#/people");
     await a.getByRole("button", { name: "New user" }).click();
