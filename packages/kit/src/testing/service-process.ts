@@ -33,7 +33,7 @@ export interface StartServiceOptions {
   readonly env?: Readonly<Record<string, string>>;
   /** Extra `node` flags, e.g. `--cpu-prof`. @default [] */
   readonly nodeArgs?: readonly string[];
-  /** Give up waiting for the "listening" line after this long. @default 30_000 */
+  /** Give up waiting for the "listening" line after this long (a loaded 2-core machine starts several processes at once in 25-40 s). @default 60_000 */
   readonly startTimeoutMs?: number;
 }
 
@@ -68,7 +68,7 @@ export async function startServiceProcess(main: string, options: StartServiceOpt
   };
   try {
     const { port, adminPort } = await new Promise<{ port: number; adminPort: number }>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`${main} did not start within ${options.startTimeoutMs ?? 30_000} ms`)), options.startTimeoutMs ?? 30_000);
+      const timer = setTimeout(() => reject(new Error(`${main} did not start within ${options.startTimeoutMs ?? 60_000} ms`)), options.startTimeoutMs ?? 60_000);
       createInterface({ input: child.stdout! }).on("line", (line) => {
         let entry: Record<string, unknown>;
         try {
@@ -138,7 +138,7 @@ export interface ServiceExit {
 export interface RunServiceToExitOptions {
   /** Merged over the parent's environment and the test defaults, as for {@link startServiceProcess}. */
   readonly env?: Readonly<Record<string, string>>;
-  /** Kill it, and fail, if it still runs after this long. @default 30_000 */
+  /** Kill it, and fail, if it still runs after this long. @default 60_000 */
   readonly timeoutMs?: number;
 }
 
@@ -148,7 +148,7 @@ export interface RunServiceToExitOptions {
  * has not exited within `timeoutMs`; never outlives the test process.
  */
 export function runServiceToExit(main: string, options: RunServiceToExitOptions = {}): Promise<ServiceExit> {
-  const timeoutMs = options.timeoutMs ?? 30_000;
+  const timeoutMs = options.timeoutMs ?? 60_000;
   return new Promise((resolve, reject) => {
     const child = spawnOwnedNode(main, { env: testEnv(options.env) });
     let stdout = "";
