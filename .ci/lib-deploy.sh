@@ -215,10 +215,14 @@ KUBECONFIG
   fi
   ci_info "kube-apiserver $("$CI_KUBE_DIR/kube-apiserver" --version | cut -d' ' -f2) on https://127.0.0.1:$CI_KUBE_API_PORT (etcd 127.0.0.1:$CI_KUBE_ETCD_CLIENT_PORT)"
   [ "$full" = full ] || return 0
+  # --node-monitor-grace-period 1h: kwok's fake nodes renewed their leases late here (its
+  # client falls back from watch-list streams, which Debian's etcd 3.4 cannot serve), and the
+  # node controller then marked every pod NotReady mid-rollout (readyReplicas 3 -> 1 with the
+  # pods fine). Node heartbeats are not what these tests look at.
   "$CI_KUBE_DIR/kube-controller-manager" --kubeconfig "$KUBECONFIG" --leader-elect=false \
     --bind-address 127.0.0.1 --secure-port "$CI_KUBE_CM_PORT" \
     --service-account-private-key-file "$dir/sa.key" --use-service-account-credentials=false \
-    --controllers '*' --cluster-signing-duration 1h >"$dir/controller-manager.log" 2>&1 &
+    --controllers '*' --cluster-signing-duration 1h --node-monitor-grace-period 1h >"$dir/controller-manager.log" 2>&1 &
   _ci_kube_track $! kube-controller-manager
   "$CI_KUBE_DIR/kube-scheduler" --kubeconfig "$KUBECONFIG" --leader-elect=false \
     --bind-address 127.0.0.1 --secure-port "$CI_KUBE_SCHED_PORT" >"$dir/scheduler.log" 2>&1 &
@@ -228,8 +232,17 @@ KUBECONFIG
 
 # ci_kwok_start: kwok managing the nodes annotated kwok.x-k8s.io/node=fake (pods on them go
 # Running/Ready without a process).
+# The kwok binary has no stages of its own: the module's "fast" set (nodes initialised and kept
+# alive with leases; pods Ready at once, deleted when asked) is rendered from the module that
+# `go install` downloaded.
 ci_kwok_start() {
-  "$CI_TOOLS_BIN/kwok" --kubeconfig "$KUBECONFIG" --manage-all-nodes=false \
+  local stages
+  stages="$(GOFLAGS=-mod=mod go env GOMODCACHE)/sigs.k8s.io/kwok@v$CI_KWOK_VERSION/kustomize/stage/fast"
+  if [ ! -d "$stages" ]; then
+    (cd "$(mktemp -d)" && go mod init trellis-ci/kwok >/dev/null 2>&1 && GOFLAGS=-mod=mod go mod download "sigs.k8s.io/kwok@v$CI_KWOK_VERSION") || return 1
+  fi
+  kubectl kustomize "$stages" >"$CI_KUBE_DIR_RUN/kwok-stages.yaml" || { ci_err "kwok: cannot render its stages from $stages"; return 1; }
+  "$CI_TOOLS_BIN/kwok" --kubeconfig "$KUBECONFIG" --manage-all-nodes=false --config "$CI_KUBE_DIR_RUN/kwok-stages.yaml" \
     --manage-nodes-with-annotation-selector kwok.x-k8s.io/node=fake \
     --server-address "127.0.0.1:$CI_KWOK_PORT" --cidr 10.244.0.0/16 --node-ip 10.0.0.1 \
     >"$CI_KUBE_DIR_RUN/kwok.log" 2>&1 &
