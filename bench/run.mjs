@@ -26,7 +26,10 @@ const ROOT = dirname(BENCH);
 const require = createRequire(import.meta.url);
 process.chdir(ROOT);
 // ghz lives where .ci/install.sh builds the Go tools.
-const ciBin = join(process.env.CI_TOOLS_DIR ?? join(process.env.XDG_CACHE_HOME ?? join(process.env.HOME ?? "/root", ".cache"), "trellis-ci"), "bin");
+const ciBin = join(
+  process.env.CI_TOOLS_DIR ?? join(process.env.XDG_CACHE_HOME ?? join(process.env.HOME ?? "/root", ".cache"), "trellis-ci"),
+  "bin",
+);
 process.env.PATH = `${ciBin}:${process.env.PATH}`;
 
 export const SCENARIOS = [
@@ -35,9 +38,16 @@ export const SCENARIOS = [
   { id: "server-streaming", label: "server streaming: WatchUsers include_snapshot (1,000 users + end marker)" },
   { id: "bidi-ping-pong", label: "bidi ping-pong: ChatService/Chat, each post waits for its echo" },
   { id: "service-to-service", label: "service to service: ChatService/Send (chat calls user)" },
-  { id: "security", label: "security: saturation at 2× capacity with load shedding off and on; the cost of TLS, auth and rate limits on tiny unary calls" },
+  {
+    id: "security",
+    label: "security: saturation at 2× capacity with load shedding off and on; the cost of TLS, auth and rate limits on tiny unary calls",
+  },
   { id: "observability", label: "observability: tiny unary on Trellis with access logs, metrics and tracing on and off" },
-  { id: "edge", label: "edge: gRPC-Web unary (GetUser) and server streaming (WatchUsers) through the Trellis edge and through Envoy's grpc_web filter, against direct gRPC" },
+  {
+    id: "edge",
+    label:
+      "edge: gRPC-Web unary (GetUser) and server streaming (WatchUsers) through the Trellis edge and through Envoy's grpc_web filter, against direct gRPC",
+  },
 ];
 const SCENARIO_IDS = SCENARIOS.map((s) => s.id);
 const CHAT_SCENARIOS = new Set(["bidi-ping-pong", "service-to-service"]);
@@ -85,7 +95,11 @@ for (const k of ["duration", "warmup", "reps"]) {
     process.exit(2);
   }
 }
-const split = (s) => s.split(",").map((x) => x.trim()).filter(Boolean);
+const split = (s) =>
+  s
+    .split(",")
+    .map((x) => x.trim())
+    .filter(Boolean);
 const unknown = (list, known, what) => {
   const bad = list.filter((x) => !known.includes(x));
   if (bad.length) {
@@ -109,7 +123,8 @@ settings.peers = peerIds;
 settings.scenarios = scenarioIds;
 settings.explicitPeers = Boolean(flags.peers);
 const PROFILED_PEERS = ["trellis", "grpc-js-proto-loader", "grpc-js-protobuf-es"];
-settings.profiledPeers = flags["no-profile"] || !scenarioIds.includes("tiny-unary") ? [] : PROFILED_PEERS.filter((id) => peerIds.includes(id));
+settings.profiledPeers =
+  flags["no-profile"] || !scenarioIds.includes("tiny-unary") ? [] : PROFILED_PEERS.filter((id) => peerIds.includes(id));
 const outDir = flags.out ?? join(BENCH, "results", smoke ? "smoke" : "");
 // Per run: agents sharing a machine (and a checkout) run the bench at once, and each run removes its own.
 const tmpDir = join(BENCH, "results", "tmp", String(process.pid));
@@ -161,7 +176,8 @@ async function unaryCalls() {
         if (r.users.length !== 100) throw new Error(`ListUsers returned ${r.users.length} users, not 100`);
       },
       checkRest: (j) => {
-        if (!Array.isArray(j.users) || j.users.length !== 100) throw new Error(`GET /v1/users?page_size=100 returned ${j.users?.length} users`);
+        if (!Array.isArray(j.users) || j.users.length !== 100)
+          throw new Error(`GET /v1/users?page_size=100 returned ${j.users?.length} users`);
       },
     },
     "service-to-service": {
@@ -266,7 +282,9 @@ async function unaryRep({ kind, port, pids, call, tag, progress }) {
     const acBin = require.resolve("autocannon/autocannon.js");
     progress(`throughput, autocannon -c ${settings.inFlight} -p 1`);
     if (w > 0) await autocannon(target.url, { connections: settings.inFlight, duration: Math.max(1, Math.round(w)), autocannonBin: acBin });
-    const a = await withCpu(pids, () => autocannon(target.url, { connections: settings.inFlight, duration: Math.max(1, Math.round(d)), autocannonBin: acBin }));
+    const a = await withCpu(pids, () =>
+      autocannon(target.url, { connections: settings.inFlight, duration: Math.max(1, Math.round(d)), autocannonBin: acBin }),
+    );
     checkErrors(a, "autocannon");
     Object.assign(row, { callsPerSec: a.callsPerSec, bytesPerCall: a.bytesPerCall, cpuPer1k: a.cpuPer1k, errors: a.errors });
     progress(`throughput cross-check, h2load --h1 -c ${settings.inFlight}`);
@@ -294,8 +312,20 @@ async function unaryRep({ kind, port, pids, call, tag, progress }) {
 /** One repetition of a streaming scenario via bench/lib/stream-client.mjs on core 1. */
 async function streamRep({ mode, port, pids, progress }) {
   progress(mode === "watch" ? "WatchUsers streams, grpc-js client" : "Chat ping-pong, grpc-js client");
-  const args = ["-c", String(settings.clientCore), process.execPath, join(BENCH, "lib", "stream-client.mjs"),
-    "--mode", mode, "--target", `127.0.0.1:${port}`, "--duration", String(settings.duration), "--warmup", String(settings.warmup)];
+  const args = [
+    "-c",
+    String(settings.clientCore),
+    process.execPath,
+    join(BENCH, "lib", "stream-client.mjs"),
+    "--mode",
+    mode,
+    "--target",
+    `127.0.0.1:${port}`,
+    "--duration",
+    String(settings.duration),
+    "--warmup",
+    String(settings.warmup),
+  ];
   // CPU is read around the whole client run (warm-up included), so take the measured share.
   const c0 = cpuOf(pids);
   const r = await run("taskset", args, { timeoutMs: (settings.duration + settings.warmup + 60) * 1000 });
@@ -303,7 +333,16 @@ async function streamRep({ mode, port, pids, progress }) {
   if (r.code !== 0) throw new Error(tail(r.stderr + r.stdout) || `stream client exit ${r.code}`);
   const j = JSON.parse(r.stdout);
   const share = j.seconds / (j.seconds + settings.warmup);
-  const row = { callsPerSec: j.callsPerSec, bytesPerCall: j.bytesPerCall, p50: j.p50, p90: j.p90, p99: j.p99, p999: j.p999, latMeanUs: j.meanUs, errors: 0 };
+  const row = {
+    callsPerSec: j.callsPerSec,
+    bytesPerCall: j.bytesPerCall,
+    p50: j.p50,
+    p90: j.p90,
+    p99: j.p99,
+    p999: j.p999,
+    latMeanUs: j.meanUs,
+    errors: 0,
+  };
   if (j.streamsPerSec !== undefined) Object.assign(row, { streamsPerSec: j.streamsPerSec, messagesPerStream: j.messagesPerStream });
   if (Number.isFinite(c0) && Number.isFinite(c1)) row.cpuPer1k = (((c1 - c0) * share) / j.calls) * 1000;
   return row;
@@ -347,7 +386,8 @@ async function main() {
     for (const sid of scenarioIds) {
       if (applicability(p, sid).status !== "run") continue;
       const streamed = sid === "server-streaming" || sid === "bidi-ping-pong";
-      nSteps += sid === "observability" || sid === "edge" || sid === "security" ? 1 : settings.reps * (streamed ? 1 : p.kind === "rest" ? 4 : 3);
+      nSteps +=
+        sid === "observability" || sid === "edge" || sid === "security" ? 1 : settings.reps * (streamed ? 1 : p.kind === "rest" ? 4 : 3);
       total += estimate(p, sid);
     }
   }
@@ -436,11 +476,26 @@ async function main() {
         continue;
       }
       if (sid === "security") {
-        progress.begin(`${peer.id} · security (peers on core ${settings.serverCore}, load on core ${settings.clientCore})`, estimate(peer, sid));
+        progress.begin(
+          `${peer.id} · security (peers on core ${settings.serverCore}, load on core ${settings.clientCore})`,
+          estimate(peer, sid),
+        );
         try {
-          Object.assign(sr, await runSecurity({ peersDir, freePort, settings, calls, progress: (what) => progress.note(what), checkCall: (port, call) => grpcCheck(port, call) }));
+          Object.assign(
+            sr,
+            await runSecurity({
+              peersDir,
+              freePort,
+              settings,
+              calls,
+              progress: (what) => progress.note(what),
+              checkCall: (port, call) => grpcCheck(port, call),
+            }),
+          );
           const { capacity, overOn, overOff, half } = sr.saturation;
-          progress.note(`security: at 2× capacity goodput ${Math.round((overOff.goodput / capacity.goodput) * 100)} % unshed, ${Math.round((overOn.goodput / capacity.goodput) * 100)} % shed; p99 ${(overOn.p99 / half.p99).toFixed(2)}× half-load`);
+          progress.note(
+            `security: at 2× capacity goodput ${Math.round((overOff.goodput / capacity.goodput) * 100)} % unshed, ${Math.round((overOn.goodput / capacity.goodput) * 100)} % shed; p99 ${(overOn.p99 / half.p99).toFixed(2)}× half-load`,
+          );
         } catch (e) {
           sr.status = "error";
           sr.reason = `error: ${e.message}`;
@@ -453,14 +508,23 @@ async function main() {
         progress.begin(`${peer.id} · observability`, estimate(peer, sid));
         try {
           const call = calls["tiny-unary"];
-          Object.assign(sr, await runObservability({
-            peersDir, peer, freePort, settings, tmpDir,
-            target: { path: call.path, dataFile: call.dataFile, headers: GRPC_HEADERS },
-            progress: (what) => progress.note(what),
-            checkCall: (port) => grpcCheck(port, call),
-          }));
+          Object.assign(
+            sr,
+            await runObservability({
+              peersDir,
+              peer,
+              freePort,
+              settings,
+              tmpDir,
+              target: { path: call.path, dataFile: call.dataFile, headers: GRPC_HEADERS },
+              progress: (what) => progress.note(what),
+              checkCall: (port) => grpcCheck(port, call),
+            }),
+          );
           const m = sr.variants;
-          progress.note(`observability: observed ${(m.observed.median.callsPerSec / m.dark.median.callsPerSec).toFixed(2)}× dark throughput, p99 ${(m.observed.median.p99 / m.dark.median.p99).toFixed(2)}×`);
+          progress.note(
+            `observability: observed ${(m.observed.median.callsPerSec / m.dark.median.callsPerSec).toFixed(2)}× dark throughput, p99 ${(m.observed.median.p99 / m.dark.median.p99).toFixed(2)}×`,
+          );
         } catch (e) {
           sr.status = "error";
           sr.reason = `error: ${e.message}`;
@@ -470,17 +534,31 @@ async function main() {
         continue;
       }
       if (sid === "edge") {
-        progress.begin(`${peer.id} · edge (edge and Envoy on core ${settings.serverCore}, user service and load on core ${settings.clientCore})`, estimate(peer, sid));
+        progress.begin(
+          `${peer.id} · edge (edge and Envoy on core ${settings.serverCore}, user service and load on core ${settings.clientCore})`,
+          estimate(peer, sid),
+        );
         try {
           const call = calls["tiny-unary"];
-          Object.assign(sr, await runEdge({
-            peersDir, peer, freePort, settings, tmpDir, call,
-            progress: (what) => progress.note(what),
-            checkCall: (port) => grpcCheck(port, call),
-          }));
+          Object.assign(
+            sr,
+            await runEdge({
+              peersDir,
+              peer,
+              freePort,
+              settings,
+              tmpDir,
+              call,
+              progress: (what) => progress.note(what),
+              checkCall: (port) => grpcCheck(port, call),
+            }),
+          );
           const paths = sr.paths;
           const added = paths.edge.unary.median.p50 - paths.direct.unary.median.p50;
-          const ratio = paths.envoy.status === "ok" ? ` ${(paths.edge.unary.median.callsPerSec / paths.envoy.unary.median.callsPerSec).toFixed(2)}× Envoy's unary calls/s,` : "";
+          const ratio =
+            paths.envoy.status === "ok"
+              ? ` ${(paths.edge.unary.median.callsPerSec / paths.envoy.unary.median.callsPerSec).toFixed(2)}× Envoy's unary calls/s,`
+              : "";
           progress.note(`edge:${ratio} +${Math.round(added)} µs p50 over direct gRPC`);
         } catch (e) {
           sr.status = "error";
@@ -491,7 +569,8 @@ async function main() {
         continue;
       }
       try {
-        if (!server.alive()) throw new Error(`the peer process has exited (${server.exitInfo()}${server.stderrTail() ? `: ${server.stderrTail()}` : ""})`);
+        if (!server.alive())
+          throw new Error(`the peer process has exited (${server.exitInfo()}${server.stderrTail() ? `: ${server.stderrTail()}` : ""})`);
         let port = server.port;
         let pids = [server.pid];
         if (CHAT_SCENARIOS.has(sid)) {
@@ -525,7 +604,9 @@ async function main() {
         sr.status = "ok";
         sr.peakRssBytes = pids.map(peakRss).reduce((a, b) => a + (b ?? 0), 0) || null;
         sr.median.peakRssBytes = sr.peakRssBytes;
-        progress.note(`${sid}: ${Math.round(sr.median.callsPerSec).toLocaleString("en-US")} calls/s, p50 ${fmtUs(sr.median.p50)}, p99 ${fmtUs(sr.median.p99)}`);
+        progress.note(
+          `${sid}: ${Math.round(sr.median.callsPerSec).toLocaleString("en-US")} calls/s, p50 ${fmtUs(sr.median.p50)}, p99 ${fmtUs(sr.median.p99)}`,
+        );
       } catch (e) {
         sr.status = "error";
         sr.reason = `error: ${e.message}`;
@@ -551,7 +632,13 @@ async function main() {
       progress.begin(`${id}: CPU profile, ${settings.profileCalls.toLocaleString("en-US")} tiny unary calls`, smoke ? 3 : 25);
       try {
         results.profile.peers[id] = await profilePeer({
-          peersDir, peer, port: await freePort(), target, calls: settings.profileCalls, outDir, tmpDir,
+          peersDir,
+          peer,
+          port: await freePort(),
+          target,
+          calls: settings.profileCalls,
+          outDir,
+          tmpDir,
           title: `${peer.label}: tiny unary (GetUser), h2load -c 1 -m 100`,
         });
       } catch (e) {
@@ -566,7 +653,9 @@ async function main() {
   results.elapsedSeconds = progress.elapsed();
   results.problems = problems;
   writeFileSync(join(outDir, "latest.json"), JSON.stringify(results, null, 2) + "\n");
-  const flames = Object.values(results.profile?.peers ?? {}).filter((p) => p.flame).map((p) => join(outDir, p.flame));
+  const flames = Object.values(results.profile?.peers ?? {})
+    .filter((p) => p.flame)
+    .map((p) => join(outDir, p.flame));
   const files = [...writeReport(results, outDir, { scenarios: SCENARIOS, peers: PEERS }), ...flames];
   rmSync(tmpDir, { recursive: true, force: true });
   process.stderr.write(

@@ -39,9 +39,15 @@ if (!(days > 0) || !(caDays > 0)) {
   process.stderr.write("certs: --days and --ca-days must be positive numbers\n");
   process.exit(2);
 }
-const services =
-  flags.services?.split(",").map((s) => s.trim()).filter(Boolean) ??
-  [...readdirSync(join(root, "services"), { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name), "cli"];
+const services = flags.services
+  ?.split(",")
+  .map((s) => s.trim())
+  .filter(Boolean) ?? [
+  ...readdirSync(join(root, "services"), { withFileTypes: true })
+    .filter((e) => e.isDirectory())
+    .map((e) => e.name),
+  "cli",
+];
 
 /** Writes through a temporary file and a rename, so a watching service never reads half a file. */
 function writeAtomic(file, text, mode) {
@@ -76,6 +82,8 @@ for (const service of services) {
   // The key first: a service that reloads between the two writes sees a mismatch and keeps its old pair.
   writeAtomic(join(folder, "key.pem"), leaf.keyPem, 0o600);
   writeAtomic(join(folder, "cert.pem"), leaf.certPem, 0o644);
-  process.stdout.write(`certs: ${folder}/cert.pem  spiffe://${flags["trust-domain"]}/ns/${flags.namespace}/sa/${service} (valid ${days} days)\n`);
+  process.stdout.write(
+    `certs: ${folder}/cert.pem  spiffe://${flags["trust-domain"]}/ns/${flags.namespace}/sa/${service} (valid ${days} days)\n`,
+  );
 }
 process.stdout.write(`certs: run with TRELLIS_TLS_DIR=${dir}\n`);

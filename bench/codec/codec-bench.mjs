@@ -36,7 +36,7 @@ const CALL_US = [45, 50]; // anchor: grpc-js + proto-loader unary call on one co
 // ---------------------------------------------------------------- test data
 // One "typical" user. Every contender is fed the same logical values.
 function userFields(i) {
-  const hex = (i * 2654435761 >>> 0).toString(16).padStart(8, "0");
+  const hex = ((i * 2654435761) >>> 0).toString(16).padStart(8, "0");
   return {
     id: `${hex}-7c1e-4b8a-9f3d-5e2a1c9b0d4f`, // 36-char uuid
     email: `ada${String(i).padStart(3, "0")}@example.com`, // 18 chars
@@ -278,7 +278,9 @@ const perCall = timed.map((c) => {
   };
 });
 lines.push("");
-lines.push(`| Contender | GetUser codec work per call (decode GetUserRequest + encode GetUserResponse) | Share of a ${CALL_US[0]}–${CALL_US[1]} µs unary call |`);
+lines.push(
+  `| Contender | GetUser codec work per call (decode GetUserRequest + encode GetUserResponse) | Share of a ${CALL_US[0]}–${CALL_US[1]} µs unary call |`,
+);
 lines.push(`|---|---:|---:|`);
 for (const p of perCall) {
   const [hi, lo] = p.fractionOfCall.map((f) => (f * 100).toFixed(1));

@@ -8,12 +8,34 @@ const LAYERS = [
   { id: "kit-server", label: "kit: server core", color: "#2f7ed8", test: (url) => /packages\/kit\/dist\/server\//.test(url) },
   { id: "kit-interceptors", label: "kit: interceptors", color: "#5a9be6", test: (url) => /packages\/kit\/dist\/interceptors\//.test(url) },
   { id: "kit-codec", label: "kit: compiled codec", color: "#8bb8ee", test: (url) => /packages\/kit\/dist\/codec\//.test(url) },
-  { id: "kit-other", label: "kit: other (validation, errors, logging setup)", color: "#a9c9f0", test: (url) => /packages\/kit\/dist\//.test(url) },
-  { id: "service", label: "user service handler + repository", color: "#3aa655", test: (url) => /services\/user\/dist\//.test(url) || /bench\/peers\//.test(url) },
+  {
+    id: "kit-other",
+    label: "kit: other (validation, errors, logging setup)",
+    color: "#a9c9f0",
+    test: (url) => /packages\/kit\/dist\//.test(url),
+  },
+  {
+    id: "service",
+    label: "user service handler + repository",
+    color: "#3aa655",
+    test: (url) => /services\/user\/dist\//.test(url) || /bench\/peers\//.test(url),
+  },
   { id: "logging", label: "pino + log destination", color: "#e6a23c", test: (url) => /\/(pino|sonic-boom|on-exit-leak-free)\//.test(url) },
-  { id: "protobuf", label: "protobuf runtime (protobuf-es / protobufjs)", color: "#c678dd", test: (url) => /@bufbuild\/protobuf|protobufjs|proto-loader/.test(url) },
+  {
+    id: "protobuf",
+    label: "protobuf runtime (protobuf-es / protobufjs)",
+    color: "#c678dd",
+    test: (url) => /@bufbuild\/protobuf|protobufjs|proto-loader/.test(url),
+  },
   { id: "grpc-js", label: "@grpc/grpc-js", color: "#d9534f", test: (url) => /@grpc\/grpc-js/.test(url) },
-  { id: "node-http2", label: "Node: http2 + net + streams", color: "#f0ad4e", test: (url) => /^node:(internal\/)?(http2|net|stream|internal\/streams|internal\/stream_base|internal\/http2)/.test(url) || /^node:internal\/(streams|http2|stream_base_commons)/.test(url) },
+  {
+    id: "node-http2",
+    label: "Node: http2 + net + streams",
+    color: "#f0ad4e",
+    test: (url) =>
+      /^node:(internal\/)?(http2|net|stream|internal\/streams|internal\/stream_base|internal\/http2)/.test(url) ||
+      /^node:internal\/(streams|http2|stream_base_commons)/.test(url),
+  },
   { id: "node-other", label: "Node: event loop, timers, promises, other", color: "#f7d08a", test: (url) => url.startsWith("node:") },
   { id: "native", label: "V8/native (no JS frame)", color: "#999999", test: () => true },
 ];
@@ -60,7 +82,10 @@ export function topFunctions({ nodes, self }, layerId, n = 5) {
     const key = `${frame.functionName || "(anonymous)"} (${frame.url.split("/").slice(-2).join("/")}:${frame.lineNumber + 1})`;
     byFn.set(key, (byFn.get(key) ?? 0) + t);
   }
-  return [...byFn].sort((a, b) => b[1] - a[1]).slice(0, n).map(([name, us]) => ({ name, us }));
+  return [...byFn]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, n)
+    .map(([name, us]) => ({ name, us }));
 }
 
 const escapeXml = (s) => s.replace(/[<>&"]/g, (c) => ({ "<": "&lt;", ">": "&gt;", "&": "&amp;", '"': "&quot;" })[c]);
@@ -111,12 +136,18 @@ export function flameGraphSvg({ nodes, self }, { title, width = 1200, rowHeight 
   const rect = ({ frame, x, w, depth: d }) => {
     const y = height - 4 - (d + 1) * rowHeight;
     const share = ((frame.total / root.total) * 100).toFixed(1);
-    const label = w > 40 ? `<text x="${(x + 3).toFixed(1)}" y="${y + 12}" font-size="10">${escapeXml(frame.name.slice(0, Math.floor(w / 6)))}</text>` : "";
+    const label =
+      w > 40
+        ? `<text x="${(x + 3).toFixed(1)}" y="${y + 12}" font-size="10">${escapeXml(frame.name.slice(0, Math.floor(w / 6)))}</text>`
+        : "";
     return `<g><title>${escapeXml(frame.name)} — ${share} %</title><rect x="${x.toFixed(1)}" y="${y}" width="${Math.max(w - 0.5, 0.5).toFixed(1)}" height="${rowHeight - 1}" fill="${frame.layer?.color ?? "#dddddd"}"/>${label}</g>`;
   };
   const perRow = 4;
   const column = width / perRow;
-  const legend = LAYERS.map((l, i) => `<rect x="${8 + (i % perRow) * column}" y="${height + 6 + Math.floor(i / perRow) * 16}" width="10" height="10" fill="${l.color}"/><text x="${22 + (i % perRow) * column}" y="${height + 15 + Math.floor(i / perRow) * 16}" font-size="10">${escapeXml(l.label)}</text>`).join("");
+  const legend = LAYERS.map(
+    (l, i) =>
+      `<rect x="${8 + (i % perRow) * column}" y="${height + 6 + Math.floor(i / perRow) * 16}" width="10" height="10" fill="${l.color}"/><text x="${22 + (i % perRow) * column}" y="${height + 15 + Math.floor(i / perRow) * 16}" font-size="10">${escapeXml(l.label)}</text>`,
+  ).join("");
   const fullHeight = height + 8 + Math.ceil(LAYERS.length / perRow) * 16;
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${fullHeight}" font-family="sans-serif">
 <rect width="100%" height="100%" fill="white"/>

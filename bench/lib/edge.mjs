@@ -91,7 +91,10 @@ static_resources:
  * (polled every 100 ms, or fed stdout lines). Returns the peers.mjs process shape.
  */
 async function startPinned({ command, args, core, env, name, onLine, poll, timeoutMs = 30_000 }) {
-  const child = spawn("taskset", ["-c", String(core), command, ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NODE_ENV: "production", ...env } });
+  const child = spawn("taskset", ["-c", String(core), command, ...args], {
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, NODE_ENV: "production", ...env },
+  });
   let stderr = "";
   let exited = null;
   const exitPromise = new Promise((resolve) => child.on("exit", (code, signal) => resolve((exited = { code, signal }))));
@@ -151,7 +154,12 @@ export function grpcWebCheck(port, requestFrame, check) {
   return new Promise((resolve, reject) => {
     const session = connect(`http://127.0.0.1:${port}`);
     session.on("error", reject);
-    const stream = session.request({ ":method": "POST", ":path": GET_USER, "content-type": "application/grpc-web+proto", "x-grpc-web": "1" });
+    const stream = session.request({
+      ":method": "POST",
+      ":path": GET_USER,
+      "content-type": "application/grpc-web+proto",
+      "x-grpc-web": "1",
+    });
     const chunks = [];
     let head = {};
     stream.on("response", (h) => (head = h));
@@ -164,7 +172,8 @@ export function grpcWebCheck(port, requestFrame, check) {
       session.destroy();
       try {
         if (head[":status"] !== 200) throw new Error(`gRPC-Web check: HTTP ${head[":status"]}`);
-        if (head["grpc-status"] !== undefined) throw new Error(`gRPC-Web check: grpc-status ${head["grpc-status"]} ${head["grpc-message"] ?? ""}`);
+        if (head["grpc-status"] !== undefined)
+          throw new Error(`gRPC-Web check: grpc-status ${head["grpc-status"]} ${head["grpc-message"] ?? ""}`);
         let body = Buffer.concat(chunks);
         const messages = [];
         let status;
@@ -175,7 +184,8 @@ export function grpcWebCheck(port, requestFrame, check) {
           else messages.push(data);
           body = body.subarray(5 + length);
         }
-        if (status !== "0" || messages.length !== 1) throw new Error(`gRPC-Web check: grpc-status ${status}, ${messages.length} message(s)`);
+        if (status !== "0" || messages.length !== 1)
+          throw new Error(`gRPC-Web check: grpc-status ${status}, ${messages.length} message(s)`);
         check(messages[0]);
         resolve();
       } catch (e) {
@@ -264,9 +274,16 @@ export async function runEdge({ peersDir, peer, freePort, settings, tmpDir, prog
     for (let rep = 1; rep <= settings.reps; rep++) {
       for (const p of paths) {
         for (const process_ of [user, proxies[p.id]]) {
-          if (process_ && !process_.alive()) throw new Error(`${p.id}: a process exited (${process_.exitInfo()}${process_.stderrTail() ? `: ${process_.stderrTail()}` : ""})`);
+          if (process_ && !process_.alive())
+            throw new Error(
+              `${p.id}: a process exited (${process_.exitInfo()}${process_.stderrTail() ? `: ${process_.stderrTail()}` : ""})`,
+            );
         }
-        const target = { url: `http://127.0.0.1:${ports[p.id]}${GET_USER}`, dataFile: call.dataFile, headers: p.protocol === "grpc" ? GRPC_HEADERS : WEB_HEADERS };
+        const target = {
+          url: `http://127.0.0.1:${ports[p.id]}${GET_USER}`,
+          dataFile: call.dataFile,
+          headers: p.protocol === "grpc" ? GRPC_HEADERS : WEB_HEADERS,
+        };
         const pids = { proxy: proxies[p.id]?.pid, backend: user.pid };
         const cpu = () => ({ proxy: pids.proxy ? cpuSeconds(pids.proxy) : null, backend: cpuSeconds(pids.backend) });
         progress(`rep ${rep}/${settings.reps} · ${p.id}: unary throughput, h2load -c 1 -m ${settings.inFlight}`);
@@ -294,8 +311,20 @@ export async function runEdge({ peersDir, peer, freePort, settings, tmpDir, prog
         const s0 = cpu();
         const s = await run(
           "taskset",
-          ["-c", String(settings.clientCore), process.execPath, join(ROOT, "bench", "lib", "web-stream-client.mjs"),
-            "--protocol", p.protocol, "--url", `http://127.0.0.1:${ports[p.id]}`, "--duration", String(settings.duration), "--warmup", String(settings.warmup)],
+          [
+            "-c",
+            String(settings.clientCore),
+            process.execPath,
+            join(ROOT, "bench", "lib", "web-stream-client.mjs"),
+            "--protocol",
+            p.protocol,
+            "--url",
+            `http://127.0.0.1:${ports[p.id]}`,
+            "--duration",
+            String(settings.duration),
+            "--warmup",
+            String(settings.warmup),
+          ],
           { timeoutMs: (settings.duration + settings.warmup + 60) * 1000 },
         );
         const s1 = cpu();
@@ -339,7 +368,8 @@ const fmtInt = (n) => (typeof n === "number" ? Math.round(n).toLocaleString("en-
 const fmtUs = (us) => (typeof us !== "number" ? "–" : us >= 1000 ? `${(us / 1000).toFixed(2)} ms` : `${Math.round(us)} µs`);
 const fmtPlus = (us) => (typeof us !== "number" ? "–" : `${us >= 0 ? "+" : "−"}${fmtUs(Math.abs(us))}`);
 const fmtMiB = (b) => (typeof b === "number" ? `${(b / 1048576).toFixed(0)} MiB` : "–");
-const range = (x, key, f) => (x.reps.length > 1 && x.min[key] !== x.max[key] ? `${f(x.median[key])} (${f(x.min[key])}–${f(x.max[key])})` : f(x.median[key]));
+const range = (x, key, f) =>
+  x.reps.length > 1 && x.min[key] !== x.max[key] ? `${f(x.median[key])} (${f(x.min[key])}–${f(x.max[key])})` : f(x.median[key]);
 
 /** The report section, every verdict computed from the numbers. */
 export function edgeSection(sr, settings) {
@@ -370,7 +400,9 @@ export function edgeSection(sr, settings) {
     );
   }
   L.push("");
-  L.push("### Server streaming: WatchUsers include_snapshot (1,000 users + end marker), one stream after another (bench/lib/web-stream-client.mjs)");
+  L.push(
+    "### Server streaming: WatchUsers include_snapshot (1,000 users + end marker), one stream after another (bench/lib/web-stream-client.mjs)",
+  );
   L.push("");
   L.push("| path | messages/s | streams/s | p50 per stream | p99 per stream | p50 added over direct | proxy CPU per message |");
   L.push("|---|---|---|---|---|---|---|");

@@ -34,7 +34,14 @@ const warmupMs = Number(a.warmup) * 1000;
 const deadlineMs = Number(a["deadline-ms"]);
 const identity = (b) => b;
 // Channels with distinct options do not share a connection: more than one HTTP/2 connection's streams.
-const clients = Array.from({ length: Number(a.channels) }, (_, i) => new grpc.Client(a.target, grpc.credentials.createInsecure(), { "grpc-node.bench_channel": i, "grpc.max_receive_message_length": 64 << 20 }));
+const clients = Array.from(
+  { length: Number(a.channels) },
+  (_, i) =>
+    new grpc.Client(a.target, grpc.credentials.createInsecure(), {
+      "grpc-node.bench_channel": i,
+      "grpc.max_receive_message_length": 64 << 20,
+    }),
+);
 const t0 = performance.now();
 const windowStart = t0 + warmupMs;
 const windowEnd = windowStart + durationMs;

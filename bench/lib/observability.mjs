@@ -17,9 +17,24 @@ const TRACED = { OTEL_SDK_DISABLED: "false", OTEL_TRACES_SAMPLER: "parentbased_t
 export const OBSERVABILITY_VARIANTS = [
   { id: "dark", label: "all off (LOG_SUCCESS_SAMPLE=0, TRELLIS_METRICS=off, no OTEL_* endpoint)", env: OFF },
   { id: "logs", label: "+ an access line per call (LOG_SUCCESS_SAMPLE=1)", env: { ...OFF, LOG_SUCCESS_SAMPLE: "1" } },
-  { id: "logs-metrics", label: "+ Prometheus metrics (TRELLIS_METRICS=on); tracing off", env: { ...OFF, LOG_SUCCESS_SAMPLE: "1", TRELLIS_METRICS: "on" } },
-  { id: "observed", label: "+ tracing, 1 % sampled, OTLP export (OTEL_TRACES_SAMPLER_ARG=0.01)", env: { LOG_SUCCESS_SAMPLE: "1", TRELLIS_METRICS: "on", ...TRACED, OTEL_TRACES_SAMPLER_ARG: "0.01" }, traced: true },
-  { id: "traced-all", label: "every call traced and exported (OTEL_TRACES_SAMPLER_ARG=1), for the cost of one span", env: { LOG_SUCCESS_SAMPLE: "1", TRELLIS_METRICS: "on", ...TRACED, OTEL_TRACES_SAMPLER_ARG: "1" }, traced: true, informational: true },
+  {
+    id: "logs-metrics",
+    label: "+ Prometheus metrics (TRELLIS_METRICS=on); tracing off",
+    env: { ...OFF, LOG_SUCCESS_SAMPLE: "1", TRELLIS_METRICS: "on" },
+  },
+  {
+    id: "observed",
+    label: "+ tracing, 1 % sampled, OTLP export (OTEL_TRACES_SAMPLER_ARG=0.01)",
+    env: { LOG_SUCCESS_SAMPLE: "1", TRELLIS_METRICS: "on", ...TRACED, OTEL_TRACES_SAMPLER_ARG: "0.01" },
+    traced: true,
+  },
+  {
+    id: "traced-all",
+    label: "every call traced and exported (OTEL_TRACES_SAMPLER_ARG=1), for the cost of one span",
+    env: { LOG_SUCCESS_SAMPLE: "1", TRELLIS_METRICS: "on", ...TRACED, OTEL_TRACES_SAMPLER_ARG: "1" },
+    traced: true,
+    informational: true,
+  },
 ];
 
 /** Seconds the scenario takes, for the progress estimate. */
@@ -58,7 +73,8 @@ export async function runObservability({ peersDir, peer, freePort, target, setti
     for (let rep = 1; rep <= settings.reps; rep++) {
       for (const v of OBSERVABILITY_VARIANTS) {
         const server = servers[v.id];
-        if (!server.alive()) throw new Error(`variant ${v.id} exited (${server.exitInfo()}${server.stderrTail() ? `: ${server.stderrTail()}` : ""})`);
+        if (!server.alive())
+          throw new Error(`variant ${v.id} exited (${server.exitInfo()}${server.stderrTail() ? `: ${server.stderrTail()}` : ""})`);
         const url = { ...target, url: `http://127.0.0.1:${server.port}${target.path}` };
         progress(`rep ${rep}/${settings.reps} · ${v.id}: throughput, h2load -c 1 -m ${settings.inFlight}`);
         if (settings.warmup > 0) await h2load(url, { mode: "throughput", duration: settings.warmup, warmup: true });
@@ -82,7 +98,13 @@ export async function runObservability({ peersDir, peer, freePort, target, setti
     }
     const variants = {};
     for (const v of OBSERVABILITY_VARIANTS) {
-      variants[v.id] = { label: v.label, informational: v.informational === true, reps: reps[v.id], ...summarize(reps[v.id]), peakRssBytes: peakRss(servers[v.id].pid) };
+      variants[v.id] = {
+        label: v.label,
+        informational: v.informational === true,
+        reps: reps[v.id],
+        ...summarize(reps[v.id]),
+        peakRssBytes: peakRss(servers[v.id].pid),
+      };
     }
     return { status: "ok", variants, sink: JSON.parse(readFileSync(statsFile, "utf8")) };
   } finally {
@@ -122,7 +144,9 @@ export function observabilitySection(sr, settings) {
   const observed = v.observed.median;
   const tr = observed.callsPerSec / dark.callsPerSec;
   const pr = observed.p99 / dark.p99;
-  L.push(`Target (metrics + tracing at 1 % + access logs against all off): ≥ 0.90× throughput, ≤ 1.15× p99. Measured ${tr.toFixed(2)}× and ${pr.toFixed(2)}×: **${tr >= 0.9 && pr <= 1.15 ? "met" : "not met"}**.`);
+  L.push(
+    `Target (metrics + tracing at 1 % + access logs against all off): ≥ 0.90× throughput, ≤ 1.15× p99. Measured ${tr.toFixed(2)}× and ${pr.toFixed(2)}×: **${tr >= 0.9 && pr <= 1.15 ? "met" : "not met"}**.`,
+  );
   L.push("");
   const logs = v.logs.median.cpuUsPerCall - dark.cpuUsPerCall;
   const metrics = v["logs-metrics"].median.cpuUsPerCall - v.logs.median.cpuUsPerCall;

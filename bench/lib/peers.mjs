@@ -10,7 +10,13 @@ import { setTimeout, clearTimeout } from "node:timers";
 /** Peer ids in report order. kind: "grpc" or "rest". */
 export const PEERS = [
   // Access logs on (every call), metrics and tracing off: the observability scenario measures those.
-  { id: "trellis", kind: "grpc", entry: "trellis-user.mjs", label: "Trellis (kit on @grpc/grpc-js + protobuf-es)", env: { TRELLIS_METRICS: "off", LOG_SUCCESS_SAMPLE: "1", OTEL_SDK_DISABLED: "true" } },
+  {
+    id: "trellis",
+    kind: "grpc",
+    entry: "trellis-user.mjs",
+    label: "Trellis (kit on @grpc/grpc-js + protobuf-es)",
+    env: { TRELLIS_METRICS: "off", LOG_SUCCESS_SAMPLE: "1", OTEL_SDK_DISABLED: "true" },
+  },
   { id: "grpc-js-proto-loader", kind: "grpc", entry: "grpc-js-proto-loader.mjs", label: "@grpc/grpc-js + proto-loader" },
   { id: "grpc-js-protobuf-es", kind: "grpc", entry: "grpc-js-protobuf-es.mjs", label: "@grpc/grpc-js + protobuf-es (no kit)" },
   { id: "connect-node", kind: "grpc", entry: "connect-node.mjs", label: "@connectrpc/connect-node" },
@@ -121,7 +127,13 @@ export async function startPeer(peersDir, peer, port, { nodeArgs = [], env = {} 
   const file = peerEntryFile(peersDir, peer);
   if (!existsSync(file)) throw new Error(`entry file ${file} not found`);
   if (peer.go) {
-    return startProcess({ command: join(peersDir, "go", "bin", "user-server"), args: [], port, name: peer.id, env: { ...peer.env, ...env } });
+    return startProcess({
+      command: join(peersDir, "go", "bin", "user-server"),
+      args: [],
+      port,
+      name: peer.id,
+      env: { ...peer.env, ...env },
+    });
   }
   return startProcess({ command: process.execPath, args: [...nodeArgs, file], port, name: peer.id, env: { ...peer.env, ...env } });
 }

@@ -50,7 +50,9 @@ function barChart({ title, unit, rows, file, fmt }) {
       parts.push(`<text x="${left + 4}" y="${y + 16}" fill="#888">${esc(r.note ?? "–")}</text>`);
       return;
     }
-    parts.push(`<rect x="${left}" y="${y + 4}" width="${Math.max(1, x(r.value) - left)}" height="${rowH - 10}" fill="${r.color ?? "#4a78b5"}"/>`);
+    parts.push(
+      `<rect x="${left}" y="${y + 4}" width="${Math.max(1, x(r.value) - left)}" height="${rowH - 10}" fill="${r.color ?? "#4a78b5"}"/>`,
+    );
     if (typeof r.min === "number" && typeof r.max === "number" && r.max > r.min) {
       const cy = y + rowH / 2 - 1;
       parts.push(`<line x1="${x(r.min)}" x2="${x(r.max)}" y1="${cy}" y2="${cy}" stroke="#222"/>`);
@@ -90,7 +92,9 @@ function claims(res, sid, peerIds) {
     const latOk = lat <= 0.6;
     const bwOk = bw <= 0.4;
     verdicts.push({ id, lat, bw, cpu, latOk, bwOk, m });
-    lines.push(`| ${id} | ${fmtUs(m.p50)} vs ${fmtUs(rm.p50)} (${pct(lat)}) | ${fmtB(m.bytesPerCall)} vs ${fmtB(restBytes)} (${pct(bw)}) | ${Number.isFinite(cpu) ? pct(cpu) : "–"} | ${latOk ? "holds" : "does not hold"} | ${bwOk ? "holds" : "does not hold"} |`);
+    lines.push(
+      `| ${id} | ${fmtUs(m.p50)} vs ${fmtUs(rm.p50)} (${pct(lat)}) | ${fmtB(m.bytesPerCall)} vs ${fmtB(restBytes)} (${pct(bw)}) | ${Number.isFinite(cpu) ? pct(cpu) : "–"} | ${latOk ? "holds" : "does not hold"} | ${bwOk ? "holds" : "does not hold"} |`,
+    );
   }
   if (verdicts.length === 0) return null;
   lines.push("");
@@ -98,7 +102,14 @@ function claims(res, sid, peerIds) {
   const bwHolds = verdicts.filter((v) => v.bwOk).map((v) => v.id);
   lines.push(
     `- Latency −40 %: holds for ${latHolds.length ? latHolds.join(", ") : "no gRPC peer"}` +
-      `${latHolds.length < verdicts.length ? `; not for ${verdicts.filter((v) => !v.latOk).map((v) => v.id).join(", ")}` : ""}.`,
+      `${
+        latHolds.length < verdicts.length
+          ? `; not for ${verdicts
+              .filter((v) => !v.latOk)
+              .map((v) => v.id)
+              .join(", ")}`
+          : ""
+      }.`,
   );
   // Why: one call at a time on loopback, latency is mostly server work per call.
   const slower = verdicts.filter((v) => !v.latOk);
@@ -113,7 +124,14 @@ function claims(res, sid, peerIds) {
   }
   lines.push(
     `- Bandwidth −60 %: holds for ${bwHolds.length ? bwHolds.join(", ") : "no gRPC peer"}` +
-      `${bwHolds.length < verdicts.length ? `; not for ${verdicts.filter((v) => !v.bwOk).map((v) => v.id).join(", ")}` : ""}.`,
+      `${
+        bwHolds.length < verdicts.length
+          ? `; not for ${verdicts
+              .filter((v) => !v.bwOk)
+              .map((v) => v.id)
+              .join(", ")}`
+          : ""
+      }.`,
   );
   const v0 = verdicts[0];
   if (typeof v0.m.headerBytesPerCall === "number" && typeof rm.headerBytesPerCall === "number") {
@@ -143,7 +161,9 @@ function overheadSection(res) {
   L.push("## Trellis' overhead against bare grpc-js (tiny unary)");
   L.push("");
   if (t && bares.length) {
-    L.push("Target: Trellis with all defaults (access line per call, recover, validation, deadline cap, call tracking) ≥ 0.90× the bare grpc-js throughput and ≤ 1.1× its p99.");
+    L.push(
+      "Target: Trellis with all defaults (access line per call, recover, validation, deadline cap, call tracking) ≥ 0.90× the bare grpc-js throughput and ≤ 1.1× its p99.",
+    );
     L.push("");
     L.push("| against | throughput ratio | p99 ratio | target |");
     L.push("|---|---|---|---|");
@@ -151,7 +171,9 @@ function overheadSection(res) {
       const b = tiny(id);
       const tr = t.callsPerSec / b.callsPerSec;
       const pr = t.p99 / b.p99;
-      L.push(`| ${id} | ${tr.toFixed(2)}× (${fmtInt(t.callsPerSec)} vs ${fmtInt(b.callsPerSec)}) | ${pr.toFixed(2)}× (${fmtUs(t.p99)} vs ${fmtUs(b.p99)}) | ${tr >= 0.9 && pr <= 1.1 ? "met" : "not met"} |`);
+      L.push(
+        `| ${id} | ${tr.toFixed(2)}× (${fmtInt(t.callsPerSec)} vs ${fmtInt(b.callsPerSec)}) | ${pr.toFixed(2)}× (${fmtUs(t.p99)} vs ${fmtUs(b.p99)}) | ${tr >= 0.9 && pr <= 1.1 ? "met" : "not met"} |`,
+      );
     }
     L.push("");
   }
@@ -172,7 +194,8 @@ function overheadSection(res) {
       const layerIds = prof.peers[ids[0]].layers.map((l) => l.id);
       const rows = [...layerIds, "total"];
       for (const lid of rows) {
-        const val = (id) => (lid === "total" ? prof.peers[id].busyUsPerCall : prof.peers[id].layers.find((l) => l.id === lid)?.usPerCall ?? 0);
+        const val = (id) =>
+          lid === "total" ? prof.peers[id].busyUsPerCall : (prof.peers[id].layers.find((l) => l.id === lid)?.usPerCall ?? 0);
         if (lid !== "total" && ids.every((id) => val(id) < 0.05)) continue;
         const label = lid === "total" ? "**total busy**" : prof.peers[ids[0]].layers.find((l) => l.id === lid).label;
         const diff = ids.includes("trellis") && base ? ` | ${signed(val("trellis") - val(base))}` : "";
@@ -220,8 +243,14 @@ export function writeReport(res, outDir, { scenarios, peers }) {
   L.push("");
   L.push("## Machine, versions, settings");
   L.push("");
-  L.push(`- Machine: ${m.cpuModel}, ${m.cores} cores, ${(m.memoryBytes / 2 ** 30).toFixed(1)} GiB, ${m.kernel} (${m.arch})${m.governor ? `, governor ${m.governor}` : ""}; load average at start ${m.loadAverage.map((x) => x.toFixed(2)).join(" ")}.`);
-  L.push(`- Versions: ${Object.entries(v).map(([k, x]) => `${k} ${x ?? "n/a"}`).join(", ")}.`);
+  L.push(
+    `- Machine: ${m.cpuModel}, ${m.cores} cores, ${(m.memoryBytes / 2 ** 30).toFixed(1)} GiB, ${m.kernel} (${m.arch})${m.governor ? `, governor ${m.governor}` : ""}; load average at start ${m.loadAverage.map((x) => x.toFixed(2)).join(" ")}.`,
+  );
+  L.push(
+    `- Versions: ${Object.entries(v)
+      .map(([k, x]) => `${k} ${x ?? "n/a"}`)
+      .join(", ")}.`,
+  );
   L.push(
     `- Settings: server pinned to core ${s.serverCore} (\`taskset -c ${s.serverCore}\`), load generator to core ${s.clientCore}; ` +
       `${s.warmup} s warm-up (excluded), ${s.duration} s measured per run, ${s.reps} repetition(s): tables show the median and (min–max). ` +
@@ -261,11 +290,15 @@ export function writeReport(res, outDir, { scenarios, peers }) {
     L.push(sc.label + ".");
     L.push("");
     if (streaming) {
-      L.push("calls/s = messages per second (one stream after another, @grpc/grpc-js client on core 1); latency = time for a whole stream; bytes = framed message bytes per message.");
+      L.push(
+        "calls/s = messages per second (one stream after another, @grpc/grpc-js client on core 1); latency = time for a whole stream; bytes = framed message bytes per message.",
+      );
     } else if (pingpong) {
       L.push("calls/s = round trips per second on one stream; latency = one post until its own echo.");
     } else {
-      L.push("calls/s at 100 in flight; latency one at a time; bytes = everything received per call incl. headers and framing (h2load/autocannon counters); CPU = server user+system CPU per 1,000 calls in the throughput run; ghz/autocannon column = the same latency seen by the tool named in the issue.");
+      L.push(
+        "calls/s at 100 in flight; latency one at a time; bytes = everything received per call incl. headers and framing (h2load/autocannon counters); CPU = server user+system CPU per 1,000 calls in the throughput run; ghz/autocannon column = the same latency seen by the tool named in the issue.",
+      );
     }
     L.push("");
     L.push("| peer | calls/s | p50 | p90 | p99 | p99.9 | bytes/call | CPU per 1k calls | peak RSS | tool check |");
@@ -285,21 +318,43 @@ export function writeReport(res, outDir, { scenarios, peers }) {
       const md = sr.median;
       let tool = "–";
       if (typeof md.toolP50 === "number") {
-        tool = p.kind === "grpc" ? `ghz p50 ${fmtUs(md.toolP50)}, p99 ${fmtUs(md.toolP99)}` : `autocannon -c 1 p50 ${fmtUs(md.toolP50)} (1 ms res.); h2load --h1 -c 100: ${fmtInt(md.h2CallsPerSec)}/s`;
+        tool =
+          p.kind === "grpc"
+            ? `ghz p50 ${fmtUs(md.toolP50)}, p99 ${fmtUs(md.toolP99)}`
+            : `autocannon -c 1 p50 ${fmtUs(md.toolP50)} (1 ms res.); h2load --h1 -c 100: ${fmtInt(md.h2CallsPerSec)}/s`;
       }
-      if (streaming && typeof md.messagesPerStream === "number") tool = `${md.messagesPerStream} msgs/stream, ${md.streamsPerSec.toFixed(1)} streams/s`;
+      if (streaming && typeof md.messagesPerStream === "number")
+        tool = `${md.messagesPerStream} msgs/stream, ${md.streamsPerSec.toFixed(1)} streams/s`;
       L.push(
         `| ${id} | ${cell(sr, "callsPerSec", fmtInt)} | ${cell(sr, "p50", fmtUs)} | ${cell(sr, "p90", fmtUs)} | ${cell(sr, "p99", fmtUs)} | ${cell(sr, "p999", fmtUs)} | ${cell(sr, "bytesPerCall", fmtB)} | ${cell(sr, "cpuPer1k", fmtCpu)} | ${fmtMiB(sr.peakRssBytes)} | ${tool} |`,
       );
-      chartRows.push({ label: id, value: md.callsPerSec, min: sr.min.callsPerSec, max: sr.max.callsPerSec, color: p.kind === "rest" ? "#c2703d" : "#4a78b5" });
+      chartRows.push({
+        label: id,
+        value: md.callsPerSec,
+        min: sr.min.callsPerSec,
+        max: sr.max.callsPerSec,
+        color: p.kind === "rest" ? "#c2703d" : "#4a78b5",
+      });
       latRows.push({ label: id, value: md.p50, min: sr.min.p50, max: sr.max.p50, color: p.kind === "rest" ? "#c2703d" : "#4a78b5" });
     }
     L.push("");
     if (chartRows.some((r) => typeof r.value === "number")) {
       const f1 = join(outDir, `${sc.id}-throughput.svg`);
-      barChart({ title: `${sc.id}: ${streaming ? "messages" : "calls"} per second`, unit: "higher is better", rows: chartRows, file: f1, fmt: fmtInt });
+      barChart({
+        title: `${sc.id}: ${streaming ? "messages" : "calls"} per second`,
+        unit: "higher is better",
+        rows: chartRows,
+        file: f1,
+        fmt: fmtInt,
+      });
       const f2 = join(outDir, `${sc.id}-latency.svg`);
-      barChart({ title: `${sc.id}: p50 latency${streaming ? " per stream" : ", one at a time"}`, unit: "lower is better", rows: latRows, file: f2, fmt: fmtUs });
+      barChart({
+        title: `${sc.id}: p50 latency${streaming ? " per stream" : ", one at a time"}`,
+        unit: "lower is better",
+        rows: latRows,
+        file: f2,
+        fmt: fmtUs,
+      });
       files.push(f1, f2);
       L.push(`![${sc.id} throughput](${sc.id}-throughput.svg) ![${sc.id} latency](${sc.id}-latency.svg)`);
       L.push("");

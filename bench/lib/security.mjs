@@ -42,16 +42,41 @@ export function securityEstimate(settings) {
 }
 
 function startGuarded(peersDir, port, core, env, name) {
-  return startProcess({ command: process.execPath, args: [join(peersDir, "trellis-guarded.mjs")], port, core, name, env: { ...BASE, BENCH_LOG_NAME: name, ...env } });
+  return startProcess({
+    command: process.execPath,
+    args: [join(peersDir, "trellis-guarded.mjs")],
+    port,
+    core,
+    name,
+    env: { ...BASE, BENCH_LOG_NAME: name, ...env },
+  });
 }
 
 /** One load-client run on the load core; resolves with its JSON line. */
 async function load({ port, call, mode, rate, concurrency, settings, deadlineMs = 1000 }) {
   const args = [
-    "-c", String(settings.clientCore), process.execPath, LOAD_CLIENT,
-    "--target", `127.0.0.1:${port}`, "--path", call.path, "--data", Buffer.from(call.request).toString("base64"),
-    "--mode", mode, "--rate", String(Math.round(rate ?? 0)), "--concurrency", String(concurrency ?? 64),
-    "--duration", String(settings.duration), "--warmup", String(settings.warmup), "--deadline-ms", String(deadlineMs),
+    "-c",
+    String(settings.clientCore),
+    process.execPath,
+    LOAD_CLIENT,
+    "--target",
+    `127.0.0.1:${port}`,
+    "--path",
+    call.path,
+    "--data",
+    Buffer.from(call.request).toString("base64"),
+    "--mode",
+    mode,
+    "--rate",
+    String(Math.round(rate ?? 0)),
+    "--concurrency",
+    String(concurrency ?? 64),
+    "--duration",
+    String(settings.duration),
+    "--warmup",
+    String(settings.warmup),
+    "--deadline-ms",
+    String(deadlineMs),
   ];
   const r = await run("taskset", args, { timeoutMs: (settings.duration + settings.warmup + 60) * 1000 });
   const line = r.stdout.trim().split("\n").pop();
@@ -105,12 +130,21 @@ export async function runSecurity({ peersDir, freePort, settings, calls, progres
     const pki = await createTestPki(join(dir.path, "pki"));
     const cert = await pki.issue("user");
     const issuer = await createTestIssuer(join(dir.path, "jwks.json"));
-    const token = await issuer.token({ subject: "00000000-0000-4000-8000-000000000007", roles: ["member"], expiresAt: Date.now() + 24 * 3_600_000 });
+    const token = await issuer.token({
+      subject: "00000000-0000-4000-8000-000000000007",
+      roles: ["member"],
+      expiresAt: Date.now() + 24 * 3_600_000,
+    });
     const servers = {};
     for (const v of SECURITY_VARIANTS) {
       const env = {};
       if (v.tls) Object.assign(env, { TRELLIS_TLS_CERT: cert.certFile, TRELLIS_TLS_KEY: cert.keyFile });
-      if (v.token) Object.assign(env, { TRELLIS_AUTH_JWKS: join(dir.path, "jwks.json"), TRELLIS_AUTH_ISSUER: issuer.issuer, TRELLIS_AUTH_AUDIENCE: issuer.audience });
+      if (v.token)
+        Object.assign(env, {
+          TRELLIS_AUTH_JWKS: join(dir.path, "jwks.json"),
+          TRELLIS_AUTH_ISSUER: issuer.issuer,
+          TRELLIS_AUTH_AUDIENCE: issuer.audience,
+        });
       if (v.rateLimit) Object.assign(env, { TRELLIS_RATE_LIMIT: "100000000/s" });
       progress(`cost: starting variant ${v.id}`);
       const server = await startGuarded(peersDir, await freePort(), settings.serverCore, env, `guarded-${v.id}`);
@@ -121,7 +155,8 @@ export async function runSecurity({ peersDir, freePort, settings, calls, progres
     for (let rep = 1; rep <= settings.reps; rep++) {
       for (const v of SECURITY_VARIANTS) {
         const server = servers[v.id];
-        if (!server.alive()) throw new Error(`variant ${v.id} exited (${server.exitInfo()}${server.stderrTail() ? `: ${server.stderrTail()}` : ""})`);
+        if (!server.alive())
+          throw new Error(`variant ${v.id} exited (${server.exitInfo()}${server.stderrTail() ? `: ${server.stderrTail()}` : ""})`);
         const target = {
           url: `${v.tls ? "https" : "http"}://127.0.0.1:${server.port}${tiny.path}`,
           dataFile,
@@ -136,7 +171,14 @@ export async function runSecurity({ peersDir, freePort, settings, calls, progres
         for (const r of [t, l]) {
           if (r.errors > Math.max(2, r.calls * 0.01)) throw new Error(`${v.id}: ${r.errors} failed calls of ${r.calls + r.errors}`);
         }
-        reps[v.id].push({ callsPerSec: t.callsPerSec, cpuUsPerCall: ((c1 - c0) / t.calls) * 1e6, p50: l.p50, p90: l.p90, p99: l.p99, p999: l.p999 });
+        reps[v.id].push({
+          callsPerSec: t.callsPerSec,
+          cpuUsPerCall: ((c1 - c0) / t.calls) * 1e6,
+          p50: l.p50,
+          p90: l.p90,
+          p99: l.p99,
+          p999: l.p999,
+        });
       }
     }
     const variants = {};
@@ -169,7 +211,9 @@ export function securitySection(sr, settings) {
   L.push("| run | offered calls/s | goodput calls/s | goodput / capacity | shed (UNAVAILABLE) | deadline exceeded | p50 OK | p99 OK |");
   L.push("|---|---|---|---|---|---|---|---|");
   const row = (name, r) =>
-    L.push(`| ${name} | ${r.rate === null ? "closed loop" : fmtInt(r.rate)} | ${fmtInt(r.goodput)} | ${pct(r.goodput / cap)} | ${fmtInt(r.shed)} | ${fmtInt(r.deadline)} | ${fmtUs(r.p50)} | ${fmtUs(r.p99)} |`);
+    L.push(
+      `| ${name} | ${r.rate === null ? "closed loop" : fmtInt(r.rate)} | ${fmtInt(r.goodput)} | ${pct(r.goodput / cap)} | ${fmtInt(r.shed)} | ${fmtInt(r.deadline)} | ${fmtUs(r.p50)} | ${fmtUs(r.p99)} |`,
+    );
   row("capacity", capacity);
   row("half load", half);
   row("2× load, shedding off", overOff);
@@ -177,7 +221,9 @@ export function securitySection(sr, settings) {
   L.push("");
   const g = overOn.goodput / cap;
   const p = overOn.p99 / half.p99;
-  L.push(`Target with shedding: goodput ≥ 90 % of capacity and p99 of admitted calls ≤ 3× the half-load p99. Measured ${pct(g)} and ${Number.isFinite(p) ? p.toFixed(2) : "–"}×: **${g >= 0.9 && p <= 3 ? "met" : "not met"}**.`);
+  L.push(
+    `Target with shedding: goodput ≥ 90 % of capacity and p99 of admitted calls ≤ 3× the half-load p99. Measured ${pct(g)} and ${Number.isFinite(p) ? p.toFixed(2) : "–"}×: **${g >= 0.9 && p <= 3 ? "met" : "not met"}**.`,
+  );
   L.push("");
   L.push("### cost of TLS, authentication and rate limiting on tiny unary calls");
   L.push("");

@@ -80,7 +80,9 @@ async function h2loadOnce(target, { mode, duration, tmpDir, tag, warmup = false 
   // A warm-up run may end before a slow, cold server answers anything: that is fine.
   if (p.done === 0 && warmup) return { calls: 0, errors: 0 };
   if (p.done === 0) {
-    throw Object.assign(new Error(`h2load: no call completed within ${duration} s (${p.failed} failed, ${p.errored} errored)`), { noCalls: true });
+    throw Object.assign(new Error(`h2load: no call completed within ${duration} s (${p.failed} failed, ${p.errored} errored)`), {
+      noCalls: true,
+    });
   }
   const errors = p.failed + p.errored + p.timeout + p.non2xx;
   const res = {
@@ -133,14 +135,22 @@ export function latencyStats(sortedUs) {
 export async function ghz(call, url, { duration, concurrency = 1 }) {
   const args = [
     "--insecure",
-    "--proto", call.proto,
-    "--import-paths", call.importPaths.join(","),
-    "--call", call.method,
-    "-d", JSON.stringify(call.data),
-    "-c", String(concurrency),
-    "--rps", "0",
-    "-z", `${Math.max(0.1, duration)}s`,
-    "--format", "json",
+    "--proto",
+    call.proto,
+    "--import-paths",
+    call.importPaths.join(","),
+    "--call",
+    call.method,
+    "-d",
+    JSON.stringify(call.data),
+    "-c",
+    String(concurrency),
+    "--rps",
+    "0",
+    "-z",
+    `${Math.max(0.1, duration)}s`,
+    "--format",
+    "json",
     url,
   ];
   const r = await run("taskset", ["-c", CLIENT_CORE, "ghz", ...args], { timeoutMs: (duration + 60) * 1000 });
@@ -156,7 +166,9 @@ export async function ghz(call, url, { duration, concurrency = 1 }) {
     (d) => d.status !== "OK" && !(d.status === "Canceled" && /connection is closing|context canceled/.test(d.error)),
   );
   if (ok.length === 0) {
-    throw new Error(`ghz: no successful call (${JSON.stringify(j.statusCodeDistribution ?? {})}: ${tail(JSON.stringify(j.errorDistribution ?? {}))})`);
+    throw new Error(
+      `ghz: no successful call (${JSON.stringify(j.statusCodeDistribution ?? {})}: ${tail(JSON.stringify(j.errorDistribution ?? {}))})`,
+    );
   }
   const lat = ok.map((d) => d.latency / 1000).sort((a, b) => a - b);
   return {

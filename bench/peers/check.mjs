@@ -138,7 +138,10 @@ async function checkGrpc(port) {
     assert(page.nextPageToken === "100", `ListUsers(100).next_page_token = ${JSON.stringify(page.nextPageToken)}`);
     const pageJson = page.users.map((u) => toJson(UserSchema, u));
     assert(
-      isDeepStrictEqual(pageJson, users.slice(0, 100).map((u) => expectedJson(u.index))),
+      isDeepStrictEqual(
+        pageJson,
+        users.slice(0, 100).map((u) => expectedJson(u.index)),
+      ),
       "ListUsers(100) users differ from the dataset",
     );
     const last = await unary(client, "listUsers", { pageSize: 100, pageToken: "950" });
@@ -150,7 +153,10 @@ async function checkGrpc(port) {
     const events = await serverStream(client, "watchUsers", { includeSnapshot: true });
     assert(events.length === 1001, `WatchUsers gave ${events.length} messages, want 1001`);
     const existing = events.slice(0, 1000);
-    assert(existing.every((e) => e.type === ChangeType.EXISTING), "WatchUsers: first 1000 are not all EXISTING");
+    assert(
+      existing.every((e) => e.type === ChangeType.EXISTING),
+      "WatchUsers: first 1000 are not all EXISTING",
+    );
     assert(events[1000].type === ChangeType.SNAPSHOT_END, "WatchUsers: message 1001 is not SNAPSHOT_END");
     assert(
       existing.every((e, i) => e.user?.id === userId(i)) && isDeepStrictEqual(toJson(UserSchema, existing[999].user), expectedJson(999)),
@@ -185,7 +191,10 @@ async function checkRest(port) {
   const page = await (await fetch(`${base}/v1/users?page_size=100`)).json();
   assert(page.users.length === 100 && page.nextPageToken === "100", "GET /v1/users?page_size=100: want 100 users, next 100");
   assert(
-    isDeepStrictEqual(page.users, users.slice(0, 100).map((u) => expectedJson(u.index))),
+    isDeepStrictEqual(
+      page.users,
+      users.slice(0, 100).map((u) => expectedJson(u.index)),
+    ),
     "GET /v1/users?page_size=100 users differ from the dataset",
   );
   const last = await (await fetch(`${base}/v1/users?page_size=100&page_token=950`)).json();

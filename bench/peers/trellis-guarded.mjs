@@ -31,11 +31,23 @@ if (i < 0 || !Number.isInteger(port)) throw new Error("usage: trellis-guarded.mj
 
 const env = process.env;
 const telemetryConfig = readTelemetryConfig(env, false);
-const logger = createLogger({ level: env.LOG_LEVEL ?? "info", serviceName: "user", destination: logDestination(env.BENCH_LOG_NAME ?? "trellis-guarded") });
+const logger = createLogger({
+  level: env.LOG_LEVEL ?? "info",
+  serviceName: "user",
+  destination: logDestination(env.BENCH_LOG_NAME ?? "trellis-guarded"),
+});
 const telemetry = await startTelemetry(telemetryConfig, { serviceName: "user", logger });
 const tls = await startTls(readTlsConfig("user", env), { serviceName: "user", logger, metrics: undefined });
-const auth = startAuth(readAuthConfig(env), { logger, metrics: undefined, rules: [userAuthorization], mtls: tls.server !== undefined && tls.server.clientAuth !== "none" });
-const protection = startLoadProtection(readRateLimitConfig(env), readSheddingConfig(env), { logger, metrics: telemetryConfig.metrics ? telemetry.registry : undefined });
+const auth = startAuth(readAuthConfig(env), {
+  logger,
+  metrics: undefined,
+  rules: [userAuthorization],
+  mtls: tls.server !== undefined && tls.server.clientAuth !== "none",
+});
+const protection = startLoadProtection(readRateLimitConfig(env), readSheddingConfig(env), {
+  logger,
+  metrics: telemetryConfig.metrics ? telemetry.registry : undefined,
+});
 const repository = createMemoryUserRepository({ seed });
 const feed = createChangeFeed(repository);
 const interceptors = [

@@ -40,7 +40,11 @@ function portArg() {
 const config = readTelemetryConfig(process.env, false);
 const repository = createMemoryUserRepository({ seed: seedRecords() });
 const feed = createChangeFeed(repository);
-const logger = createLogger({ level: process.env.LOG_LEVEL ?? "info", serviceName: "user", destination: logDestination(process.env.BENCH_LOG_NAME ?? "trellis-user") });
+const logger = createLogger({
+  level: process.env.LOG_LEVEL ?? "info",
+  serviceName: "user",
+  destination: logDestination(process.env.BENCH_LOG_NAME ?? "trellis-user"),
+});
 const telemetry = await startTelemetry(config, { serviceName: "user", logger });
 const interceptors = [
   ...telemetry.interceptors,

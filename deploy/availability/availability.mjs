@@ -44,7 +44,9 @@ const { values: args } = parseArgs({
   },
 });
 if (!args.registry || !args.database) {
-  process.stderr.write("availability: --registry (consul://host:port or etcd://host:port) and --database (a PostgreSQL URL) are required (or TEST_REGISTRY, TEST_DATABASE_URL)\n");
+  process.stderr.write(
+    "availability: --registry (consul://host:port or etcd://host:port) and --database (a PostgreSQL URL) are required (or TEST_REGISTRY, TEST_DATABASE_URL)\n",
+  );
   process.exit(2);
 }
 const WORKERS = Number(args.workers);
@@ -120,7 +122,9 @@ function pickEdge(not) {
 }
 
 /** True when the request provably never got an answer from the edge (connection refused/reset before a response). */
-const notAnswered = (error) => error?.name === "TypeError" || /ECONNREFUSED|ECONNRESET|other side closed|SocketError/.test(String(error?.cause?.code ?? error?.cause?.message ?? error));
+const notAnswered = (error) =>
+  error?.name === "TypeError" ||
+  /ECONNREFUSED|ECONNRESET|other side closed|SocketError/.test(String(error?.cause?.code ?? error?.cause?.message ?? error));
 
 async function unary(path, body) {
   let edge = pickEdge();
@@ -172,7 +176,10 @@ let running = true;
 async function unaryWorker(i, userId) {
   while (running) {
     const t0 = now();
-    const r = i % 2 === 0 ? await unary("/trellis.user.v1.UserService/GetUser", { id: userId }) : await unary("/trellis.chat.v1.ChatService/History", { room: "availability" });
+    const r =
+      i % 2 === 0
+        ? await unary("/trellis.user.v1.UserService/GetUser", { id: userId })
+        : await unary("/trellis.chat.v1.ChatService/History", { room: "availability" });
     const ms = now() - t0;
     record(r.ok, r.code, ms);
     if (ms < PACE_MS) await sleep(PACE_MS - ms);
@@ -275,7 +282,11 @@ try {
       if (service === "edge") pool.push(inst);
     }
   }
-  process.stderr.write(`availability: ${instances.length} instances up (${Object.entries(COUNTS).map(([s, n]) => `${n} ${s}`).join(", ")}) on ${args.registry.split(":")[0]} + PostgreSQL in ${Date.now() - t0} ms\n`);
+  process.stderr.write(
+    `availability: ${instances.length} instances up (${Object.entries(COUNTS)
+      .map(([s, n]) => `${n} ${s}`)
+      .join(", ")}) on ${args.registry.split(":")[0]} + PostgreSQL in ${Date.now() - t0} ms\n`,
+  );
   const created = await fetch(`http://127.0.0.1:${pool[0].httpPort}/v1/users`, {
     method: "POST",
     headers: { "content-type": "application/json" },
@@ -326,7 +337,9 @@ const rows = [];
 for (const [phase, p] of stats.phases) {
   calls += p.calls;
   failed += p.failed;
-  rows.push(`  ${phase.padEnd(22)} ${String(p.calls).padStart(8)} calls ${String(p.failed).padStart(6)} failed  ${Object.keys(p.codes).length ? JSON.stringify(p.codes) : ""}`);
+  rows.push(
+    `  ${phase.padEnd(22)} ${String(p.calls).padStart(8)} calls ${String(p.failed).padStart(6)} failed  ${Object.keys(p.codes).length ? JSON.stringify(p.codes) : ""}`,
+  );
 }
 const availability = calls === 0 ? 0 : (calls - failed) / calls;
 const report = {

@@ -11,7 +11,10 @@ import { runFuzz } from "./run/fuzz-run.js";
 const SMOKE_RUNS = 300;
 
 it(`user and chat survive ${SMOKE_RUNS} fuzz cases`, async (t) => {
-  const config = readFuzzConfig({ ...process.env, FUZZ_RUNS: String(SMOKE_RUNS), FUZZ_ROUND: String(SMOKE_RUNS), FUZZ_REPLAY: "" }, SMOKE_RUNS);
+  const config = readFuzzConfig(
+    { ...process.env, FUZZ_RUNS: String(SMOKE_RUNS), FUZZ_ROUND: String(SMOKE_RUNS), FUZZ_REPLAY: "" },
+    SMOKE_RUNS,
+  );
   // Progress goes to stderr as it happens (test diagnostics only print once the test ends).
   const report = await runFuzz(config, (line) => process.stderr.write(`fuzz: ${line}\n`));
   for (const line of formatSummary(report).split("\n")) t.diagnostic(line);

@@ -29,7 +29,10 @@ runService({
     const config = readEdgeConfig(env);
     for (const service of config.routes?.keys() ?? []) {
       if (!ROUTABLE.some((r) => r.service.typeName === service)) {
-        throw new ConfigError("EDGE_ROUTES", `EDGE_ROUTES names ${service}, which the edge has no contract for (it knows ${ROUTABLE.map((r) => r.service.typeName).join(", ")})`);
+        throw new ConfigError(
+          "EDGE_ROUTES",
+          `EDGE_ROUTES names ${service}, which the edge has no contract for (it knows ${ROUTABLE.map((r) => r.service.typeName).join(", ")})`,
+        );
       }
     }
     return config;
@@ -38,10 +41,21 @@ runService({
     // With TRELLIS_AUTH_JWKS set, callers' bearer tokens are verified here, at the door, and passed on.
     const failures = metrics?.getSingleMetric("trellis_auth_failures_total") as { inc(labels: { reason: string }): void } | undefined;
     const edgeAuth =
-      authenticator === undefined ? [] : [createEdgeAuthInterceptor({ authenticator, logger, ...(failures === undefined ? {} : { onFailure: (reason) => failures.inc({ reason }) }) })];
+      authenticator === undefined
+        ? []
+        : [
+            createEdgeAuthInterceptor({
+              authenticator,
+              logger,
+              ...(failures === undefined ? {} : { onFailure: (reason) => failures.inc({ reason }) }),
+            }),
+          ];
     const routes = ROUTABLE.filter((r) => config.routes === undefined || config.routes.has(r.service.typeName)).map((r) => ({
       service: r.service,
-      client: client(r.service, config.routes?.get(r.service.typeName) ?? r.name, { defaultPort: r.defaultPort, interceptors: [...edgeAuth, captureContext] }),
+      client: client(r.service, config.routes?.get(r.service.typeName) ?? r.name, {
+        defaultPort: r.defaultPort,
+        interceptors: [...edgeAuth, captureContext],
+      }),
     }));
     const webDir = config.webDir ?? fileURLToPath(new URL("../../../apps/web/dist/", import.meta.url));
     const server = createEdge({ routes, config: { ...config, webDir }, logger, metrics });

@@ -27,7 +27,11 @@ describe("the web app, two people at once", () => {
     pages.push(watched);
     return watched.page;
   };
-  const live = (page: Page, label: string) => page.locator(`[role=status][data-state=live]`, { hasText: "Live" }).filter({ has: page.getByText(label) }).waitFor();
+  const live = (page: Page, label: string) =>
+    page
+      .locator(`[role=status][data-state=live]`, { hasText: "Live" })
+      .filter({ has: page.getByText(label) })
+      .waitFor();
 
   before(async () => {
     system = await startWebSystem();
@@ -152,7 +156,9 @@ describe("the web app, two people at once", () => {
 
     await a.getByRole("button", { name: "Load their version" }).click();
     const nameField = a.getByRole("textbox", { name: "Name", exact: true });
-    await a.waitForFunction(() => (document.getElementById("user-display-name") as HTMLInputElement | null)?.value === "Rear Admiral Grace Hopper");
+    await a.waitForFunction(
+      () => (document.getElementById("user-display-name") as HTMLInputElement | null)?.value === "Rear Admiral Grace Hopper",
+    );
     await nameField.fill("Amazing Grace");
     await a.getByRole("button", { name: "Save changes" }).click();
     await a.getByRole("dialog").waitFor({ state: "detached" });
@@ -287,7 +293,9 @@ describe("the web app, two people at once", () => {
 /** Waits until the directory's rows are exactly `names`, in order. */
 async function rowsAre(page: Page, names: readonly string[]): Promise<void> {
   await page.waitForFunction(
-    (expected) => JSON.stringify([...document.querySelectorAll("tbody tr[data-user-id] .person-name")].map((cell) => cell.textContent)) === JSON.stringify(expected),
+    (expected) =>
+      JSON.stringify([...document.querySelectorAll("tbody tr[data-user-id] .person-name")].map((cell) => cell.textContent)) ===
+      JSON.stringify(expected),
     names,
   );
 }
@@ -303,7 +311,12 @@ async function scan(page: Page, name: string): Promise<void> {
       resultTypes: ["violations"],
     }),
   );
-  const violations = results.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => n.target.join(" ")) }));
+  const violations = results.violations.map((v) => ({
+    id: v.id,
+    impact: v.impact,
+    help: v.help,
+    nodes: v.nodes.map((n) => n.target.join(" ")),
+  }));
   saveReport(name, { url: page.url(), violations });
   const blocking = violations.filter((v) => v.impact === "serious" || v.impact === "critical");
   assert.deepEqual(blocking, [], `${name}: serious or critical accessibility violations`);

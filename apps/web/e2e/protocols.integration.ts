@@ -26,10 +26,10 @@ type Runner = <K extends keyof Scenarios>(scenario: K, ...args: Parameters<Scena
 /** Runs scenarios inside `page` (window.trellisProbe); results come back as JSON. */
 function inPage(page: Page): Runner {
   return (scenario, ...args) =>
-    page.evaluate(
-      ([name, rest]) => (window.trellisProbe[name] as (...a: unknown[]) => Promise<unknown>)(...(rest as unknown[])),
-      [scenario, args] as const,
-    ) as never;
+    page.evaluate(([name, rest]) => (window.trellisProbe[name] as (...a: unknown[]) => Promise<unknown>)(...(rest as unknown[])), [
+      scenario,
+      args,
+    ] as const) as never;
 }
 
 /** Runs scenarios in this Node process. */
@@ -69,9 +69,13 @@ describe("Connect-ES web transports through the edge, in Node and in Chromium", 
   /** WatchUsers calls the user service has started and not yet ended. */
   const openWatches = async (): Promise<number> => {
     const method = { grpc_method: "WatchUsers" };
-    return (await system.metric(system.user, "grpc_server_started_total", method)) - (await system.metric(system.user, "grpc_server_handled_total", method));
+    return (
+      (await system.metric(system.user, "grpc_server_started_total", method)) -
+      (await system.metric(system.user, "grpc_server_handled_total", method))
+    );
   };
-  const endedWatches = (code: string): Promise<number> => system.metric(system.user, "grpc_server_handled_total", { grpc_method: "WatchUsers", grpc_code: code });
+  const endedWatches = (code: string): Promise<number> =>
+    system.metric(system.user, "grpc_server_handled_total", { grpc_method: "WatchUsers", grpc_code: code });
 
   const protocols: readonly ProbeProtocol[] = ["grpc-web", "grpc-web-json", "connect", "connect-binary"];
   for (const where of ["node", "chromium"] as const) {
@@ -93,7 +97,10 @@ describe("Connect-ES web transports through the edge, in Node and in Chromium", 
           const result = await run("errors", protocol);
           assert.equal(result.invalid.code, "InvalidArgument");
           assert.deepEqual(result.invalid.fields.map((v) => v.field).sort(), ["display_name", "email"]);
-          assert.ok(result.invalid.fields.every((v) => v.description !== ""), "every violation says what is wrong");
+          assert.ok(
+            result.invalid.fields.every((v) => v.description !== ""),
+            "every violation says what is wrong",
+          );
           assert.equal(result.missing.code, "NotFound");
           assert.deepEqual(result.missing.resources, [{ type: "trellis.user.v1.User", name: "00000000-0000-4000-8000-000000000000" }]);
         });
@@ -120,7 +127,10 @@ describe("Connect-ES web transports through the edge, in Node and in Chromium", 
           assert.equal(result.code, "DeadlineExceeded", result.message);
           // The backend's call ended with the caller's: by its own deadline (the edge passed it
           // on) or cancelled by the edge, whichever came first — never left running.
-          await waitFor(async () => (await endedWatches("DeadlineExceeded")) + (await endedWatches("Canceled")) > before, "the backend WatchUsers call to end");
+          await waitFor(
+            async () => (await endedWatches("DeadlineExceeded")) + (await endedWatches("Canceled")) > before,
+            "the backend WatchUsers call to end",
+          );
           await waitFor(async () => (await openWatches()) === 0, "no WatchUsers call left open at the user service");
         });
 

@@ -33,7 +33,10 @@ export function App() {
           <a href="#/people" aria-current={route.page === "people" ? "page" : undefined}>
             People
           </a>
-          <a href={route.page === "chat" ? `#/chat/${route.room}` : "#/chat/general"} aria-current={route.page === "chat" ? "page" : undefined}>
+          <a
+            href={route.page === "chat" ? `#/chat/${route.room}` : "#/chat/general"}
+            aria-current={route.page === "chat" ? "page" : undefined}
+          >
             Chat
           </a>
         </nav>
@@ -56,7 +59,11 @@ export function App() {
         </label>
       </header>
       <main id="main" tabIndex={-1}>
-        {route.page === "chat" ? <ChatPage key={`${route.room}`} clients={clients} room={route.room} /> : <DirectoryPage clients={clients} />}
+        {route.page === "chat" ? (
+          <ChatPage key={`${route.room}`} clients={clients} room={route.room} />
+        ) : (
+          <DirectoryPage clients={clients} />
+        )}
       </main>
     </div>
   );

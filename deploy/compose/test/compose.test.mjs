@@ -36,7 +36,8 @@ async function eventually(what, probe, limitMs = 90_000) {
     } catch (error) {
       last = error;
     }
-    if (Date.now() > deadline) assert.fail(`${what}: not within ${limitMs} ms (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`);
+    if (Date.now() > deadline)
+      assert.fail(`${what}: not within ${limitMs} ms (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`);
     await new Promise((r) => setTimeout(r, 1000));
   }
 }
@@ -58,12 +59,22 @@ test("through the edge: REST/JSON creates a user, reads it back, chat resolves t
   });
   assert.equal(sent.message.senderName, "Compose Check");
   const history = await json(`${edge}/v1/rooms/${room}/messages`);
-  assert.deepEqual(history.messages.map((m) => m.text), ["hello from compose"]);
+  assert.deepEqual(
+    history.messages.map((m) => m.text),
+    ["hello from compose"],
+  );
 });
 
 test("Consul: two user instances, chat and edge registered and passing", async () => {
-  for (const [service, count] of [["user", 2], ["chat", 1], ["edge", 1]]) {
-    await eventually(`${count} passing ${service}`, async () => (await json(`${consul}/v1/health/service/${service}?passing`)).length === count);
+  for (const [service, count] of [
+    ["user", 2],
+    ["chat", 1],
+    ["edge", 1],
+  ]) {
+    await eventually(
+      `${count} passing ${service}`,
+      async () => (await json(`${consul}/v1/health/service/${service}?passing`)).length === count,
+    );
   }
 });
 
@@ -87,11 +98,15 @@ test("Jaeger holds the traces of edge, chat and user", async () => {
 });
 
 test("Elasticsearch holds the services' ECS log lines (collector reading the container logs)", async () => {
-  await eventually("an ECS line from user in trellis-logs-*", async () => {
-    // A fresh line each time: the collector drops what it could not send while Elasticsearch
-    // was still starting.
-    await json(`${edge}/v1/users/${created.id}`);
-    const res = await fetch(`${elasticsearch}/trellis-logs-*/_count?q=service.name:user`, { signal: AbortSignal.timeout(10_000) });
-    return res.ok && (await res.json()).count > 0;
-  }, 120_000);
+  await eventually(
+    "an ECS line from user in trellis-logs-*",
+    async () => {
+      // A fresh line each time: the collector drops what it could not send while Elasticsearch
+      // was still starting.
+      await json(`${edge}/v1/users/${created.id}`);
+      const res = await fetch(`${elasticsearch}/trellis-logs-*/_count?q=service.name:user`, { signal: AbortSignal.timeout(10_000) });
+      return res.ok && (await res.json()).count > 0;
+    },
+    120_000,
+  );
 });

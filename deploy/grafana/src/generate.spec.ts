@@ -22,7 +22,10 @@ describe("generated dashboards and rules", () => {
     assert.equal(new Set(generated.dashboards.map((d) => d.fileName)).size, uids.length);
     for (const d of generated.dashboards) {
       const ids = (d.model.panels ?? []).map((p) => (p as PanelJson).id);
-      assert.ok(ids.every((id) => typeof id === "number"), `${d.fileName}: a panel without id`);
+      assert.ok(
+        ids.every((id) => typeof id === "number"),
+        `${d.fileName}: a panel without id`,
+      );
       assert.equal(new Set(ids).size, ids.length, `${d.fileName}: duplicate panel ids`);
     }
   });
@@ -54,11 +57,17 @@ describe("generated dashboards and rules", () => {
   it("reads only metrics in the catalog (or recorded by the rules)", () => {
     const known = new Set<string>(knownMetricNames());
     for (const f of generated.ruleFiles) for (const g of f.groups) for (const r of g.rules) if (isRecording(r)) known.add(r.record);
-    const unknown = generated.queries.queries.flatMap((q) => metricNamesIn(q.promql).filter((n) => !known.has(n)).map((n) => `${q.file} ${q.name}: ${n}`));
+    const unknown = generated.queries.queries.flatMap((q) =>
+      metricNamesIn(q.promql)
+        .filter((n) => !known.has(n))
+        .map((n) => `${q.file} ${q.name}: ${n}`),
+    );
     assert.deepEqual(unknown, []);
     // and the extraction sees through matchers, ranges and grouping
     assert.deepEqual(
-      metricNamesIn('sum by (job, le) (rate(grpc_server_handling_seconds_bucket{grpc_code=~"Internal|Unknown"}[5m])) / on (job) group_left up'),
+      metricNamesIn(
+        'sum by (job, le) (rate(grpc_server_handling_seconds_bucket{grpc_code=~"Internal|Unknown"}[5m])) / on (job) group_left up',
+      ),
       ["grpc_server_handling_seconds_bucket", "up"],
     );
   });
@@ -87,7 +96,12 @@ describe("generated dashboards and rules", () => {
     const yaml = ruleFileYaml({
       fileName: "x.yml",
       header: ["a header"],
-      groups: [{ name: "g", rules: [{ alert: "A", expr: "a\n/\nb", for: "5m", labels: { severity: "ticket" }, annotations: { summary: 'say "hi"' } }] }],
+      groups: [
+        {
+          name: "g",
+          rules: [{ alert: "A", expr: "a\n/\nb", for: "5m", labels: { severity: "ticket" }, annotations: { summary: 'say "hi"' } }],
+        },
+      ],
     });
     assert.equal(
       yaml,

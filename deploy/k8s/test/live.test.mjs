@@ -69,9 +69,13 @@ function fakeNode(i) {
  * fewest ready non-terminating pods and the most non-terminating pods seen.
  */
 function watchPods(app) {
-  const child = spawn("kubectl", ["-n", NS, "get", "pods", "-l", `app.kubernetes.io/name=${app}`, "-w", "--output-watch-events", "-o", "json"], {
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const child = spawn(
+    "kubectl",
+    ["-n", NS, "get", "pods", "-l", `app.kubernetes.io/name=${app}`, "-w", "--output-watch-events", "-o", "json"],
+    {
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
   const release = onProcessEnd(() => child.kill("SIGKILL"));
   child.once("exit", release);
   const pods = new Map();
@@ -136,7 +140,16 @@ before(async () => {
   await kubectl(["wait", "--for=condition=Ready", "node", "-l", "type=kwok", "--timeout=60s"]);
   await kubectl(["create", "namespace", NS]);
   // prod requires PostgreSQL: the Secret is managed outside the repository.
-  await kubectl(["-n", NS, "create", "secret", "generic", "trellis-database", "--from-literal=user-url=postgresql://u:p@db:5432/user", "--from-literal=chat-url=postgresql://u:p@db:5432/chat"]);
+  await kubectl([
+    "-n",
+    NS,
+    "create",
+    "secret",
+    "generic",
+    "trellis-database",
+    "--from-literal=user-url=postgresql://u:p@db:5432/user",
+    "--from-literal=chat-url=postgresql://u:p@db:5432/chat",
+  ]);
   await kubectl(["apply", "-f", prodYaml]);
   for (const name of ["user", "chat", "edge"]) await kubectl(["-n", NS, "rollout", "status", `deployment/${name}`, "--timeout=150s"]);
 });
@@ -158,24 +171,42 @@ test("the prod overlay runs: every pod scheduled, user spread one per node", asy
   assert.equal(hpa.spec.minReplicas, 3);
 });
 
-test("a rolling update of user never has fewer ready pods than wanted (maxUnavailable 0) nor more than one extra", { timeout: 180_000 }, async () => {
-  const wanted = await replicas("user");
-  const watch = watchPods("user");
-  try {
-    await watch.settle(wanted);
-    await rolloutRestart("user");
-  } finally {
-    watch.stop();
-  }
-  console.log(`user rollout: ${watch.state.events} pod events, fewest ready ${watch.state.minReady}/${wanted}, most pods ${watch.state.maxPods}`);
-  assert.ok(watch.state.events > wanted * 3, `too few pod events (${watch.state.events}) for a rollout of ${wanted} pods: ${watch.state.stderr}`);
-  assert.equal(watch.state.minReady, wanted);
-  assert.equal(watch.state.maxPods, wanted + 1);
-});
+test(
+  "a rolling update of user never has fewer ready pods than wanted (maxUnavailable 0) nor more than one extra",
+  { timeout: 180_000 },
+  async () => {
+    const wanted = await replicas("user");
+    const watch = watchPods("user");
+    try {
+      await watch.settle(wanted);
+      await rolloutRestart("user");
+    } finally {
+      watch.stop();
+    }
+    console.log(
+      `user rollout: ${watch.state.events} pod events, fewest ready ${watch.state.minReady}/${wanted}, most pods ${watch.state.maxPods}`,
+    );
+    assert.ok(
+      watch.state.events > wanted * 3,
+      `too few pod events (${watch.state.events}) for a rollout of ${wanted} pods: ${watch.state.stderr}`,
+    );
+    assert.equal(watch.state.minReady, wanted);
+    assert.equal(watch.state.maxPods, wanted + 1);
+  },
+);
 
 test("control: the same watch sees the dip that maxUnavailable 1 allows (chat)", { timeout: 180_000 }, async () => {
   const wanted = await replicas("chat");
-  await kubectl(["-n", NS, "patch", "deployment", "chat", "--type=merge", "-p", JSON.stringify({ spec: { strategy: { rollingUpdate: { maxUnavailable: 1, maxSurge: 0 } } } })]);
+  await kubectl([
+    "-n",
+    NS,
+    "patch",
+    "deployment",
+    "chat",
+    "--type=merge",
+    "-p",
+    JSON.stringify({ spec: { strategy: { rollingUpdate: { maxUnavailable: 1, maxSurge: 0 } } } }),
+  ]);
   const watch = watchPods("chat");
   try {
     await watch.settle(wanted);
@@ -193,9 +224,14 @@ test("the PodDisruptionBudget allows one eviction at a time", { timeout: 180_000
   await kubectl(["-n", NS, "wait", "--for=jsonpath={.status.disruptionsAllowed}=1", "pdb/user", "--timeout=60s"]);
   // Cordoned: an evicted pod's replacement cannot be scheduled, so the budget stays spent.
   await kubectl(["cordon", "-l", "type=kwok"]);
-  const pods = (await kubectl(["-n", NS, "get", "pods", "-l", "app.kubernetes.io/name=user", "-o", "jsonpath={.items[*].metadata.name}"])).split(" ");
+  const pods = (
+    await kubectl(["-n", NS, "get", "pods", "-l", "app.kubernetes.io/name=user", "-o", "jsonpath={.items[*].metadata.name}"])
+  ).split(" ");
   await evict(pods[0]);
-  const refused = await kubectlFails(["create", "--raw", `/api/v1/namespaces/${NS}/pods/${pods[1]}/eviction`, "-f", "-"], eviction(pods[1]));
+  const refused = await kubectlFails(
+    ["create", "--raw", `/api/v1/namespaces/${NS}/pods/${pods[1]}/eviction`, "-f", "-"],
+    eviction(pods[1]),
+  );
   assert.match(refused, /disruption budget|TooManyRequests|429/i, refused);
   await kubectl(["uncordon", "-l", "type=kwok"]);
   await kubectl(["-n", NS, "rollout", "status", "deployment/user", "--timeout=120s"]);

@@ -18,7 +18,13 @@ import assert from "node:assert/strict";
 import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { readServerConfig, readDiscoveryConfig, readTelemetryConfig, readClientConfig, readTlsConfig } from "../../../packages/kit/dist/config/index.js";
+import {
+  readServerConfig,
+  readDiscoveryConfig,
+  readTelemetryConfig,
+  readClientConfig,
+  readTlsConfig,
+} from "../../../packages/kit/dist/config/index.js";
 import { readAuthConfig } from "../../../packages/kit/dist/config/auth-config.js";
 import { readUserConfig } from "../../../services/user/dist/internal/user-config.js";
 import { readChatConfig } from "../../../services/chat/dist/internal/chat-config.js";
@@ -29,7 +35,9 @@ import { ChatService } from "../../../packages/api/dist/gen/trellis/chat/v1/chat
 const root = fileURLToPath(new URL("../../../", import.meta.url));
 const renderedDir = process.env.K8S_RENDERED_DIR;
 if (renderedDir === undefined || renderedDir === "") {
-  throw new Error("K8S_RENDERED_DIR is not set: run `bash .ci/k8s.sh validate`, which renders every overlay through a real API server and runs this test");
+  throw new Error(
+    "K8S_RENDERED_DIR is not set: run `bash .ci/k8s.sh validate`, which renders every overlay through a real API server and runs this test",
+  );
 }
 
 /** What each service's main.ts declares: name, default ports, and the clients it makes (registry name -> default port). */
@@ -88,13 +96,17 @@ function containerEnv(container, configMaps, where) {
   for (const e of container.env ?? []) {
     if (e.value !== undefined) env[e.name] = e.value;
     else if (e.valueFrom?.fieldRef?.fieldPath === "status.podIP") env[e.name] = "10.244.0.7";
-    else if (e.valueFrom?.secretKeyRef && e.name === "DATABASE_URL") env[e.name] = "postgresql://trellis:secret@postgres.example:5432/trellis";
+    else if (e.valueFrom?.secretKeyRef && e.name === "DATABASE_URL")
+      env[e.name] = "postgresql://trellis:secret@postgres.example:5432/trellis";
     else assert.fail(`${where}: ${e.name} comes from ${JSON.stringify(e.valueFrom)}, which this test has no stand-in for`);
   }
   return env;
 }
 
-const overlays = readdirSync(renderedDir).filter((f) => f.endsWith(".json")).map((f) => f.slice(0, -5)).sort();
+const overlays = readdirSync(renderedDir)
+  .filter((f) => f.endsWith(".json"))
+  .map((f) => f.slice(0, -5))
+  .sort();
 assert.ok(overlays.length >= 3, `K8S_RENDERED_DIR has ${overlays.length} rendered overlays, expected dev, prod and mesh`);
 
 for (const overlay of overlays) {
@@ -149,7 +161,8 @@ for (const overlay of overlays) {
         assert.equal(port.port, target, `${where}: Service port ${port.name} (${port.port}) differs from the container's (${target})`);
       }
       // Client-side balancing needs every pod's address (DNS discovery); in the mesh the sidecar balances.
-      if (name !== "edge") assert.equal(service.spec.clusterIP === "None", !mesh, `${where}: headless outside the mesh, ClusterIP inside it`);
+      if (name !== "edge")
+        assert.equal(service.spec.clusterIP === "None", !mesh, `${where}: headless outside the mesh, ClusterIP inside it`);
       const monitor = byKind("ServiceMonitor").find((m) => m.metadata.name === name);
       assert.ok(monitor, `${where}: no ServiceMonitor`);
       const scraped = monitor.spec.endpoints.map((e) => service.spec.ports.find((p) => p.name === e.port)?.port);
@@ -167,13 +180,17 @@ for (const overlay of overlays) {
         const server = serviceSpec(client);
         assert.equal(port, server.grpcPort, `${where}: its ${client} client's default port ${port} is not ${client}'s ${server.grpcPort}`);
         const policy = byKind("NetworkPolicy").find((p) => p.metadata.name === name);
-        const allowed = (policy.spec.egress ?? []).some((rule) =>
-          (rule.to ?? []).some((to) => to.podSelector?.matchLabels?.["app.kubernetes.io/name"] === client) && (rule.ports ?? []).some((p) => p.port === server.grpcPort),
+        const allowed = (policy.spec.egress ?? []).some(
+          (rule) =>
+            (rule.to ?? []).some((to) => to.podSelector?.matchLabels?.["app.kubernetes.io/name"] === client) &&
+            (rule.ports ?? []).some((p) => p.port === server.grpcPort),
         );
         assert.ok(allowed, `${where}: no egress to ${client}:${server.grpcPort}`);
         const serverPolicy = byKind("NetworkPolicy").find((p) => p.metadata.name === client);
-        const admitted = (serverPolicy.spec.ingress ?? []).some((rule) =>
-          (rule.from ?? []).some((from) => from.podSelector?.matchLabels?.["app.kubernetes.io/name"] === name) && (rule.ports ?? []).some((p) => p.port === server.grpcPort),
+        const admitted = (serverPolicy.spec.ingress ?? []).some(
+          (rule) =>
+            (rule.from ?? []).some((from) => from.podSelector?.matchLabels?.["app.kubernetes.io/name"] === name) &&
+            (rule.ports ?? []).some((p) => p.port === server.grpcPort),
         );
         assert.ok(admitted, `${overlay}/${client}: no ingress from ${name} on ${server.grpcPort}`);
       }
@@ -195,7 +212,10 @@ for (const overlay of overlays) {
       const [values] = readAsRunService(name, spec, env);
       const preStop = container.lifecycle?.preStop?.sleep?.seconds ?? 0;
       const drain = preStop + (values.server.shutdownDelayMs + values.server.shutdownGraceMs) / 1000 + 5;
-      assert.ok(drain <= pod.terminationGracePeriodSeconds, `${where}: drain ${drain} s > terminationGracePeriodSeconds ${pod.terminationGracePeriodSeconds}`);
+      assert.ok(
+        drain <= pod.terminationGracePeriodSeconds,
+        `${where}: drain ${drain} s > terminationGracePeriodSeconds ${pod.terminationGracePeriodSeconds}`,
+      );
       // A pod draining must not be restarted by its liveness probe mid-drain.
       const live = container.livenessProbe;
       assert.ok(live.periodSeconds * live.failureThreshold >= drain - preStop, `${where}: liveness would kill a draining pod`);

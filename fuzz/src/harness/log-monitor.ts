@@ -52,7 +52,8 @@ export function classifyLogLine(stream: "stdout" | "stderr", line: string, entry
     return undefined;
   }
   const error = entry["error"];
-  if ((typeof error === "object" && error !== null && "stack_trace" in error) || entry["error.stack_trace"] !== undefined) return "stack trace in a log entry";
+  if ((typeof error === "object" && error !== null && "stack_trace" in error) || entry["error.stack_trace"] !== undefined)
+    return "stack trace in a log entry";
   const code = entry["grpc.code"];
   if (typeof code === "string" && SERVER_FAULT_CODES.has(code)) return `call answered ${code}`;
   const level = entry["log.level"];
@@ -108,8 +109,12 @@ export function monitorLogs(service: string, stdout: Readable, stderr: Readable)
     for (const waiter of waiters) waiter.reject(new Error(`${service}'s output ended`));
     waiters.clear();
   };
-  createInterface({ input: stdout, crlfDelay: Infinity }).on("line", (line) => onLine("stdout", line)).on("close", onClose);
-  createInterface({ input: stderr, crlfDelay: Infinity }).on("line", (line) => onLine("stderr", line)).on("close", onClose);
+  createInterface({ input: stdout, crlfDelay: Infinity })
+    .on("line", (line) => onLine("stdout", line))
+    .on("close", onClose);
+  createInterface({ input: stderr, crlfDelay: Infinity })
+    .on("line", (line) => onLine("stderr", line))
+    .on("close", onClose);
 
   return {
     takeProblems: () => problems.splice(0, problems.length),

@@ -24,7 +24,13 @@ export interface ServiceProcess {
  * Starts `node <main>` with `env` added to the environment, and waits for its
  * "listening" line; with `copyOutputTo`, everything it prints is also written to that file.
  */
-export async function startService(name: string, main: string, env: Readonly<Record<string, string>>, startTimeoutMs: number, copyOutputTo?: string): Promise<ServiceProcess> {
+export async function startService(
+  name: string,
+  main: string,
+  env: Readonly<Record<string, string>>,
+  startTimeoutMs: number,
+  copyOutputTo?: string,
+): Promise<ServiceProcess> {
   const child: ChildProcess = spawn(process.execPath, [main], {
     env: { ...process.env, GRPC_PORT: "0", ADMIN_PORT: "0", GRPC_HOST: "127.0.0.1", PGLITE_DATA_DIR: "memory://", ...env },
     stdio: ["ignore", "pipe", "pipe"],
@@ -45,7 +51,10 @@ export async function startService(name: string, main: string, env: Readonly<Rec
   }
   let listening: LogEntry;
   try {
-    listening = await logs.waitForEntry((entry) => typeof entry["server.port"] === "number" && typeof entry["admin.port"] === "number", startTimeoutMs);
+    listening = await logs.waitForEntry(
+      (entry) => typeof entry["server.port"] === "number" && typeof entry["admin.port"] === "number",
+      startTimeoutMs,
+    );
   } catch (error) {
     child.kill("SIGKILL");
     await exited;

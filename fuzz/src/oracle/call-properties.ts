@@ -62,7 +62,10 @@ export function describeOutcome(outcome: CallOutcome): string {
 export function checkOutcome(outcome: CallOutcome, context: CallContext): Violation[] {
   const violations: Violation[] = [];
   if (outcome.kind === "hang") {
-    violations.push({ property: "no hang", detail: `neither a status nor a reset within ${context.watchdogMs} ms (the call carried a deadline shorter than that)` });
+    violations.push({
+      property: "no hang",
+      detail: `neither a status nor a reset within ${context.watchdogMs} ms (the call carried a deadline shorter than that)`,
+    });
     return violations;
   }
   if (outcome.grpcStatusText !== undefined && (outcome.grpcStatus === undefined || outcome.grpcStatus > 16)) {
@@ -76,10 +79,16 @@ export function checkOutcome(outcome: CallOutcome, context: CallContext): Violat
   }
   const details = outcome.statusDetails === undefined ? "" : outcome.statusDetails.toString("latin1");
   if (STACK_TRACE.test(outcome.grpcMessage ?? "") || STACK_TRACE.test(details)) {
-    violations.push({ property: "no stack trace in a status", detail: `${show(outcome.grpcMessage, 400)} / details ${show(details, 400)}` });
+    violations.push({
+      property: "no stack trace in a status",
+      detail: `${show(outcome.grpcMessage, 400)} / details ${show(details, 400)}`,
+    });
   }
   if (outcome.trailingBytes > 0 || outcome.compressedResponse) {
-    violations.push({ property: "well-formed response framing", detail: `${outcome.trailingBytes} bytes after the last message, compressed flag ${outcome.compressedResponse}` });
+    violations.push({
+      property: "well-formed response framing",
+      detail: `${outcome.trailingBytes} bytes after the last message, compressed flag ${outcome.compressedResponse}`,
+    });
   }
   if (outcome.grpcStatus === 0 && context.singleResponse && outcome.messages.length !== 1) {
     violations.push({ property: "one response message for an OK unary call", detail: `${outcome.messages.length} messages` });

@@ -100,11 +100,17 @@ export function createChatLedger(): ChatLedger {
         }
       }
       for (const { message, source } of batch.sends.values()) {
-        violations.push({ property: "every OK write is stored", detail: `${source}: Send returned message ${message.id} in ${show(message.room)}, but History does not have it` });
+        violations.push({
+          property: "every OK write is stored",
+          detail: `${source}: Send returned message ${message.id} in ${show(message.room)}, but History does not have it`,
+        });
       }
       for (const [k, sources] of batch.posts) {
         const [room, sender, text] = k.split("\u0001");
-        violations.push({ property: "every OK write is stored", detail: `${sources.join(", ")}: a Chat post to ${show(room)} by ${sender} with text ${show(text)} was accepted, but History does not have it` });
+        violations.push({
+          property: "every OK write is stored",
+          detail: `${sources.join(", ")}: a Chat post to ${show(room)} by ${sender} with text ${show(text)} was accepted, but History does not have it`,
+        });
       }
       batch = newBatch();
       return violations;

@@ -61,7 +61,11 @@ const ROW_PROPERTY = "no row written by a rejected call";
 
 /** Normalisation the README promises: emails trimmed and lower-cased, names trimmed, no roles means member. */
 function expectedRow(row: ImportRow): ImportRow {
-  return { email: row.email.trim().toLowerCase(), displayName: row.displayName.trim(), roles: row.roles.length === 0 ? [1] : [...row.roles] };
+  return {
+    email: row.email.trim().toLowerCase(),
+    displayName: row.displayName.trim(),
+    roles: row.roles.length === 0 ? [1] : [...row.roles],
+  };
 }
 
 function version(etag: string): number {
@@ -95,7 +99,13 @@ export function createUserLedger(): UserLedger {
       notes: new Map<string, string[]>(),
     };
   }
-  const toExpected = (user: User): ExpectedUser => ({ id: user.id, email: user.email, displayName: user.displayName, roles: [...user.roles], etag: user.etag });
+  const toExpected = (user: User): ExpectedUser => ({
+    id: user.id,
+    email: user.email,
+    displayName: user.displayName,
+    roles: [...user.roles],
+    etag: user.etag,
+  });
   const notesFor = (...keys: string[]): string => {
     const lines = keys.flatMap((key) => batch.notes.get(key.toLowerCase()) ?? []);
     return lines.length === 0 ? " (no call this batch named it)" : `; calls naming it this batch:\n      ${lines.join("\n      ")}`;
@@ -120,7 +130,8 @@ export function createUserLedger(): UserLedger {
       batch.updates.set(user.id, (batch.updates.get(user.id) ?? 0) + 1);
       this.note(user.id, source);
       const current = live.get(user.id);
-      if (!deletedIds.has(user.id) && (current === undefined || version(user.etag) >= version(current.etag))) live.set(user.id, toExpected(user));
+      if (!deletedIds.has(user.id) && (current === undefined || version(user.etag) >= version(current.etag)))
+        live.set(user.id, toExpected(user));
     },
     deleted(id, source) {
       batch.deletes.set(id, (batch.deletes.get(id) ?? 0) + 1);
@@ -175,12 +186,19 @@ export function createUserLedger(): UserLedger {
             live.delete(expected.id);
             continue;
           }
-          violations.push({ property: ROW_PROPERTY, detail: `user ${expected.id} (${show(expected.email)}), created and never deleted by an OK call, is gone${notesFor(expected.id, expected.email)}` });
+          violations.push({
+            property: ROW_PROPERTY,
+            detail: `user ${expected.id} (${show(expected.email)}), created and never deleted by an OK call, is gone${notesFor(expected.id, expected.email)}`,
+          });
           live.delete(expected.id);
           continue;
         }
         storedById.delete(expected.id);
-        const same = user.email === expected.email && user.displayName === expected.displayName && sameRoles(user.roles, expected.roles) && user.etag === expected.etag;
+        const same =
+          user.email === expected.email &&
+          user.displayName === expected.displayName &&
+          sameRoles(user.roles, expected.roles) &&
+          user.etag === expected.etag;
         if (!same && !batch.mayHaveChanged.has(expected.id) && batch.mayHaveChangedUnknown === 0) {
           violations.push({
             property: ROW_PROPERTY,
@@ -215,7 +233,10 @@ export function createUserLedger(): UserLedger {
       }
       for (const [email, rows] of batch.mustExist) {
         for (const { row, source } of rows) {
-          violations.push({ property: "every OK write is stored", detail: `${source}: reported created, but no user ${show(row)} is stored${notesFor(email)}` });
+          violations.push({
+            property: "every OK write is stored",
+            detail: `${source}: reported created, but no user ${show(row)} is stored${notesFor(email)}`,
+          });
         }
       }
 
@@ -228,25 +249,36 @@ export function createUserLedger(): UserLedger {
       const createdChanges = count("created");
       for (const [id, n] of createdChanges) {
         if (n !== 1 || !(batch.createdIds.has(id) || adopted.has(id))) {
-          violations.push({ property: ROW_PROPERTY, detail: `change feed: ${n} CREATED change(s) for ${id}, which ${batch.createdIds.has(id) || adopted.has(id) ? "was created once" : "no OK call created"}${notesFor(id)}` });
+          violations.push({
+            property: ROW_PROPERTY,
+            detail: `change feed: ${n} CREATED change(s) for ${id}, which ${batch.createdIds.has(id) || adopted.has(id) ? "was created once" : "no OK call created"}${notesFor(id)}`,
+          });
         }
       }
       for (const id of [...batch.createdIds, ...adopted]) {
-        if (!createdChanges.has(id)) violations.push({ property: "every OK write is stored", detail: `change feed: no CREATED change for user ${id}${notesFor(id)}` });
+        if (!createdChanges.has(id))
+          violations.push({ property: "every OK write is stored", detail: `change feed: no CREATED change for user ${id}${notesFor(id)}` });
       }
-      for (const [type, expected] of [["updated", batch.updates], ["deleted", batch.deletes]] as const) {
+      for (const [type, expected] of [
+        ["updated", batch.updates],
+        ["deleted", batch.deletes],
+      ] as const) {
         const seen = count(type);
         for (const id of new Set([...seen.keys(), ...expected.keys()])) {
           const n = seen.get(id) ?? 0;
           const want = expected.get(id) ?? 0;
           const uncertain = batch.mayHaveChanged.has(id) || unknownChanges || (type === "deleted" && unknownDeletes);
           if (n !== want && !(uncertain && n >= want)) {
-            violations.push({ property: n > want ? ROW_PROPERTY : "every OK write is stored", detail: `change feed: ${n} ${type.toUpperCase()} change(s) for user ${id}, but ${want} OK call(s)${notesFor(id)}` });
+            violations.push({
+              property: n > want ? ROW_PROPERTY : "every OK write is stored",
+              detail: `change feed: ${n} ${type.toUpperCase()} change(s) for user ${id}, but ${want} OK call(s)${notesFor(id)}`,
+            });
           }
         }
       }
       for (const change of changes) {
-        if (change.type === "other") violations.push({ property: "change feed", detail: `unexpected change type on a plain watch for ${change.id}` });
+        if (change.type === "other")
+          violations.push({ property: "change feed", detail: `unexpected change type on a plain watch for ${change.id}` });
       }
       batch = newBatch();
       return violations;

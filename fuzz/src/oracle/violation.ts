@@ -10,7 +10,10 @@ export function show(value: unknown, max = 160): string {
   try {
     const text = JSON.stringify(value, (_key, v: unknown) => {
       if (typeof v === "bigint") return `${v}n`;
-      if (v instanceof Uint8Array) return v.length > 48 ? `<${v.length} bytes: ${Buffer.from(v.subarray(0, 48)).toString("hex")}…>` : `<hex ${Buffer.from(v).toString("hex")}>`;
+      if (v instanceof Uint8Array)
+        return v.length > 48
+          ? `<${v.length} bytes: ${Buffer.from(v.subarray(0, 48)).toString("hex")}…>`
+          : `<hex ${Buffer.from(v).toString("hex")}>`;
       if (typeof v === "string" && v.length > max) return `${v.slice(0, 40)}…(${v.length} chars, ends ${JSON.stringify(v.slice(-8))})`;
       if (Array.isArray(v) && v.length > 20) return [...v.slice(0, 8), `…(${v.length} items)`];
       return v;

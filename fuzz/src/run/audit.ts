@@ -24,7 +24,12 @@ export async function auditBatch(world: FuzzWorld, batch: number): Promise<Viola
 function withTranscripts(world: FuzzWorld, violations: readonly Violation[]): Violation[] {
   return violations.map((v) => {
     const ids = [...new Set(v.detail.match(/fuzz-L\d+\.\d+/g) ?? [])].filter((id) => world.callTranscripts.has(id)).slice(0, 4);
-    return ids.length === 0 ? v : { ...v, detail: `${v.detail}\n${ids.map((id) => `    ${id}: ${world.callTranscripts.get(id)!.replace(/\n/g, "\n    ")}`).join("\n")}` };
+    return ids.length === 0
+      ? v
+      : {
+          ...v,
+          detail: `${v.detail}\n${ids.map((id) => `    ${id}: ${world.callTranscripts.get(id)!.replace(/\n/g, "\n    ")}`).join("\n")}`,
+        };
   });
 }
 
@@ -41,11 +46,23 @@ async function audit(world: FuzzWorld, batch: number): Promise<Violation[]> {
   }
   if (violations.length > 0) return violations;
 
-  violations.push(...(await logProblems(world, world.stack.user, `fuzz-audit-${batch}-user`, (headers) => world.users.unary(UserService.method.getUser, { id: randomUUID() }, { timeoutMs: AUDIT_CALL_MS, headers }))));
-  violations.push(...(await logProblems(world, world.stack.chat, `fuzz-audit-${batch}-chat`, (headers) => world.chat.unary(ChatService.method.history, { room: "general", pageSize: 1 }, { timeoutMs: AUDIT_CALL_MS, headers }))));
+  violations.push(
+    ...(await logProblems(world, world.stack.user, `fuzz-audit-${batch}-user`, (headers) =>
+      world.users.unary(UserService.method.getUser, { id: randomUUID() }, { timeoutMs: AUDIT_CALL_MS, headers }),
+    )),
+  );
+  violations.push(
+    ...(await logProblems(world, world.stack.chat, `fuzz-audit-${batch}-chat`, (headers) =>
+      world.chat.unary(ChatService.method.history, { room: "general", pageSize: 1 }, { timeoutMs: AUDIT_CALL_MS, headers }),
+    )),
+  );
 
   try {
-    const { user: sentinel } = await world.users.unary(UserService.method.createUser, { email: `sentinel-${batch}@fuzz.harness`, displayName: "Sentinel" }, { timeoutMs: AUDIT_CALL_MS });
+    const { user: sentinel } = await world.users.unary(
+      UserService.method.createUser,
+      { email: `sentinel-${batch}@fuzz.harness`, displayName: "Sentinel" },
+      { timeoutMs: AUDIT_CALL_MS },
+    );
     world.userLedger.created(sentinel!, `audit ${batch}: sentinel`);
     await world.oracle.waitForChange(sentinel!.id, AUDIT_CALL_MS);
     violations.push(...world.userLedger.audit(await listAllUsers(world), world.oracle.take()));
@@ -63,7 +80,12 @@ async function audit(world: FuzzWorld, batch: number): Promise<Violation[]> {
 }
 
 /** Makes a call tagged `requestId`, waits for its access line, and turns every problem logged before it into a violation. */
-async function logProblems(world: FuzzWorld, p: ServiceProcess, requestId: string, call: (headers: Record<string, string>) => Promise<unknown>): Promise<Violation[]> {
+async function logProblems(
+  world: FuzzWorld,
+  p: ServiceProcess,
+  requestId: string,
+  call: (headers: Record<string, string>) => Promise<unknown>,
+): Promise<Violation[]> {
   const logged = p.logs.waitForEntry((entry) => entry["http.request.id"] === requestId, AUDIT_CALL_MS);
   const violations: Violation[] = [];
   try {
@@ -82,7 +104,10 @@ async function logProblems(world: FuzzWorld, p: ServiceProcess, requestId: strin
     const call = world.callOutcomes.get(line.requestId);
     if (call === undefined || `/${line.method}` !== call.path || call.received === "hang") continue;
     if ((line.code === "OK") !== (call.received === "OK")) {
-      violations.push({ property: "the client gets the status the server logged", detail: `${p.name} logged ${line.method} ${line.requestId} as ${line.code}; the client received ${call.received}` });
+      violations.push({
+        property: "the client gets the status the server logged",
+        detail: `${p.name} logged ${line.method} ${line.requestId} as ${line.code}; the client received ${call.received}`,
+      });
     }
   }
   // One violation per kind of problem (same reason, same first words), with a count and the first line.
@@ -91,7 +116,9 @@ async function logProblems(world: FuzzWorld, p: ServiceProcess, requestId: strin
     const call = problem.requestId !== undefined && world.callTranscripts.has(problem.requestId) ? problem.requestId : undefined;
     const entry = `${problem.stream}: ${problem.reason}${call === undefined ? "" : ` (call ${call})`}: ${show(problem.line, 600)}`;
     // JSON entries by reason and method; raw lines by their first words.
-    const kind = problem.line.startsWith("{") ? `${problem.reason}|${problem.method ?? ""}` : `${problem.reason}|${problem.line.slice(0, 24)}`;
+    const kind = problem.line.startsWith("{")
+      ? `${problem.reason}|${problem.method ?? ""}`
+      : `${problem.reason}|${problem.line.slice(0, 24)}`;
     const seen = kinds.get(kind);
     if (seen === undefined) kinds.set(kind, { first: entry, count: 1 });
     else seen.count += 1;

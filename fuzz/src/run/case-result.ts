@@ -22,7 +22,9 @@ export function processesAlive(world: FuzzWorld): Violation[] {
   return world.stack.processes.flatMap((p) => {
     const exit = p.exitStatus();
     if (exit === undefined) return [];
-    const recent = [...world.recentCases.entries()].flatMap(([lane, cases]) => cases.map((c, i) => `  lane ${lane}${i === cases.length - 1 ? " (running)" : ""}: ${c}`));
+    const recent = [...world.recentCases.entries()].flatMap(([lane, cases]) =>
+      cases.map((c, i) => `  lane ${lane}${i === cases.length - 1 ? " (running)" : ""}: ${c}`),
+    );
     return [
       {
         property: PROCESS_GONE,

@@ -1,10 +1,5 @@
 import { create, toBinary } from "@bufbuild/protobuf";
-import {
-  ChatRequestSchema,
-  ChatResponseSchema,
-  PresenceEvent_Kind,
-  type ChatRequest,
-} from "@trellis/api/trellis/chat/v1/chat_pb.js";
+import { ChatRequestSchema, ChatResponseSchema, PresenceEvent_Kind, type ChatRequest } from "@trellis/api/trellis/chat/v1/chat_pb.js";
 import type { ChatSessionCase } from "../gen/fuzz-case.js";
 import { checkOutcome, describeOutcome, receivedCode } from "../oracle/call-properties.js";
 import { show, type Violation } from "../oracle/violation.js";
@@ -40,7 +35,8 @@ async function barrier(call: OpenCall, room: string, userId: string, kind: Prese
       if (next === "hang") return "hang";
       if (next === undefined) return false;
       const event = tryDecode(ChatResponseSchema, next)?.event?.kind;
-      if (event?.case === "presence" && event.value.room === room && event.value.userId === userId && event.value.kind === kind) return true;
+      if (event?.case === "presence" && event.value.room === room && event.value.userId === userId && event.value.kind === kind)
+        return true;
     }
   } finally {
     clearTimeout(timer);
@@ -90,7 +86,10 @@ export async function runChatSession(c: ChatSessionCase, lane: Lane): Promise<Ca
       joined = await setUp();
     }
     if (joined !== true) {
-      violations.push({ property: joined === "hang" ? "no hang" : "a valid join is accepted", detail: `the session's first join (${userId} to ${room}) got no JOINED event` });
+      violations.push({
+        property: joined === "hang" ? "no hang" : "a valid join is accepted",
+        detail: `the session's first join (${userId} to ${room}) got no JOINED event`,
+      });
       live = false;
     }
     for (const [i, request] of requests.entries()) {
@@ -102,7 +101,10 @@ export async function runChatSession(c: ChatSessionCase, lane: Lane): Promise<Ca
       const acknowledged = await barrier(call, room, userId, PresenceEvent_Kind.JOINED);
       call.write(encode({ action: { case: "leave", value: { room } } }));
       if (acknowledged === "hang") {
-        violations.push({ property: "no hang", detail: `request [${i}]: the stream neither acknowledged it (barrier) nor ended within ${STEP_WATCHDOG_MS} ms` });
+        violations.push({
+          property: "no hang",
+          detail: `request [${i}]: the stream neither acknowledged it (barrier) nor ended within ${STEP_WATCHDOG_MS} ms`,
+        });
         live = false;
         break;
       }
@@ -138,7 +140,10 @@ export async function runChatSession(c: ChatSessionCase, lane: Lane): Promise<Ca
   );
   const transcript = [
     `ChatService/Chat ${c.mode} (x-request-id ${callId}${c.mode === "interactive" ? `, as ${userId}, barrier room ${room}` : ""}):`,
-    ...requests.map((r, i) => `  [${i}] ${show(r.values)}${c.requests[i]!.mutations.length > 0 ? `\n      damaged by ${show(c.requests[i]!.mutations)} → bytes ${show(r.bytes)}` : ""}`),
+    ...requests.map(
+      (r, i) =>
+        `  [${i}] ${show(r.values)}${c.requests[i]!.mutations.length > 0 ? `\n      damaged by ${show(c.requests[i]!.mutations)} → bytes ${show(r.bytes)}` : ""}`,
+    ),
     ...steps.map((s) => `  ${s}`),
     `  → ${describeOutcome(outcome)}`,
   ].join("\n");

@@ -45,9 +45,15 @@ export async function runFramesCase(c: FramesCase, lane: Lane): Promise<CaseResu
   const notes: string[] = [];
   let connection: RawHttp2Connection | undefined;
   try {
-    const connected = await within(connectRawHttp2(target.port).catch((error: Error) => error), REACTION_MS);
+    const connected = await within(
+      connectRawHttp2(target.port).catch((error: Error) => error),
+      REACTION_MS,
+    );
     if (connected === "timeout" || connected instanceof Error) {
-      violations.push({ property: "the server accepts connections", detail: connected === "timeout" ? "no TCP connection within the watchdog" : connected.message });
+      violations.push({
+        property: "the server accepts connections",
+        detail: connected === "timeout" ? "no TCP connection within the watchdog" : connected.message,
+      });
       return { violations: [...violations, ...processesAlive(world)], transcript: transcriptOf(c, notes) };
     }
     connection = connected;
@@ -57,14 +63,20 @@ export async function runFramesCase(c: FramesCase, lane: Lane): Promise<CaseResu
     const inSync = c.frames.every((f) => f.lengthDelta === 0);
     const reaction = await within(
       connection
-        .waitForFrame((f) => (f.type === FrameType.PING && (f.flags & FrameFlag.ACK) !== 0 && f.payload.equals(PING_PAYLOAD)) || f.type === FrameType.GOAWAY)
+        .waitForFrame(
+          (f) =>
+            (f.type === FrameType.PING && (f.flags & FrameFlag.ACK) !== 0 && f.payload.equals(PING_PAYLOAD)) || f.type === FrameType.GOAWAY,
+        )
         .then((f) => (f.type === FrameType.GOAWAY ? "goaway" : "ping-ack"))
         .catch(() => "closed"),
       REACTION_MS,
     );
     notes.push(`after the frames and a PING: ${reaction}`);
     if (reaction === "timeout" && inSync) {
-      violations.push({ property: "no hang", detail: `the connection neither answered a PING, nor sent GOAWAY, nor closed within ${REACTION_MS} ms` });
+      violations.push({
+        property: "no hang",
+        detail: `the connection neither answered a PING, nor sent GOAWAY, nor closed within ${REACTION_MS} ms`,
+      });
     }
     const goaway = connection.frames.find((f) => f.type === FrameType.GOAWAY);
     const goawayCode = goaway !== undefined && goaway.payload.length >= 8 ? goaway.payload.readUInt32BE(4) : undefined;
@@ -72,13 +84,19 @@ export async function runFramesCase(c: FramesCase, lane: Lane): Promise<CaseResu
     if (goawayCode !== undefined && goawayCode !== 0) {
       const closed = await within(connection.closed, REACTION_MS);
       if (closed === "timeout") {
-        violations.push({ property: "the connection is closed after GOAWAY", detail: `GOAWAY with error ${goawayCode}, but the socket was still open ${REACTION_MS} ms later` });
+        violations.push({
+          property: "the connection is closed after GOAWAY",
+          detail: `GOAWAY with error ${goawayCode}, but the socket was still open ${REACTION_MS} ms later`,
+        });
       }
     }
     connection.end();
     const closed = await within(connection.closed, REACTION_MS);
     if (closed === "timeout") {
-      violations.push({ property: "no socket left open", detail: `the client closed its side (FIN), but the server had not closed the connection ${REACTION_MS} ms later` });
+      violations.push({
+        property: "no socket left open",
+        detail: `the client closed its side (FIN), but the server had not closed the connection ${REACTION_MS} ms later`,
+      });
     }
   } finally {
     connection?.destroy();
@@ -90,7 +108,12 @@ export async function runFramesCase(c: FramesCase, lane: Lane): Promise<CaseResu
 function transcriptOf(c: FramesCase, notes: readonly string[]): string {
   return [
     `${c.frames.length} raw frame(s) to ${c.service} after the preface:`,
-    ...c.frames.slice(0, 20).map((f) => `  type ${f.type} flags 0x${f.flags.toString(16)} stream ${f.streamId} length ${f.payload.length}${f.lengthDelta === 0 ? "" : `${f.lengthDelta > 0 ? "+" : ""}${f.lengthDelta}`} ${show(f.payload)}`),
+    ...c.frames
+      .slice(0, 20)
+      .map(
+        (f) =>
+          `  type ${f.type} flags 0x${f.flags.toString(16)} stream ${f.streamId} length ${f.payload.length}${f.lengthDelta === 0 ? "" : `${f.lengthDelta > 0 ? "+" : ""}${f.lengthDelta}`} ${show(f.payload)}`,
+      ),
     ...(c.frames.length > 20 ? [`  … ${c.frames.length - 20} more like the last`] : []),
     ...notes.map((n) => `  ${n}`),
   ].join("\n");

@@ -83,16 +83,25 @@ export async function runFramingCase(c: FramingCase, lane: Lane): Promise<CaseRe
   const { world } = lane;
   const method = methodNamed(c.method);
   const requests = c.requests.map((r) => encodeRequest(method.desc.input, r.tree, r.mutations, world.sources));
-  const chunks = frameBodies(c.framing, requests.map((r) => r.bytes));
+  const chunks = frameBodies(
+    c.framing,
+    requests.map((r) => r.bytes),
+  );
   const callId = lane.nextCallId();
   const path = c.headers.pathOverride ?? method.path;
   const watchdogMs = watchdogFor(method, c.headers, c.framing);
-  const outcome = await lane.connection(method.service).call({ path, headers: headersOf(c.headers, path, callId), chunks, endStream: c.framing.endStream, watchdogMs });
+  const outcome = await lane
+    .connection(method.service)
+    .call({ path, headers: headersOf(c.headers, path, callId), chunks, endStream: c.framing.endStream, watchdogMs });
   const source = `${callId} ${method.name} (framing) → ${describeOutcome(outcome)}`;
   // What the server should have seen, if it frames by the spec.
   const seen = parseMessages(Buffer.concat(chunks)).messages.map((m) => messageBody(m.body, m.flag, c.headers.encoding));
   const violations = [
-    ...checkOutcome(outcome, { implementedPath: implemented(method, path, c.headers), singleResponse: path === method.path && (method.kind === "unary" || method.kind === "client_streaming"), watchdogMs }),
+    ...checkOutcome(outcome, {
+      implementedPath: implemented(method, path, c.headers),
+      singleResponse: path === method.path && (method.kind === "unary" || method.kind === "client_streaming"),
+      watchdogMs,
+    }),
     ...recordOutcome(world, method, seen, outcome, source, { toMethod: path === method.path, complete: c.framing.endStream }),
     ...processesAlive(world),
   ];

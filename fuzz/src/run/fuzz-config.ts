@@ -27,11 +27,13 @@ export function readFuzzConfig(env: Readonly<Record<string, string | undefined>>
     const raw = env[name];
     if (raw === undefined || raw === "") return fallback;
     const value = /^-?\d+$/.test(raw) ? Number(raw) : Number.NaN;
-    if (!Number.isSafeInteger(value) || value < min || value > max) throw new Error(`${name} must be an integer from ${min} to ${max} (got "${raw}")`);
+    if (!Number.isSafeInteger(value) || value < min || value > max)
+      throw new Error(`${name} must be an integer from ${min} to ${max} (got "${raw}")`);
     return value;
   };
   const replay = env["FUZZ_REPLAY"] ?? "";
-  if (replay !== "" && !/^-?\d+:\d+(:\d+)*$/.test(replay)) throw new Error(`FUZZ_REPLAY must be <seed>:<path> as printed by a failed run, e.g. 12345:7:0:1 (got "${replay}")`);
+  if (replay !== "" && !/^-?\d+:\d+(:\d+)*$/.test(replay))
+    throw new Error(`FUZZ_REPLAY must be <seed>:<path> as printed by a failed run, e.g. 12345:7:0:1 (got "${replay}")`);
   const [seed, ...path] = replay.split(":");
   return {
     seed: integer("FUZZ_SEED", DEFAULT_SEED, -(2 ** 31), 2 ** 31 - 1),

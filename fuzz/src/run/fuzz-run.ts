@@ -106,7 +106,12 @@ export async function runFuzz(config: FuzzConfig, log: (line: string) => void): 
       // Shrinking replays the case and smaller ones; pointless once a process is gone.
       const shrunk =
         config.shrinkMs > 0 && !processGone(world)
-          ? await fc.check(propertyFor(lane, false), { seed, path: details.counterexamplePath!, endOnFailure: false, interruptAfterTimeLimit: config.shrinkMs })
+          ? await fc.check(propertyFor(lane, false), {
+              seed,
+              path: details.counterexamplePath!,
+              endOnFailure: false,
+              interruptAfterTimeLimit: config.shrinkMs,
+            })
           : details;
       const best = shrunk.failed && shrunk.counterexample !== null ? shrunk : details;
       const result = best.errorInstance instanceof PropertyBroken ? best.errorInstance.result : first;
@@ -121,7 +126,9 @@ export async function runFuzz(config: FuzzConfig, log: (line: string) => void): 
         repeats: () => repeatCounts.get(key) ?? 0,
       };
       failures.push(failure);
-      log(`lane ${lane.id}: FAILED ${failure.violations.map((v) => v.property).join(", ")} — replay with FUZZ_REPLAY=${seed}:${failure.path}`);
+      log(
+        `lane ${lane.id}: FAILED ${failure.violations.map((v) => v.property).join(", ")} — replay with FUZZ_REPLAY=${seed}:${failure.path}`,
+      );
     }
   };
 
@@ -143,7 +150,16 @@ export async function runFuzz(config: FuzzConfig, log: (line: string) => void): 
       const details = await fc.check(propertyFor(lanes[0]!, true), { seed, path, numRuns: 1, endOnFailure: true });
       if (details.failed) {
         const result = (details.errorInstance as PropertyBroken).result;
-        failures.push({ kind: "case", label: caseLabel(details.counterexample![0]), violations: result.violations, transcript: result.transcript, seed, path, shrinks: 0, repeats: () => 0 });
+        failures.push({
+          kind: "case",
+          label: caseLabel(details.counterexample![0]),
+          violations: result.violations,
+          transcript: result.transcript,
+          seed,
+          path,
+          shrinks: 0,
+          repeats: () => 0,
+        });
       }
       await audit();
     } else {
@@ -170,7 +186,12 @@ function processGone(world: FuzzWorld): boolean {
 /** After the stop: each process exited 0 on SIGTERM and logged nothing wrong on the way out. */
 function stopProblems(world: FuzzWorld): Violation[] {
   return world.stack.processes.flatMap((p) => [
-    ...(p.exitStatus() === "exit code 0" ? [] : [{ property: "a clean shutdown", detail: `${p.name} ended with ${p.exitStatus() ?? "no exit"} on SIGTERM` }]),
-    ...p.logs.takeProblems().map((problem) => ({ property: "a clean server log", detail: `${p.name} ${problem.stream} during shutdown: ${problem.reason}: ${problem.line.slice(0, 600)}` })),
+    ...(p.exitStatus() === "exit code 0"
+      ? []
+      : [{ property: "a clean shutdown", detail: `${p.name} ended with ${p.exitStatus() ?? "no exit"} on SIGTERM` }]),
+    ...p.logs.takeProblems().map((problem) => ({
+      property: "a clean server log",
+      detail: `${p.name} ${problem.stream} during shutdown: ${problem.reason}: ${problem.line.slice(0, 600)}`,
+    })),
   ]);
 }

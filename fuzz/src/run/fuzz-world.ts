@@ -58,7 +58,11 @@ export async function createFuzzWorld(logDir?: string): Promise<FuzzWorld> {
     const chatLedger = createChatLedger();
     const chatUserIds: string[] = [];
     for (let i = 0; i < CHAT_USERS; i++) {
-      const { user } = await users.unary(UserService.method.createUser, { email: `chat-${i}@fuzz.harness`, displayName: `Chat User ${i}` }, { timeoutMs: SETUP_TIMEOUT_MS });
+      const { user } = await users.unary(
+        UserService.method.createUser,
+        { email: `chat-${i}@fuzz.harness`, displayName: `Chat User ${i}` },
+        { timeoutMs: SETUP_TIMEOUT_MS },
+      );
       userLedger.created(user!, "harness: chat user");
       chatUserIds.push(user!.id);
     }
@@ -71,10 +75,17 @@ export async function createFuzzWorld(logDir?: string): Promise<FuzzWorld> {
     };
     keep(pageTokens, (await users.unary(UserService.method.listUsers, { pageSize: 1 }, { timeoutMs: SETUP_TIMEOUT_MS })).nextPageToken);
     for (let i = 0; i < 3; i++) {
-      const { message } = await chat.unary(ChatService.method.send, { room: "general", senderId: chatUserIds[i]!, text: `hello ${i}` }, { timeoutMs: SETUP_TIMEOUT_MS });
+      const { message } = await chat.unary(
+        ChatService.method.send,
+        { room: "general", senderId: chatUserIds[i]!, text: `hello ${i}` },
+        { timeoutMs: SETUP_TIMEOUT_MS },
+      );
       chatLedger.sent(message!, "harness: first messages");
     }
-    keep(historyTokens, (await chat.unary(ChatService.method.history, { room: "general", pageSize: 1 }, { timeoutMs: SETUP_TIMEOUT_MS })).nextPageToken);
+    keep(
+      historyTokens,
+      (await chat.unary(ChatService.method.history, { room: "general", pageSize: 1 }, { timeoutMs: SETUP_TIMEOUT_MS })).nextPageToken,
+    );
     const live = (): readonly string[] => userLedger.ids().filter((id) => !chatUserIds.includes(id));
     const callTranscripts = new Map<string, string>();
     const callOutcomes = new Map<string, { path: string; received: string }>();

@@ -23,13 +23,26 @@ export async function runMessageCase(c: MessageCase, lane: Lane): Promise<CaseRe
   });
   const source = `${callId} ${method.name} → ${describeOutcome(outcome)}`;
   const violations = [
-    ...checkOutcome(outcome, { implementedPath: true, singleResponse: method.kind === "unary" || method.kind === "client_streaming", watchdogMs }),
-    ...recordOutcome(world, method, requests.map((r) => r.bytes), outcome, source),
+    ...checkOutcome(outcome, {
+      implementedPath: true,
+      singleResponse: method.kind === "unary" || method.kind === "client_streaming",
+      watchdogMs,
+    }),
+    ...recordOutcome(
+      world,
+      method,
+      requests.map((r) => r.bytes),
+      outcome,
+      source,
+    ),
     ...processesAlive(world),
   ];
   const transcript = [
     `${method.name} (x-request-id ${callId}, grpc-timeout ${c.deadlineMs}m), ${requests.length} message(s):`,
-    ...requests.map((r, i) => `  [${i}] ${show(r.values)}${c.requests[i]!.mutations.length > 0 ? `\n      damaged by ${show(c.requests[i]!.mutations)} → bytes ${show(r.bytes)}` : ""}`),
+    ...requests.map(
+      (r, i) =>
+        `  [${i}] ${show(r.values)}${c.requests[i]!.mutations.length > 0 ? `\n      damaged by ${show(c.requests[i]!.mutations)} → bytes ${show(r.bytes)}` : ""}`,
+    ),
     `  → ${describeOutcome(outcome)}${outcome.messages.length > 0 ? ` after ${outcome.messages.length} response message(s)` : ""}`,
   ].join("\n");
   world.recordCall(callId, method.path, receivedCode(outcome), transcript);

@@ -58,7 +58,14 @@ export async function openOracleWatch(client: PlainClient): Promise<OracleWatch>
           }
           if (change.type === ChangeType.EXISTING) continue;
           const id = change.user?.id ?? "";
-          const type = change.type === ChangeType.CREATED ? "created" : change.type === ChangeType.UPDATED ? "updated" : change.type === ChangeType.DELETED ? "deleted" : "other";
+          const type =
+            change.type === ChangeType.CREATED
+              ? "created"
+              : change.type === ChangeType.UPDATED
+                ? "updated"
+                : change.type === ChangeType.DELETED
+                  ? "deleted"
+                  : "other";
           changes.push({ type, id, email: change.user?.email ?? "" });
           waiters.get(id)?.resolve();
         }

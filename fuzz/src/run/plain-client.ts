@@ -1,4 +1,13 @@
-import { create, fromBinary, toBinary, type DescMessage, type DescMethodServerStreaming, type DescMethodUnary, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
+import {
+  create,
+  fromBinary,
+  toBinary,
+  type DescMessage,
+  type DescMethodServerStreaming,
+  type DescMethodUnary,
+  type MessageInitShape,
+  type MessageShape,
+} from "@bufbuild/protobuf";
 import { CODE_NAMES } from "../oracle/call-properties.js";
 import { connectGrpc, type GrpcConnection } from "../wire/grpc-call.js";
 import { lengthPrefixed } from "../wire/grpc-framing.js";
@@ -31,9 +40,16 @@ export interface PlainStream<O> {
  * that the suite depends on no client library of the code under test.
  */
 export interface PlainClient {
-  unary<I extends DescMessage, O extends DescMessage>(method: DescMethodUnary<I, O>, request: MessageInitShape<I>, options: PlainCallOptions): Promise<MessageShape<O>>;
+  unary<I extends DescMessage, O extends DescMessage>(
+    method: DescMethodUnary<I, O>,
+    request: MessageInitShape<I>,
+    options: PlainCallOptions,
+  ): Promise<MessageShape<O>>;
   /** A server stream with no deadline; it fails with CallFailed when it ends other than by `cancel()`. */
-  serverStream<I extends DescMessage, O extends DescMessage>(method: DescMethodServerStreaming<I, O>, request: MessageInitShape<I>): PlainStream<MessageShape<O>>;
+  serverStream<I extends DescMessage, O extends DescMessage>(
+    method: DescMethodServerStreaming<I, O>,
+    request: MessageInitShape<I>,
+  ): PlainStream<MessageShape<O>>;
   close(): void;
 }
 
@@ -42,7 +58,8 @@ const FOREVER_MS = 2 ** 31 - 1;
 /** A client of the server at `address` (host:port). */
 export function createPlainClient(address: string): PlainClient {
   const connection: GrpcConnection = connectGrpc(address);
-  const pathOf = (method: { readonly parent: { readonly typeName: string }; readonly name: string }): string => `/${method.parent.typeName}/${method.name}`;
+  const pathOf = (method: { readonly parent: { readonly typeName: string }; readonly name: string }): string =>
+    `/${method.parent.typeName}/${method.name}`;
   return {
     async unary(method, request, options) {
       const outcome = await connection.call({

@@ -47,11 +47,13 @@ export function recordOutcome(
   const unknown = how.toMethod && (outcome.kind === "hang" || (outcome.grpcStatus === 4 && how.complete));
   for (const bytes of seen) {
     // Every UUID a request carries, so that a stray write to one can be traced to the calls that named it.
-    for (const id of bytes?.toString("latin1").match(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi) ?? []) world.userLedger.note(id, source);
+    for (const id of bytes?.toString("latin1").match(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi) ?? [])
+      world.userLedger.note(id, source);
   }
   const response = outcome.messages[0];
   const violations: Violation[] = [];
-  const undecodable = (what: string): void => void violations.push({ property: "a decodable OK response", detail: `${method.name} said OK but its response is not a ${what}` });
+  const undecodable = (what: string): void =>
+    void violations.push({ property: "a decodable OK response", detail: `${method.name} said OK but its response is not a ${what}` });
   const first = seen[0];
   switch (method.name) {
     case "UserService/CreateUser": {
@@ -90,7 +92,9 @@ export function recordOutcome(
       break;
     }
     case "UserService/ImportUsers": {
-      const rows: (ImportRow | undefined)[] = seen.map((bytes) => (bytes === undefined ? undefined : tryDecode(ImportUsersRequestSchema, bytes)));
+      const rows: (ImportRow | undefined)[] = seen.map((bytes) =>
+        bytes === undefined ? undefined : tryDecode(ImportUsersRequestSchema, bytes),
+      );
       for (const row of rows) if (row !== undefined) world.userLedger.note(row.email.trim(), source);
       if (ok) {
         const summary = response === undefined ? undefined : tryDecode(ImportUsersResponseSchema, response);
@@ -98,7 +102,11 @@ export function recordOutcome(
           undecodable("ImportUsersResponse");
           world.userLedger.mayHaveWritten(rows, source);
         } else {
-          if (summary.receivedCount !== rows.length || summary.failedCount !== summary.failures.length || summary.createdCount + summary.failedCount !== summary.receivedCount) {
+          if (
+            summary.receivedCount !== rows.length ||
+            summary.failedCount !== summary.failures.length ||
+            summary.createdCount + summary.failedCount !== summary.receivedCount
+          ) {
             violations.push({
               property: "an exact ImportUsers summary",
               detail: `sent ${rows.length} rows; summary says received ${summary.receivedCount}, created ${summary.createdCount}, failed ${summary.failedCount} (${summary.failures.length} listed)`,

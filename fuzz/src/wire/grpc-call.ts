@@ -61,7 +61,11 @@ export function connectGrpc(address: string): GrpcConnection {
   let session: ClientHttp2Session | undefined;
   const sessionFor = (): ClientHttp2Session => {
     if (session === undefined || session.closed || session.destroyed) {
-      const fresh = connect(`http://${address}`, { maxSendHeaderBlockLength: 1 << 20, maxHeaderListPairs: 4096, settings: { maxHeaderListSize: 1 << 24 } });
+      const fresh = connect(`http://${address}`, {
+        maxSendHeaderBlockLength: 1 << 20,
+        maxHeaderListPairs: 4096,
+        settings: { maxHeaderListSize: 1 << 24 },
+      });
       fresh.on("error", () => undefined); // surfaces on the streams as resets
       fresh.on("goaway", () => {
         if (session === fresh) session = undefined;
@@ -170,7 +174,9 @@ function startCall(session: ClientHttp2Session, request: CallRequest): OpenCall 
       else if (!stream.closed) stream.close(constants.NGHTTP2_NO_ERROR);
     });
     stream.on("close", () => {
-      const ended = (stream.rstCode === constants.NGHTTP2_NO_ERROR || stream.rstCode === undefined) && (grpcStatusText !== undefined || httpStatus !== undefined);
+      const ended =
+        (stream.rstCode === constants.NGHTTP2_NO_ERROR || stream.rstCode === undefined) &&
+        (grpcStatusText !== undefined || httpStatus !== undefined);
       finish(ended ? "status" : "reset");
     });
   });

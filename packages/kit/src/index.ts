@@ -11,8 +11,25 @@ export { createClient, closeClient, type Client, type ClientOptions, type CallOp
 export { remainingMs, type CallContext } from "./call/call-context.js";
 export { createContextKey, type ContextKey, type ContextValues } from "./call/context-values.js";
 export { encodeBinaryHeader, decodeBinaryHeader } from "./call/headers.js";
-export type { Interceptor, Next, CallRequest, CallResponse, UnaryRequest, StreamRequest, UnaryResponse, StreamResponse } from "./call/interceptor.js";
+export type {
+  Interceptor,
+  Next,
+  CallRequest,
+  CallResponse,
+  UnaryRequest,
+  StreamRequest,
+  UnaryResponse,
+  StreamResponse,
+} from "./call/interceptor.js";
 export { Code, RpcError, type ErrorDetail } from "./errors/index.js";
-export { badRequest, invalidArgument, errorInfo, resourceInfo, retryInfo, preconditionFailure, type FieldViolationInit } from "./errors/error-details.js";
+export {
+  badRequest,
+  invalidArgument,
+  errorInfo,
+  resourceInfo,
+  retryInfo,
+  preconditionFailure,
+  type FieldViolationInit,
+} from "./errors/error-details.js";
 export { createLogger, type Logger } from "./observability/logger.js";
 export { encodePageToken, decodePageToken, invalidPageToken, type PageTokenPayload } from "./pagination/page-token.js";

@@ -14,5 +14,12 @@ export { createTimeSlicer, type TimeSlicer, type TimeSlicerOptions } from "./tim
 export { migrate, type MigrateOptions } from "./migrate.js";
 export { openSqlExecutor, type SqlDatabaseConfig } from "./open-sql-executor.js";
 export { instrumentExecutor, type InstrumentExecutorOptions } from "./instrument-executor.js";
-export { createSqlMetrics, QUERY_SECONDS_BUCKETS, type SqlMetrics, type SqlMetricsOptions, type PoolSource, type MetricsRegistry } from "./sql-metrics.js";
+export {
+  createSqlMetrics,
+  QUERY_SECONDS_BUCKETS,
+  type SqlMetrics,
+  type SqlMetricsOptions,
+  type PoolSource,
+  type MetricsRegistry,
+} from "./sql-metrics.js";
 export { classifyStatement, type ClassifiedStatement, type SqlOperation } from "./sql-operation.js";

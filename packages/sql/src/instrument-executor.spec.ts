@@ -38,7 +38,11 @@ async function histogram(registry: Registry, system: string): Promise<{ counts: 
   const counts: Record<string, number> = {};
   let sum = 0;
   // prom-client's histogram values carry the series name (its MetricValue type leaves it out).
-  for (const { labels, value, metricName } of (await metric.get()).values as { labels: Record<string, unknown>; value: number; metricName?: string }[]) {
+  for (const { labels, value, metricName } of (await metric.get()).values as {
+    labels: Record<string, unknown>;
+    value: number;
+    metricName?: string;
+  }[]) {
     if (labels["db_system"] !== system) continue;
     if (metricName === "trellis_db_query_duration_seconds_count") counts[String(labels["operation"])] = value;
     if (metricName === "trellis_db_query_duration_seconds_sum") sum += value;
@@ -134,14 +138,24 @@ describe("instrumentExecutor", () => {
     });
     const spans = exporter.getFinishedSpans().filter((s) => s !== parent);
     assert.deepEqual(
-      spans.map((s) => ({ name: s.name, kind: s.kind, parent: s.parentSpanContext?.spanId, trace: s.spanContext().traceId, attributes: s.attributes })),
+      spans.map((s) => ({
+        name: s.name,
+        kind: s.kind,
+        parent: s.parentSpanContext?.spanId,
+        trace: s.spanContext().traceId,
+        attributes: s.attributes,
+      })),
       [
         {
           name: "INSERT",
           kind: SpanKind.CLIENT,
           parent: parent.spanContext().spanId,
           trace: parent.spanContext().traceId,
-          attributes: { "db.system": "pglite", "db.operation.name": "INSERT", "db.query.text": "INSERT INTO t (n, secret) VALUES ($1, $2)" },
+          attributes: {
+            "db.system": "pglite",
+            "db.operation.name": "INSERT",
+            "db.query.text": "INSERT INTO t (n, secret) VALUES ($1, $2)",
+          },
         },
         {
           name: "SELECT",
@@ -165,7 +179,10 @@ describe("instrumentExecutor", () => {
       }),
     );
     const spans = exporter.getFinishedSpans().filter((s) => s !== parent);
-    assert.deepEqual(spans.map((s) => s.name), ["BEGIN", "SELECT", "INSERT", "COMMIT"]);
+    assert.deepEqual(
+      spans.map((s) => s.name),
+      ["BEGIN", "SELECT", "INSERT", "COMMIT"],
+    );
     assert.ok(spans.every((s) => s.parentSpanContext?.spanId === parent.spanContext().spanId));
   });
 
@@ -177,7 +194,10 @@ describe("instrumentExecutor", () => {
       }),
     );
     const spans = exporter.getFinishedSpans().filter((s) => s !== parent);
-    assert.deepEqual(spans.map((s) => s.name), ["BEGIN", "SELECT", "ROLLBACK"]);
+    assert.deepEqual(
+      spans.map((s) => s.name),
+      ["BEGIN", "SELECT", "ROLLBACK"],
+    );
     const failed = spans[1]!;
     assert.equal(failed.status.code, SpanStatusCode.ERROR);
     assert.match(failed.status.message ?? "", /no_such_table/);
@@ -229,8 +249,18 @@ describe("pgInfo", () => {
       serverPort: 6432,
       database: "users",
     });
-    assert.deepEqual(pgInfo("postgresql://app@[::1]/chat"), { system: "postgresql", serverAddress: "::1", serverPort: 5432, database: "chat" });
-    assert.deepEqual(pgInfo("postgresql:///chat?host=/var/run/postgresql"), { system: "postgresql", serverAddress: "/var/run/postgresql", serverPort: 5432, database: "chat" });
+    assert.deepEqual(pgInfo("postgresql://app@[::1]/chat"), {
+      system: "postgresql",
+      serverAddress: "::1",
+      serverPort: 5432,
+      database: "chat",
+    });
+    assert.deepEqual(pgInfo("postgresql:///chat?host=/var/run/postgresql"), {
+      system: "postgresql",
+      serverAddress: "/var/run/postgresql",
+      serverPort: 5432,
+      database: "chat",
+    });
     assert.deepEqual(pgInfo("not a url"), { system: "postgresql" });
   });
 });

@@ -71,7 +71,10 @@ export function instrumentExecutor(executor: SqlExecutor, options: InstrumentExe
     if (requireParent && trace.getSpan(parent)?.isRecording() !== true) return undefined;
     return active.startSpan(
       statement.name,
-      { kind: SpanKind.CLIENT, attributes: { ...baseAttributes, "db.operation.name": statement.name, "db.query.text": queryText(sql, maxText) } },
+      {
+        kind: SpanKind.CLIENT,
+        attributes: { ...baseAttributes, "db.operation.name": statement.name, "db.query.text": queryText(sql, maxText) },
+      },
       parent,
     );
   };
@@ -134,7 +137,9 @@ export function instrumentExecutor(executor: SqlExecutor, options: InstrumentExe
   });
 
   const untrack =
-    metrics === undefined || executor.poolStats === undefined ? undefined : metrics.trackPool({ system, stats: () => executor.poolStats!() });
+    metrics === undefined || executor.poolStats === undefined
+      ? undefined
+      : metrics.trackPool({ system, stats: () => executor.poolStats!() });
 
   return {
     ...wrap(executor),

@@ -22,7 +22,13 @@ describe("lean histogram", () => {
         return registry;
       };
       const reference = make();
-      const histogram = new Histogram({ name: "q_seconds", help: "h", labelNames: ["db_system", "operation"], buckets: BUCKETS, registers: [reference] });
+      const histogram = new Histogram({
+        name: "q_seconds",
+        help: "h",
+        labelNames: ["db_system", "operation"],
+        buckets: BUCKETS,
+        registers: [reference],
+      });
       const lean = make();
       const leanHistogram = createLeanHistogram({ name: "q_seconds", help: "h", buckets: BUCKETS, registry: lean });
       for (const [labels, value] of OBSERVED) {

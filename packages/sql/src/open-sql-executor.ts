@@ -35,7 +35,10 @@ export interface SqlDatabaseConfig {
 export async function openSqlExecutor(config: SqlDatabaseConfig): Promise<SqlExecutor> {
   const opened = config.databaseUrl
     ? createPgExecutor({ connectionString: config.databaseUrl, applicationName: config.applicationName ?? `trellis-${config.namespace}` })
-    : await openPgliteExecutor(config.pgliteDataDir, config.pgliteSliceMs === undefined ? {} : { slicing: { sliceMs: config.pgliteSliceMs } });
+    : await openPgliteExecutor(
+        config.pgliteDataDir,
+        config.pgliteSliceMs === undefined ? {} : { slicing: { sliceMs: config.pgliteSliceMs } },
+      );
   const executor = config.telemetry === undefined ? opened : instrumentExecutor(opened, config.telemetry);
   try {
     await migrate(executor, { dir: config.migrationsDir, namespace: config.namespace });

@@ -23,7 +23,10 @@ describe("PGlite executor", () => {
       await executor.query("INSERT INTO t (n) VALUES ($1)", [i]);
       completed += 1;
     }
-    assert.ok(completedWhenTimerFired !== undefined && completedWhenTimerFired < statements, `the timer fired after ${completedWhenTimerFired} of ${statements}`);
+    assert.ok(
+      completedWhenTimerFired !== undefined && completedWhenTimerFired < statements,
+      `the timer fired after ${completedWhenTimerFired} of ${statements}`,
+    );
   });
 
   it("serves a caller that arrives meanwhile before the busy caller's next statement", async () => {

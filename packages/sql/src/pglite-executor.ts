@@ -83,11 +83,7 @@ function wrapTransaction(tx: Transaction): SqlRunner {
   };
 }
 
-async function runQuery<R extends SqlRow>(
-  target: PGlite | Transaction,
-  sql: string,
-  params: readonly unknown[] | undefined,
-): Promise<R[]> {
+async function runQuery<R extends SqlRow>(target: PGlite | Transaction, sql: string, params: readonly unknown[] | undefined): Promise<R[]> {
   const result = await target.query<R>(sql, params ? [...params] : undefined);
   return result.rows;
 }

@@ -13,7 +13,9 @@ export type MetricsRegistry = Registry<PrometheusContentType> | Registry<OpenMet
  * default buckets start at 5 ms, where most statements would all fall into
  * the first).
  */
-export const QUERY_SECONDS_BUCKETS: readonly number[] = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+export const QUERY_SECONDS_BUCKETS: readonly number[] = [
+  0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+];
 
 /** One executor's connections, as the pool gauges read them. */
 export interface PoolSource {
@@ -70,7 +72,11 @@ export function createSqlMetrics(registry: MetricsRegistry, options: SqlMetricsO
       },
     });
   };
-  poolGauge("trellis_db_pool_in_use", "Database connections running a statement or held by a transaction (PGlite, one connection: 1 while a statement runs).", (s) => s.inUse);
+  poolGauge(
+    "trellis_db_pool_in_use",
+    "Database connections running a statement or held by a transaction (PGlite, one connection: 1 while a statement runs).",
+    (s) => s.inUse,
+  );
   poolGauge("trellis_db_pool_size", "The most database connections the pool may open (pg's max; PGlite: 1).", (s) => s.size);
   poolGauge("trellis_db_pool_waiting", "Database statements and transactions waiting for a connection.", (s) => s.waiting);
   return {

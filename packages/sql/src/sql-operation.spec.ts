@@ -20,8 +20,16 @@ describe("classifyStatement", () => {
     ["", "other", "other"],
     ["$1", "other", "other"],
     // Data-modifying CTEs: the first verb that writes, as the user repository writes.
-    ["WITH clock AS (SELECT clock_timestamp() AS ts), u AS (INSERT INTO users SELECT 1 FROM clock RETURNING *) SELECT u.* FROM u", "insert", "INSERT"],
-    ["WITH u AS (UPDATE users SET update_time = now() RETURNING *), c AS (INSERT INTO user_changes SELECT 'updated' FROM u) SELECT 1", "update", "UPDATE"],
+    [
+      "WITH clock AS (SELECT clock_timestamp() AS ts), u AS (INSERT INTO users SELECT 1 FROM clock RETURNING *) SELECT u.* FROM u",
+      "insert",
+      "INSERT",
+    ],
+    [
+      "WITH u AS (UPDATE users SET update_time = now() RETURNING *), c AS (INSERT INTO user_changes SELECT 'updated' FROM u) SELECT 1",
+      "update",
+      "UPDATE",
+    ],
     ["WITH d AS (DELETE FROM users WHERE id = $1 RETURNING *) SELECT d.* FROM d", "delete", "DELETE"],
     ["WITH head AS (SELECT coalesce(max(seq), 0) AS snapshot_seq FROM user_changes) SELECT * FROM head", "select", "SELECT"],
     // Words in literals, quoted names and comments are not verbs.

@@ -54,7 +54,8 @@ describe("chat handlers: their defaults", () => {
     const handlers = defaultHandlers(repository);
     const context = createTestCallContext({ method: ChatService.method.chat });
     const joins = (async function* () {
-      for (let room = 0; room < 21; room += 1) yield create(ChatRequestSchema, { action: { case: "join", value: { room: `room-${room}`, userId: SENDER.id } } });
+      for (let room = 0; room < 21; room += 1)
+        yield create(ChatRequestSchema, { action: { case: "join", value: { room: `room-${room}`, userId: SENDER.id } } });
       await new Promise(() => undefined); // the client keeps its side open
     })();
     const joined: string[] = [];
@@ -68,7 +69,10 @@ describe("chat handlers: their defaults", () => {
     context.abort();
     assert.equal(error.code, Code.RESOURCE_EXHAUSTED);
     assert.equal(error.message, "a stream may be in at most 20 rooms");
-    assert.deepEqual(joined, Array.from({ length: 20 }, (_, room) => `room-${room}`));
+    assert.deepEqual(
+      joined,
+      Array.from({ length: 20 }, (_, room) => `room-${room}`),
+    );
   });
 
   it("pages History by 50 when the request says 0, and by at most 500", async () => {
@@ -80,7 +84,10 @@ describe("chat handlers: their defaults", () => {
     assert.equal(byDefault.messages?.length, 50);
     const capped = await handlers.history(create(HistoryRequestSchema, { room: "h", pageSize: 5000 }), context);
     assert.equal(capped.messages?.length, 500);
-    const rest = await handlers.history(create(HistoryRequestSchema, { room: "h", pageSize: 5000, pageToken: capped.nextPageToken }), context);
+    const rest = await handlers.history(
+      create(HistoryRequestSchema, { room: "h", pageSize: 5000, pageToken: capped.nextPageToken }),
+      context,
+    );
     assert.equal(rest.messages?.length, 1);
     assert.equal(rest.nextPageToken, "");
   });

@@ -95,7 +95,10 @@ export function createChatHandlers(deps: ChatHandlerDeps): ServiceImpl<typeof Ch
             }
             if (joined.has(room)) return;
             if (joined.size >= maxRooms) throw new RpcError(Code.RESOURCE_EXHAUSTED, `a stream may be in at most ${maxRooms} rooms`);
-            joined.set(room, hub.subscribe(room, (event) => queue.push(event)));
+            joined.set(
+              room,
+              hub.subscribe(room, (event) => queue.push(event)),
+            );
             await repository.announcePresence({ room, userId: sender.id, displayName: sender.displayName, kind: "joined" });
             return;
           }
@@ -104,7 +107,12 @@ export function createChatHandlers(deps: ChatHandlerDeps): ServiceImpl<typeof Ch
             if (unsubscribe === undefined || sender === undefined) return;
             unsubscribe();
             joined.delete(action.value.room);
-            await repository.announcePresence({ room: action.value.room, userId: sender.id, displayName: sender.displayName, kind: "left" });
+            await repository.announcePresence({
+              room: action.value.room,
+              userId: sender.id,
+              displayName: sender.displayName,
+              kind: "left",
+            });
             return;
           }
           case "post": {
@@ -137,7 +145,9 @@ export function createChatHandlers(deps: ChatHandlerDeps): ServiceImpl<typeof Ch
         if (sender !== undefined) {
           const left = sender;
           await Promise.allSettled(
-            [...joined.keys()].map((room) => repository.announcePresence({ room, userId: left.id, displayName: left.displayName, kind: "left" })),
+            [...joined.keys()].map((room) =>
+              repository.announcePresence({ room, userId: left.id, displayName: left.displayName, kind: "left" }),
+            ),
           );
         }
         joined.clear();

@@ -46,7 +46,10 @@ describe("chat → user: deadlines and cancellation propagate", () => {
     // The production client chain: deadline inheritance, breaker, retries.
     users = createClient(UserService, userServer.address);
     chatServer = await startTestServer((s) =>
-      s.addService(ChatService, createChatHandlers({ repository, hub, users: createUserDirectory(users, { timeoutMs: LOOKUP_TIMEOUT_MS }) })),
+      s.addService(
+        ChatService,
+        createChatHandlers({ repository, hub, users: createUserDirectory(users, { timeoutMs: LOOKUP_TIMEOUT_MS }) }),
+      ),
     );
     chat = chatServer.client(ChatService);
     // Open both connections (test → chat, chat → user) first: a deadline must not be spent on
@@ -79,7 +82,9 @@ describe("chat → user: deadlines and cancellation propagate", () => {
     fake.delayMs = 10_000;
     try {
       const before = fake.calls.length;
-      const error = await chat.send({ room: "budget", senderId: id, text: "slow" }, { timeoutMs: CHAT_DEADLINE_MS }).catch((e: unknown) => e);
+      const error = await chat
+        .send({ room: "budget", senderId: id, text: "slow" }, { timeoutMs: CHAT_DEADLINE_MS })
+        .catch((e: unknown) => e);
       assert.ok(error instanceof RpcError && error.code === Code.DEADLINE_EXCEEDED, `chat call ended with ${String(error)}`);
       const call = fake.calls[before];
       assert.ok(call !== undefined, "the user service was called before the deadline passed");

@@ -34,8 +34,7 @@ export interface PresenceChange {
 
 /** Something every instance's subscribers of a room must see. */
 export type RoomEvent =
-  | { readonly type: "message"; readonly message: StoredMessage }
-  | { readonly type: "presence"; readonly presence: PresenceChange };
+  { readonly type: "message"; readonly message: StoredMessage } | { readonly type: "presence"; readonly presence: PresenceChange };
 
 /** Storage of messages, and fan-out of room events to every instance sharing the database. */
 export interface ChatRepository {

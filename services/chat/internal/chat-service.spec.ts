@@ -16,7 +16,11 @@ import { create, toBinary, type MessageInitShape } from "@bufbuild/protobuf";
 import { SubscribeRequestSchema, type ChatRequestSchema } from "@trellis/api/trellis/chat/v1/chat_pb.js";
 
 /** A request stream the test pushes into. */
-function outbox(): { push(r: MessageInitShape<typeof ChatRequestSchema>): void; end(): void; stream: AsyncIterable<MessageInitShape<typeof ChatRequestSchema>> } {
+function outbox(): {
+  push(r: MessageInitShape<typeof ChatRequestSchema>): void;
+  end(): void;
+  stream: AsyncIterable<MessageInitShape<typeof ChatRequestSchema>>;
+} {
   const items: MessageInitShape<typeof ChatRequestSchema>[] = [];
   let done = false;
   let wake: (() => void) | undefined;
@@ -50,7 +54,8 @@ function outbox(): { push(r: MessageInitShape<typeof ChatRequestSchema>): void; 
 function readRoom(chat: Client<typeof ChatService>, room: string, signal: AbortSignal): { readonly texts: string[] } {
   const texts: string[] = [];
   void (async () => {
-    for await (const { event } of chat.subscribe({ room }, { signal })) if (event?.kind.case === "message") texts.push(event.kind.value.text);
+    for await (const { event } of chat.subscribe({ room }, { signal }))
+      if (event?.kind.case === "message") texts.push(event.kind.value.text);
   })().catch(() => undefined); // ended by the abort
   return { texts };
 }
@@ -96,7 +101,9 @@ describe("ChatService over gRPC (embedded database, a stand-in user service)", (
     const hub = createRoomHub(chatRepository);
     const userClient = createClient(UserService, userServer.address);
     const directory = createUserDirectory(userClient, { ttlMs: 60_000 });
-    chatServer = await startTestServer((s) => s.addService(ChatService, createChatHandlers({ repository: chatRepository, hub, users: directory, maxQueuedEvents: 50 })));
+    chatServer = await startTestServer((s) =>
+      s.addService(ChatService, createChatHandlers({ repository: chatRepository, hub, users: directory, maxQueuedEvents: 50 })),
+    );
     chat = chatServer.client(ChatService);
     closeAll = async () => {
       await chatServer.close();
@@ -113,9 +120,15 @@ describe("ChatService over gRPC (embedded database, a stand-in user service)", (
     assert.equal(first.message?.senderName, "Alice");
     await chat.send({ room: "general", senderId: bob, text: "hi alice" });
     const page = await chat.history({ room: "general", pageSize: 1 });
-    assert.deepEqual(page.messages.map((m) => m.text), ["hi alice"]);
+    assert.deepEqual(
+      page.messages.map((m) => m.text),
+      ["hi alice"],
+    );
     const next = await chat.history({ room: "general", pageSize: 1, pageToken: page.nextPageToken });
-    assert.deepEqual(next.messages.map((m) => m.text), ["hello"]);
+    assert.deepEqual(
+      next.messages.map((m) => m.text),
+      ["hello"],
+    );
     const elsewhere = await rpcFailure(chat.history({ room: "random", pageSize: 1, pageToken: page.nextPageToken }));
     assert.equal(elsewhere.code, Code.INVALID_ARGUMENT);
     assert.equal(elsewhere.message, "page_token belongs to another room");
@@ -134,9 +147,11 @@ describe("ChatService over gRPC (embedded database, a stand-in user service)", (
     assert.equal((await rpcFailure(chat.send({ room: "general", senderId: alice, text: "x".repeat(2001) }))).code, Code.INVALID_ARGUMENT);
     assert.equal((await rpcFailure(chat.history({ room: "general", pageToken: "garbage" }))).code, Code.INVALID_ARGUMENT);
     assert.equal((await rpcFailure(chat.history({ room: "general", pageSize: -5 }))).code, Code.INVALID_ARGUMENT);
-    const subscribe = await rpcFailure((async () => {
-      for await (const _ of chat.subscribe({ room: "Bad Room!" })) void _;
-    })());
+    const subscribe = await rpcFailure(
+      (async () => {
+        for await (const _ of chat.subscribe({ room: "Bad Room!" })) void _;
+      })(),
+    );
     assert.equal(subscribe.code, Code.INVALID_ARGUMENT);
   });
 
@@ -150,7 +165,10 @@ describe("ChatService over gRPC (embedded database, a stand-in user service)", (
       await chat.send({ room: "other", senderId: alice, text: "not for news" });
       await chat.send({ room: "news", senderId: bob, text: "read all about it" });
       await waitFor(() => news.texts.length >= probes + 2, "both news messages arrived");
-      assert.deepEqual(news.texts.slice(probes).filter((t) => t !== "probe"), ["extra!", "read all about it"]);
+      assert.deepEqual(
+        news.texts.slice(probes).filter((t) => t !== "probe"),
+        ["extra!", "read all about it"],
+      );
     } finally {
       controller.abort();
     }
@@ -251,7 +269,10 @@ describe("ChatService over gRPC (embedded database, a stand-in user service)", (
       stalled.resume();
       await waitFor(() => stalledEnd !== undefined, "the stalled subscription ended");
       const ended = stalledEnd?.error;
-      assert.ok(ended instanceof Error && "code" in ended && ended.code === Code.RESOURCE_EXHAUSTED, `the stalled client saw ${String(ended)}`);
+      assert.ok(
+        ended instanceof Error && "code" in ended && ended.code === Code.RESOURCE_EXHAUSTED,
+        `the stalled client saw ${String(ended)}`,
+      );
       assert.match(ended.message, /more than 50 events are waiting/);
       assert.ok(afterwards < total, `it got ${afterwards} of the ${total} messages, not all`);
       await waitFor(

@@ -22,7 +22,10 @@ describe("event queue", () => {
   it("fails with RESOURCE_EXHAUSTED instead of growing past its bound, dropping what it held", async () => {
     const queue = createEventQueue<number>(3);
     for (let i = 0; i < 10; i += 1) queue.push(i);
-    await assert.rejects(collect(queue.drain(new AbortController().signal)), (e: unknown) => e instanceof RpcError && e.code === Code.RESOURCE_EXHAUSTED);
+    await assert.rejects(
+      collect(queue.drain(new AbortController().signal)),
+      (e: unknown) => e instanceof RpcError && e.code === Code.RESOURCE_EXHAUSTED,
+    );
   });
 
   it("delivers queued items before a failure", async () => {

@@ -48,7 +48,10 @@ describe("ChatService retry eligibility (chat.proto's idempotency levels, the cl
   });
 
   it("retries History after UNAVAILABLE", async () => {
-    assert.deepEqual((await chat.history({ room: "r" })).messages.map((m) => m.text), ["kept"]);
+    assert.deepEqual(
+      (await chat.history({ room: "r" })).messages.map((m) => m.text),
+      ["kept"],
+    );
     assert.equal(fake.attempts.get("history"), 2);
   });
 

@@ -24,7 +24,10 @@ describe("chat text fields: a NUL character (which PostgreSQL text cannot hold) 
       it(`${method.name}: ${field.path}`, () => {
         const parse = PARSED_BEFORE_SQL[key];
         if (parse !== undefined) {
-          assert.throws(() => parse(NUL), (e: unknown) => e instanceof RpcError && e.code === Code.INVALID_ARGUMENT);
+          assert.throws(
+            () => parse(NUL),
+            (e: unknown) => e instanceof RpcError && e.code === Code.INVALID_ARGUMENT,
+          );
           return;
         }
         const violations = validate(field.with(NUL)).filter((v) => v.field === field.path);

@@ -61,7 +61,9 @@ export function createUserDirectory(users: Pick<Client<typeof UserService>, "get
       } catch (error) {
         if (error instanceof RpcError && error.code === Code.NOT_FOUND) {
           throw new RpcError(Code.FAILED_PRECONDITION, `user ${userId} does not exist`, {
-            details: [preconditionFailure([{ type: "USER", subject: `users/${userId}`, description: "the sender must be an existing user" }])],
+            details: [
+              preconditionFailure([{ type: "USER", subject: `users/${userId}`, description: "the sender must be an existing user" }]),
+            ],
           });
         }
         if (error instanceof RpcError && isOutage(error.code)) {

@@ -54,7 +54,10 @@ if (databaseUrl === undefined || databaseUrl === "") {
       const env = { DATABASE_URL: databaseUrl };
       user = await startServiceProcess(USER_MAIN, { env });
       const chatEnv = { ...env, TRELLIS_STATIC_SERVICES: `user=${user.address}` };
-      [chatA, chatB] = await Promise.all([startServiceProcess(CHAT_MAIN, { env: chatEnv }), startServiceProcess(CHAT_MAIN, { env: chatEnv })]);
+      [chatA, chatB] = await Promise.all([
+        startServiceProcess(CHAT_MAIN, { env: chatEnv }),
+        startServiceProcess(CHAT_MAIN, { env: chatEnv }),
+      ]);
       for (const chat of [chatA, chatB]) {
         const listening = chat.logs.find((l) => typeof l["server.port"] === "number");
         assert.equal(listening?.["db.system"], "postgresql", "chat runs on PostgreSQL");
@@ -97,7 +100,10 @@ if (databaseUrl === undefined || databaseUrl === "") {
       await waitFor(() => texts(onA.events).includes("hello from B"), "A's subscriber got B's message");
       const delivered = onA.events.find((e) => e.kind.case === "message" && e.kind.value.text === "hello from B");
       assert.equal(delivered?.kind.case === "message" ? delivered.kind.value.id : undefined, message?.id, "the same stored message");
-      for (const [name, instance] of [["A", a], ["B", b]] as const) {
+      for (const [name, instance] of [
+        ["A", a],
+        ["B", b],
+      ] as const) {
         const page = await instance.history({ room, pageSize: 1 });
         assert.equal(page.messages[0]?.id, message?.id, `History on ${name} returns it, newest first`);
         assert.equal(page.messages[0]?.text, "hello from B");
@@ -127,7 +133,13 @@ if (databaseUrl === undefined || databaseUrl === "") {
         await waitFor(() => texts(onA.events).includes("two"), "A's subscriber got the session's posts");
         const afterProbes = onA.events.filter((e) => !(e.kind.case === "message" && e.kind.value.text === "probe"));
         assert.deepEqual(
-          afterProbes.map((e) => (e.kind.case === "message" ? e.kind.value.text : e.kind.case === "presence" ? `${e.kind.value.displayName} ${PresenceEvent_Kind[e.kind.value.kind]}` : "?")),
+          afterProbes.map((e) =>
+            e.kind.case === "message"
+              ? e.kind.value.text
+              : e.kind.case === "presence"
+                ? `${e.kind.value.displayName} ${PresenceEvent_Kind[e.kind.value.kind]}`
+                : "?",
+          ),
           ["Cross JOINED", "one", "two"],
         );
         await waitFor(() => texts(sessionEvents).includes("two"), "the session on B sees its own posts too");
@@ -135,7 +147,10 @@ if (databaseUrl === undefined || databaseUrl === "") {
         session.abort();
         await sessionDone;
       }
-      assert.deepEqual((await a.history({ room, pageSize: 2 })).messages.map((m) => m.text), ["two", "one"]);
+      assert.deepEqual(
+        (await a.history({ room, pageSize: 2 })).messages.map((m) => m.text),
+        ["two", "one"],
+      );
     });
 
     it("keeps a session's post and its leaving in order, on the other instance and its own", async () => {
@@ -153,10 +168,19 @@ if (databaseUrl === undefined || databaseUrl === "") {
           yield { action: { case: "leave" as const, value: { room } } };
         })();
         for await (const _ of b.chat(outgoing)) void _; // ends once the requests did
-        for (const [name, subscription] of [["A", onA], ["B", onB]] as const) {
+        for (const [name, subscription] of [
+          ["A", onA],
+          ["B", onB],
+        ] as const) {
           const seen = () =>
             subscription.events.flatMap((e) =>
-              e.kind.case === "message" ? (e.kind.value.text === "probe" ? [] : [e.kind.value.text]) : e.kind.case === "presence" ? [PresenceEvent_Kind[e.kind.value.kind]] : [],
+              e.kind.case === "message"
+                ? e.kind.value.text === "probe"
+                  ? []
+                  : [e.kind.value.text]
+                : e.kind.case === "presence"
+                  ? [PresenceEvent_Kind[e.kind.value.kind]]
+                  : [],
             );
           await waitFor(() => seen().length >= 3, `the subscriber on ${name} got the session's three events`);
           assert.deepEqual(seen(), ["JOINED", "bye", "LEFT"], `round ${round}, on ${name}`);

@@ -53,11 +53,20 @@ describe("chat process: hostile input is refused as the client's fault, never IN
 
     it("still pages with the tokens it issues, up to the largest sequence", async () => {
       const first = await chats.history({ room: "general", pageSize: 1 });
-      assert.deepEqual(first.messages.map((m) => m.text), ["second"]);
+      assert.deepEqual(
+        first.messages.map((m) => m.text),
+        ["second"],
+      );
       const second = await chats.history({ room: "general", pageSize: 1, pageToken: first.nextPageToken });
-      assert.deepEqual(second.messages.map((m) => m.text), ["first"]);
+      assert.deepEqual(
+        second.messages.map((m) => m.text),
+        ["first"],
+      );
       const top = await chats.history({ room: "general", pageToken: forgedHistoryToken({ s: "9223372036854775807" }) });
-      assert.deepEqual(top.messages.map((m) => m.text), ["second", "first"]);
+      assert.deepEqual(
+        top.messages.map((m) => m.text),
+        ["second", "first"],
+      );
     });
   });
 
@@ -68,7 +77,10 @@ describe("chat process: hostile input is refused as the client's fault, never IN
       const before = await texts();
       const error = await rpcFailure(chats.send({ room: "general", senderId, text: "nul\u0000text" }));
       assert.equal(error.code, Code.INVALID_ARGUMENT, error.message);
-      assert.deepEqual(error.findDetail(BadRequestSchema)?.fieldViolations.map((v) => v.field), ["text"]);
+      assert.deepEqual(
+        error.findDetail(BadRequestSchema)?.fieldViolations.map((v) => v.field),
+        ["text"],
+      );
       assert.deepEqual(await texts(), before);
     });
 
@@ -84,7 +96,10 @@ describe("chat process: hostile input is refused as the client's fault, never IN
         })(),
       );
       assert.equal(error.code, Code.INVALID_ARGUMENT, error.message);
-      assert.deepEqual(error.findDetail(BadRequestSchema)?.fieldViolations.map((v) => v.field), ["post.text"]);
+      assert.deepEqual(
+        error.findDetail(BadRequestSchema)?.fieldViolations.map((v) => v.field),
+        ["post.text"],
+      );
       assert.deepEqual(await texts(), before);
       assert.ok((await chats.send({ room: "general", senderId, text: "still serving" })).message, "still serving");
     });

@@ -49,7 +49,10 @@ describe("a running user and chat expose the kit's own metrics at /metrics", () 
       assert.ok(ada);
       for (let i = 0; i < 3; i++) await rooms.send({ room: "metrics", senderId: ada.id, text: `hello ${i}` });
       // An unknown sender: user answers NOT_FOUND, which is no failure of user's.
-      assert.equal((await rpcFailure(rooms.send({ room: "metrics", senderId: randomUUID(), text: "who?" }))).code, Code.FAILED_PRECONDITION);
+      assert.equal(
+        (await rpcFailure(rooms.send({ room: "metrics", senderId: randomUUID(), text: "who?" }))).code,
+        Code.FAILED_PRECONDITION,
+      );
 
       const c = await scrape(chat);
       const target = 'target="static:///user"';
@@ -57,11 +60,22 @@ describe("a running user and chat expose the kit's own metrics at /metrics", () 
       assert.ok(attempts >= 2, `chat looked both senders up (${attempts} attempts)`);
       assert.equal(sum(c, "trellis_retry_retries_total", target), 0);
       assert.equal(sum(c, "trellis_retry_budget_exhausted_total", target), 0);
-      assert.equal(sum(c, "trellis_balancer_picks_total", target, `endpoint="${user.address}"`), attempts, "every attempt went to the one user instance");
-      assert.equal(sum(c, "grpc_client_started_total", 'grpc_service="trellis.user.v1.UserService"'), attempts, "no retries: one attempt per call");
+      assert.equal(
+        sum(c, "trellis_balancer_picks_total", target, `endpoint="${user.address}"`),
+        attempts,
+        "every attempt went to the one user instance",
+      );
+      assert.equal(
+        sum(c, "grpc_client_started_total", 'grpc_service="trellis.user.v1.UserService"'),
+        attempts,
+        "no retries: one attempt per call",
+      );
       assert.equal(sum(c, "trellis_breaker_state", target), 0, "every breaker closed");
       assert.equal(sum(c, "trellis_breaker_rejections_total", target), 0);
-      assert.ok([...c.keys()].some((key) => key.startsWith("trellis_breaker_state{") && key.includes(target)), "a breaker series per method called");
+      assert.ok(
+        [...c.keys()].some((key) => key.startsWith("trellis_breaker_state{") && key.includes(target)),
+        "a breaker series per method called",
+      );
       assert.equal(sum(c, "trellis_registry_instances", 'service="user"'), 1);
       assert.ok(sum(c, "trellis_db_query_duration_seconds_count", 'db_system="pglite"', 'operation="insert"') >= 3, "the three messages");
       assert.equal(sum(c, "trellis_db_pool_size", 'db_system="pglite"'), 1);

@@ -16,7 +16,10 @@ describe("chat process: configuration refused at start", () => {
   // Side by side: each process only loads its modules and checks its environment.
   let exits: Map<string, ServiceExit>;
   before(async () => {
-    const runs = [...cases.map(([name, value]) => [name, { [name]: value }] as const), ["unreachable", { DATABASE_URL: "postgres://nobody:x@127.0.0.1:1/none" }] as const];
+    const runs = [
+      ...cases.map(([name, value]) => [name, { [name]: value }] as const),
+      ["unreachable", { DATABASE_URL: "postgres://nobody:x@127.0.0.1:1/none" }] as const,
+    ];
     exits = new Map(await Promise.all(runs.map(async ([key, env]) => [key, await runServiceToExit(CHAT_MAIN, { env })] as const)));
   });
 
@@ -62,7 +65,10 @@ describe("chat process: serving with its defaults", () => {
     const listening = chat!.logs.find((l) => typeof l["server.port"] === "number");
     assert.equal(listening?.["user_service.target"], "static:///user");
     assert.equal(listening?.["db.system"], "pglite");
-    assert.match(String(listening?.["message"]), /^chat service listening on .+ \(gRPC\), admin on http:\/\/.+; calls user at static:\/\/\/user$/);
+    assert.match(
+      String(listening?.["message"]),
+      /^chat service listening on .+ \(gRPC\), admin on http:\/\/.+; calls user at static:\/\/\/user$/,
+    );
   });
 
   it("pages History by 50 when the request says 0 and by at most 500", async () => {
@@ -73,13 +79,19 @@ describe("chat process: serving with its defaults", () => {
     const capped = await chats.history({ room: "paged", pageSize: 5000 });
     assert.equal(capped.messages.length, 500);
     const rest = await chats.history({ room: "paged", pageSize: 5000, pageToken: capped.nextPageToken });
-    assert.deepEqual(rest.messages.map((m) => m.text), ["message 0"]);
+    assert.deepEqual(
+      rest.messages.map((m) => m.text),
+      ["message 0"],
+    );
     assert.equal(rest.nextPageToken, "");
   });
 
   it("on SIGTERM drains, closes what it owns and exits 0", async () => {
     await chat!.stop();
     assert.equal(await chat!.exited, 0);
-    assert.ok(chat!.logs.some((l) => l["event.action"] === "shutdown-complete"), "it logged the end of its shutdown");
+    assert.ok(
+      chat!.logs.some((l) => l["event.action"] === "shutdown-complete"),
+      "it logged the end of its shutdown",
+    );
   });
 });

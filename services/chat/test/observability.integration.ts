@@ -51,9 +51,12 @@ async function getJson(url: string, init?: RequestInit): Promise<{ readonly stat
 }
 
 /** An instant query; the error Prometheus gives for a bad expression, as a string. */
-async function query(promql: string): Promise<{ readonly error?: string; readonly result: { metric: Record<string, string>; value: [number, string] }[] }> {
+async function query(
+  promql: string,
+): Promise<{ readonly error?: string; readonly result: { metric: Record<string, string>; value: [number, string] }[] }> {
   const { status, json } = await getJson(`${env("TEST_PROMETHEUS_URL")}/api/v1/query?query=${encodeURIComponent(promql)}`);
-  if (status !== 200 || json.status !== "success") return { error: `${status} ${json.errorType ?? ""} ${json.error ?? JSON.stringify(json)}`, result: [] };
+  if (status !== 200 || json.status !== "success")
+    return { error: `${status} ${json.errorType ?? ""} ${json.error ?? JSON.stringify(json)}`, result: [] };
   return { result: json.data.result };
 }
 
@@ -99,9 +102,19 @@ describe("the observability pipeline: Prometheus, Jaeger and Elasticsearch see e
   const instance = (service: ServiceProcess): string => `127.0.0.1:${service.adminPort}`;
 
   before(async () => {
-    const telemetry = { OTEL_EXPORTER_OTLP_ENDPOINT: env("TEST_COLLECTOR_OTLP_ENDPOINT"), OTEL_TRACES_SAMPLER: "parentbased_always_on", LOG_FORMAT: "json" };
-    user = await startServiceProcess(USER_MAIN, { env: { ...telemetry, OTEL_SERVICE_NAME: `user-${run}` }, startTimeoutMs: START_TIMEOUT_MS });
-    chat = await startServiceProcess(CHAT_MAIN, { env: { ...telemetry, OTEL_SERVICE_NAME: `chat-${run}`, TRELLIS_STATIC_SERVICES: `user=${user.address}` }, startTimeoutMs: START_TIMEOUT_MS });
+    const telemetry = {
+      OTEL_EXPORTER_OTLP_ENDPOINT: env("TEST_COLLECTOR_OTLP_ENDPOINT"),
+      OTEL_TRACES_SAMPLER: "parentbased_always_on",
+      LOG_FORMAT: "json",
+    };
+    user = await startServiceProcess(USER_MAIN, {
+      env: { ...telemetry, OTEL_SERVICE_NAME: `user-${run}` },
+      startTimeoutMs: START_TIMEOUT_MS,
+    });
+    chat = await startServiceProcess(CHAT_MAIN, {
+      env: { ...telemetry, OTEL_SERVICE_NAME: `chat-${run}`, TRELLIS_STATIC_SERVICES: `user=${user.address}` },
+      startTimeoutMs: START_TIMEOUT_MS,
+    });
     targetsFile = join(env("TEST_PROMETHEUS_TARGETS_DIR"), `observability-${run}.json`);
     await writeFile(
       targetsFile,
@@ -140,9 +153,13 @@ describe("the observability pipeline: Prometheus, Jaeger and Elasticsearch see e
       for (const made of created) await users.getUser({ id: made.id });
       for (let i = 0; i < 2; i++) assert.equal((await rpcFailure(users.getUser({ id: randomUUID() }))).code, Code.NOT_FOUND);
       // A malformed request (a truncated field) and a method the service does not have.
-      const malformed = await rawGrpcCall(user.address, "/trellis.user.v1.UserService/GetUser", { body: [grpcFrame(Buffer.from([0x0a, 0x10, 0x61]))] });
+      const malformed = await rawGrpcCall(user.address, "/trellis.user.v1.UserService/GetUser", {
+        body: [grpcFrame(Buffer.from([0x0a, 0x10, 0x61]))],
+      });
       assert.equal(malformed.grpcStatus, Code.INVALID_ARGUMENT);
-      const unknown = await rawGrpcCall(user.address, `/trellis.user.v1.UserService/NoSuchMethod${run}`, { body: [grpcFrame(Buffer.alloc(0))] });
+      const unknown = await rawGrpcCall(user.address, `/trellis.user.v1.UserService/NoSuchMethod${run}`, {
+        body: [grpcFrame(Buffer.alloc(0))],
+      });
       assert.equal(unknown.grpcStatus, Code.UNIMPLEMENTED);
       // A response stream: the snapshot of the four users and its end marker, then the client goes.
       const watch = new AbortController();
@@ -197,12 +214,17 @@ describe("the observability pipeline: Prometheus, Jaeger and Elasticsearch see e
     });
     // Two scrapes later they still match: nothing is counted twice.
     const scraped = await valueOf(`timestamp(up{${u}})`);
-    await waitFor(async () => (await valueOf(`timestamp(up{${u}})`)) > scraped + 1, "two more scrapes of user", { timeoutMs: 30_000, intervalMs: 250 });
+    await waitFor(async () => (await valueOf(`timestamp(up{${u}})`)) > scraped + 1, "two more scrapes of user", {
+      timeoutMs: 30_000,
+      intervalMs: 250,
+    });
     assert.ok(await matches(), JSON.stringify(seen));
   });
 
   it("runs every dashboard and rule expression: each one parses, and each panel, variable and recording rule returns data", async () => {
-    const { queries } = JSON.parse(await readFile(join(REPO, "deploy/grafana/dashboards/queries.json"), "utf8")) as { queries: QueryEntry[] };
+    const { queries } = JSON.parse(await readFile(join(REPO, "deploy/grafana/dashboards/queries.json"), "utf8")) as {
+      queries: QueryEntry[];
+    };
     assert.ok(queries.length > 100, `queries.json lists ${queries.length} expressions`);
     const wantData = queries.filter((q) => q.source !== "alert" && !EVENT_ONLY.some(([pattern]) => pattern.test(q.promql)));
     // Rates need two scrapes in their window and recorded series a rule evaluation: poll until they are there.
@@ -242,12 +264,19 @@ describe("the observability pipeline: Prometheus, Jaeger and Elasticsearch see e
       const userServer = found.find((s) => s.service === `user-${run}` && s.name === "trellis.user.v1.UserService/GetUser");
       return userServer === undefined ? undefined : found;
     });
-    assert.ok(spans.every((s) => s.traceId === traceId), "every span is in the trace the caller started");
+    assert.ok(
+      spans.every((s) => s.traceId === traceId),
+      "every span is in the trace the caller started",
+    );
     // OTLP JSON spells kinds as numbers (SPAN_KIND_SERVER = 2, SPAN_KIND_CLIENT = 3) or as names.
     const kindOf = (span: Span): string => ({ 2: "SERVER", 3: "CLIENT" })[Number(span.kind)] ?? String(span.kind);
     const one = (service: string, name: string, kind: string): Span & { service: string } => {
       const matching = spans.filter((s) => s.service === service && s.name === name && kindOf(s).includes(kind));
-      assert.equal(matching.length, 1, `one ${kind} span ${name} from ${service}: ${JSON.stringify(spans.map((s) => [s.service, s.name, s.kind]))}`);
+      assert.equal(
+        matching.length,
+        1,
+        `one ${kind} span ${name} from ${service}: ${JSON.stringify(spans.map((s) => [s.service, s.name, s.kind]))}`,
+      );
       return matching[0]!;
     };
     const send = one(`chat-${run}`, "trellis.chat.v1.ChatService/Send", "SERVER");
@@ -261,24 +290,38 @@ describe("the observability pipeline: Prometheus, Jaeger and Elasticsearch see e
   });
 
   it("writes every access line as ECS JSON with its call's trace id, and the collector ships them to Elasticsearch", async () => {
-    const access = (service: ServiceProcess): Readonly<Record<string, unknown>>[] => service.logs.filter((line) => line.message === "call ok" || line.message === "call failed");
-    for (const [name, service] of [["user", user], ["chat", chat]] as const) {
+    const access = (service: ServiceProcess): Readonly<Record<string, unknown>>[] =>
+      service.logs.filter((line) => line.message === "call ok" || line.message === "call failed");
+    for (const [name, service] of [
+      ["user", user],
+      ["chat", chat],
+    ] as const) {
       const lines = access(service);
       assert.ok(lines.length > 0, `${name} wrote access lines`);
       for (const line of lines) {
         for (const field of ["@timestamp", "log.level", "message", "ecs.version", "service.name", "rpc.method", "grpc.code"]) {
           assert.ok(line[field] !== undefined, `${name}: ${field} in ${JSON.stringify(line)}`);
         }
-        assert.match(String(line["trace.id"]), /^[0-9a-f]{32}$/, `${name}: every call is traced here, so every line has a trace id: ${JSON.stringify(line)}`);
+        assert.match(
+          String(line["trace.id"]),
+          /^[0-9a-f]{32}$/,
+          `${name}: every call is traced here, so every line has a trace id: ${JSON.stringify(line)}`,
+        );
       }
     }
     const sendLine = access(chat).find((line) => line["trace.id"] === traceId && line["rpc.method"] === "trellis.chat.v1.ChatService/Send");
     assert.ok(sendLine, "chat's line for the traced Send carries the caller's trace id");
-    assert.ok(access(user).some((line) => line["trace.id"] === traceId && line["rpc.method"] === "trellis.user.v1.UserService/GetUser"), "user's line for the call chat made carries the same trace id");
+    assert.ok(
+      access(user).some((line) => line["trace.id"] === traceId && line["rpc.method"] === "trellis.user.v1.UserService/GetUser"),
+      "user's line for the call chat made carries the same trace id",
+    );
 
     // The processes' stdout, as a container runtime would keep it, in the folder the collector tails.
     const logDir = env("TEST_COLLECTOR_LOG_DIR");
-    for (const [name, service] of [["user", user], ["chat", chat]] as const) {
+    for (const [name, service] of [
+      ["user", user],
+      ["chat", chat],
+    ] as const) {
       await writeFile(join(logDir, `${name}-${run}.log`), service.logs.map((line) => JSON.stringify(line)).join("\n") + "\n");
     }
     const hits = await eventually("the trace's lines in Elasticsearch", async () => {
@@ -289,7 +332,10 @@ describe("the observability pipeline: Prometheus, Jaeger and Elasticsearch see e
       });
       if (status !== 200) return undefined;
       const sources = json.hits.hits.map((hit: Json) => hit._source as Record<string, unknown>);
-      return sources.some((s: Record<string, unknown>) => s["service.name"] === "user") && sources.some((s: Record<string, unknown>) => s["service.name"] === "chat") ? sources : undefined;
+      return sources.some((s: Record<string, unknown>) => s["service.name"] === "user") &&
+        sources.some((s: Record<string, unknown>) => s["service.name"] === "chat")
+        ? sources
+        : undefined;
     });
     const indexedSend = hits.find((s: Record<string, unknown>) => s["rpc.method"] === "trellis.chat.v1.ChatService/Send");
     assert.ok(indexedSend, "chat's line for the traced Send is indexed");

@@ -22,7 +22,9 @@ describe("chat process: a subscriber that never reads", () => {
 
   before(async () => {
     user = await startServiceProcess(USER_MAIN);
-    chat = await startServiceProcess(CHAT_MAIN, { env: { TRELLIS_STATIC_SERVICES: `user=${user.address}`, GRPC_MAX_WRITE_STALL_MS: "1000" } });
+    chat = await startServiceProcess(CHAT_MAIN, {
+      env: { TRELLIS_STATIC_SERVICES: `user=${user.address}`, GRPC_MAX_WRITE_STALL_MS: "1000" },
+    });
     chats = createClient(ChatService, chat.address);
     const users = createClient(UserService, user.address);
     senderId = (await users.createUser({ email: "loud@example.com", displayName: "Loud" })).user!.id;

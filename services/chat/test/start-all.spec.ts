@@ -50,11 +50,14 @@ async function withLauncher(
     const entry = JSON.parse(line) as Record<string, unknown>;
     logs.push(entry);
     const pid = entry["process.pid"];
-    if (typeof entry["server.port"] === "number" && typeof pid === "number") releases.push(onProcessEnd(() => process.kill(pid, "SIGKILL")));
+    if (typeof entry["server.port"] === "number" && typeof pid === "number")
+      releases.push(onProcessEnd(() => process.kill(pid, "SIGKILL")));
   });
   const listening = (service: string) => logs.find((l) => l["service.name"] === service && typeof l["server.port"] === "number");
   try {
-    await waitFor(() => SERVICES.every((service) => listening(service) !== undefined), "user, chat and edge are listening", { timeoutMs: 60_000 });
+    await waitFor(() => SERVICES.every((service) => listening(service) !== undefined), "user, chat and edge are listening", {
+      timeoutMs: 60_000,
+    });
     await test({
       logs,
       said,
@@ -82,13 +85,18 @@ describe("npm start (scripts/start-all.mjs)", () => {
       assert.equal(new Set(SERVICES.map((service) => launcher.pidOf(service))).size, 3);
       const edgePort = launcher.logs.find((l) => l["service.name"] === "edge" && typeof l["http.port"] === "number")?.["http.port"];
       await waitFor(() => launcher.said.length > 0, "the launcher's line saying the system is up");
-      assert.deepEqual(launcher.said, [`start: chat, edge, user are up. Open the web app at http://127.0.0.1:${edgePort}/ (Ctrl-C stops them)`]);
+      assert.deepEqual(launcher.said, [
+        `start: chat, edge, user are up. Open the web app at http://127.0.0.1:${edgePort}/ (Ctrl-C stops them)`,
+      ]);
       const page = await fetch(`http://127.0.0.1:${edgePort}/`);
       assert.equal(page.status, 200);
       assert.match(await page.text(), /<title>Trellis<\/title>/);
       launcher.kill("SIGTERM");
       assert.equal(await launcher.exited, 0, launcher.stderr());
-      assert.ok(SERVICES.every((service) => completed(launcher.logs, service)), "every service completed its shutdown");
+      assert.ok(
+        SERVICES.every((service) => completed(launcher.logs, service)),
+        "every service completed its shutdown",
+      );
     });
   });
 

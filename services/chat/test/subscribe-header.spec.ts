@@ -36,7 +36,12 @@ describe("Subscribe response headers", () => {
 
   // Bounded: without early headers the wait for them would last until the runner gives up.
   it("arrive before any event, and a message sent after them is delivered", { timeout: 60_000 }, async () => {
-    const stream = session.request({ ":method": "POST", ":path": "/trellis.chat.v1.ChatService/Subscribe", "content-type": "application/grpc", te: "trailers" });
+    const stream = session.request({
+      ":method": "POST",
+      ":path": "/trellis.chat.v1.ChatService/Subscribe",
+      "content-type": "application/grpc",
+      te: "trailers",
+    });
     stream.end(grpcFrame(toBinary(SubscribeRequestSchema, create(SubscribeRequestSchema, { room: "quiet" }))));
     let buffered = Buffer.alloc(0);
     stream.on("data", (chunk: Buffer) => (buffered = Buffer.concat([buffered, chunk])));
@@ -51,7 +56,8 @@ describe("Subscribe response headers", () => {
     const { message: sent } = await chatClient.send({ room: "quiet", senderId: sender!.id, text: "anyone?" });
     const frame = await new Promise<Buffer>((resolve, reject) => {
       const check = (): void => {
-        if (buffered.length >= 5 && buffered.length >= 5 + buffered.readUInt32BE(1)) resolve(buffered.subarray(5, 5 + buffered.readUInt32BE(1)));
+        if (buffered.length >= 5 && buffered.length >= 5 + buffered.readUInt32BE(1))
+          resolve(buffered.subarray(5, 5 + buffered.readUInt32BE(1)));
       };
       stream.on("data", check);
       stream.once("close", () => reject(new Error("the stream ended before the message")));

@@ -213,6 +213,10 @@ function failureOf(error: unknown, header: Headers, trailer: Headers): CallFailu
   const rpc = error instanceof RpcError ? error : new RpcError(Code.INTERNAL, "the edge failed to call the backend");
   const raw = trailer.get("grpc-status-details-bin");
   const details =
-    raw !== null ? new Uint8Array(Buffer.from(raw, "base64")) : rpc.details.length > 0 ? new Uint8Array(encodeStatusDetails(rpc.code, rpc.message, rpc.details)) : undefined;
+    raw !== null
+      ? new Uint8Array(Buffer.from(raw, "base64"))
+      : rpc.details.length > 0
+        ? new Uint8Array(encodeStatusDetails(rpc.code, rpc.message, rpc.details))
+        : undefined;
   return { code: rpc.code, message: rpc.message, details, header, trailer: withoutReserved(trailer) };
 }

@@ -9,7 +9,11 @@ export interface CallGate {
 }
 
 /** A gate of `maxCalls` calls, `maxStreams` of them response streams. */
-export function createCallGate(maxCalls: number, maxStreams: number, onChange: (calls: number, streams: number) => void = () => undefined): CallGate {
+export function createCallGate(
+  maxCalls: number,
+  maxStreams: number,
+  onChange: (calls: number, streams: number) => void = () => undefined,
+): CallGate {
   let calls = 0;
   let streams = 0;
   return {

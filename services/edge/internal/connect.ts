@@ -51,7 +51,13 @@ export async function serveConnect(
   const protocol = "connect";
   const refuse = (refusal: Refusal): void => {
     context.metrics.refused(protocol, refusal.reason);
-    sendError(response, codec, kind, { code: refusal.code, message: refusal.message, details: undefined, header: new Headers(), trailer: new Headers() });
+    sendError(response, codec, kind, {
+      code: refusal.code,
+      message: refusal.message,
+      details: undefined,
+      header: new Headers(),
+      trailer: new Headers(),
+    });
   };
   const resolved = resolveMethod(context, path);
   if (isRefusal(resolved)) return refuse(resolved);
@@ -60,32 +66,60 @@ export async function serveConnect(
   if (stream !== kind.streaming) {
     return refuse({
       code: Code.INVALID_ARGUMENT,
-      message: stream ? `${path} is server-streaming: send it as application/connect+proto or application/connect+json` : `${path} is unary: send it as application/proto or application/json`,
+      message: stream
+        ? `${path} is server-streaming: send it as application/connect+proto or application/connect+json`
+        : `${path} is unary: send it as application/proto or application/json`,
       reason: "unsupported_media_type",
     });
   }
   if (query !== undefined && method.idempotency !== 1 /* NO_SIDE_EFFECTS */) {
-    return refuse({ code: Code.INVALID_ARGUMENT, message: `${path} has side effects: call it with POST, not GET`, reason: "method_not_allowed" });
+    return refuse({
+      code: Code.INVALID_ARGUMENT,
+      message: `${path} has side effects: call it with POST, not GET`,
+      reason: "method_not_allowed",
+    });
   }
-  const encoding = (stream ? request.headers["connect-content-encoding"] : request.headers["content-encoding"]) ?? query?.get("compression") ?? "identity";
+  const encoding =
+    (stream ? request.headers["connect-content-encoding"] : request.headers["content-encoding"]) ?? query?.get("compression") ?? "identity";
   if (encoding !== "identity") {
-    return refuse({ code: Code.UNIMPLEMENTED, message: `compression "${String(encoding)}" is not supported by the edge; send identity`, reason: "compressed_unsupported" });
+    return refuse({
+      code: Code.UNIMPLEMENTED,
+      message: `compression "${String(encoding)}" is not supported by the edge; send identity`,
+      reason: "compressed_unsupported",
+    });
   }
   const timeoutMs = parseConnectTimeout(request.headers["connect-timeout-ms"], context.limits.maxTimeoutMs);
-  if (Number.isNaN(timeoutMs)) return refuse({ code: Code.INVALID_ARGUMENT, message: `malformed connect-timeout-ms "${String(request.headers["connect-timeout-ms"])}"`, reason: "malformed" });
+  if (Number.isNaN(timeoutMs))
+    return refuse({
+      code: Code.INVALID_ARGUMENT,
+      message: `malformed connect-timeout-ms "${String(request.headers["connect-timeout-ms"])}"`,
+      reason: "malformed",
+    });
   const admitted = context.gate.enter(stream);
   if (admitted !== "ok") {
-    return refuse({ code: Code.RESOURCE_EXHAUSTED, message: admitted === "too_many_calls" ? "the edge has too many calls in progress; retry later" : "the edge has too many open response streams; retry later", reason: admitted });
+    return refuse({
+      code: Code.RESOURCE_EXHAUSTED,
+      message:
+        admitted === "too_many_calls"
+          ? "the edge has too many calls in progress; retry later"
+          : "the edge has too many open response streams; retry later",
+      reason: admitted,
+    });
   }
   try {
     let message: Uint8Array;
     try {
-      const body = query === undefined ? await readBody(request, context.limits.maxBodyBytes, context.limits.bodyTimeoutMs) : messageOfQuery(query, context.limits.maxBodyBytes);
+      const body =
+        query === undefined
+          ? await readBody(request, context.limits.maxBodyBytes, context.limits.bodyTimeoutMs)
+          : messageOfQuery(query, context.limits.maxBodyBytes);
       let payload: Uint8Array = body;
       if (stream) {
         const frames = parseEnvelopes(body, context.limits.maxBodyBytes);
-        if (frames.length !== 1) throw new EnvelopeError(`a server-streaming call takes exactly one request message; the body holds ${frames.length}`, false);
-        if ((frames[0]!.flags & FLAG_COMPRESSED) !== 0) throw new EnvelopeError("compressed request messages are not supported by the edge", false);
+        if (frames.length !== 1)
+          throw new EnvelopeError(`a server-streaming call takes exactly one request message; the body holds ${frames.length}`, false);
+        if ((frames[0]!.flags & FLAG_COMPRESSED) !== 0)
+          throw new EnvelopeError("compressed request messages are not supported by the edge", false);
         payload = frames[0]!.data;
       }
       message = kind.codec === "json" ? codec.encode(method.input, parseJson(payload)) : payload;
@@ -98,12 +132,18 @@ export async function serveConnect(
             : { code: Code.DEADLINE_EXCEEDED, message: error.message, reason: "body_timeout" },
         );
       }
-      if (error instanceof EnvelopeError && error.tooLarge) return refuse({ code: Code.RESOURCE_EXHAUSTED, message: error.message, reason: "body_too_large" });
-      return refuse({ code: Code.INVALID_ARGUMENT, message: `malformed Connect request: ${(error as Error).message}`, reason: "malformed" });
+      if (error instanceof EnvelopeError && error.tooLarge)
+        return refuse({ code: Code.RESOURCE_EXHAUSTED, message: error.message, reason: "body_too_large" });
+      return refuse({
+        code: Code.INVALID_ARGUMENT,
+        message: `malformed Connect request: ${(error as Error).message}`,
+        reason: "malformed",
+      });
     }
     const options = callOptionsFor(request, response, timeoutMs);
     const contentType = `application/${stream ? "connect+" : ""}${kind.codec}`;
-    const encode = (bytes: Uint8Array): Uint8Array => (kind.codec === "json" ? Buffer.from(JSON.stringify(codec.decode(method.output, bytes))) : bytes);
+    const encode = (bytes: Uint8Array): Uint8Array =>
+      kind.codec === "json" ? Buffer.from(JSON.stringify(codec.decode(method.output, bytes))) : bytes;
     if (!stream) {
       const outcome = await context.backends.unary(method, message, options);
       if (!outcome.ok) {
@@ -119,19 +159,35 @@ export async function serveConnect(
       return;
     }
     const call = context.backends.serverStream(method, message, options);
-    const ended = await relayStream(context, protocol, call, response, (m) => encodeEnvelope(0, encode(m)), () => {
-      response.writeHead(200, { ...headerRecord(call.header()), "content-type": contentType });
-    }, true);
+    const ended = await relayStream(
+      context,
+      protocol,
+      call,
+      response,
+      (m) => encodeEnvelope(0, encode(m)),
+      () => {
+        response.writeHead(200, { ...headerRecord(call.header()), "content-type": contentType });
+      },
+      true,
+    );
     if (ended === "closed") {
       context.metrics.handled(protocol, "CANCELLED");
       return;
     }
     const failure: CallFailure | undefined =
       ended === "stalled"
-        ? { code: Code.RESOURCE_EXHAUSTED, message: `the client did not read the response stream for ${context.limits.writeStallMs} ms`, details: undefined, header: new Headers(), trailer: new Headers() }
+        ? {
+            code: Code.RESOURCE_EXHAUSTED,
+            message: `the client did not read the response stream for ${context.limits.writeStallMs} ms`,
+            details: undefined,
+            header: new Headers(),
+            trailer: new Headers(),
+          }
         : call.failure;
     context.metrics.handled(protocol, failure === undefined ? "OK" : codeName(failure.code));
-    response.end(encodeEnvelope(FLAG_CONNECT_END, Buffer.from(JSON.stringify(endStream(codec, failure, failure?.trailer ?? call.trailer())))));
+    response.end(
+      encodeEnvelope(FLAG_CONNECT_END, Buffer.from(JSON.stringify(endStream(codec, failure, failure?.trailer ?? call.trailer())))),
+    );
   } finally {
     context.gate.leave(stream);
   }
@@ -155,7 +211,11 @@ export function connectErrorJson(codec: JsonCodec, failure: Pick<CallFailure, "c
     value: Buffer.from(d.value).toString("base64").replace(/=+$/, ""),
     ...(d.json === undefined ? {} : { debug: d.json }),
   }));
-  return { code: connectCodeName(failure.code), ...(failure.message === "" ? {} : { message: failure.message }), ...(details.length === 0 ? {} : { details }) };
+  return {
+    code: connectCodeName(failure.code),
+    ...(failure.message === "" ? {} : { message: failure.message }),
+    ...(details.length === 0 ? {} : { details }),
+  };
 }
 
 function endStream(codec: JsonCodec, failure: CallFailure | undefined, trailer: Headers): JsonValue {

@@ -41,7 +41,12 @@ export function createEdge(options: EdgeOptions): Edge {
       gate,
       metrics,
       logger,
-      limits: { maxBodyBytes: config.maxBodyBytes, bodyTimeoutMs: config.bodyTimeoutMs, writeStallMs: config.writeStallMs, maxTimeoutMs: config.maxTimeoutMs },
+      limits: {
+        maxBodyBytes: config.maxBodyBytes,
+        bodyTimeoutMs: config.bodyTimeoutMs,
+        writeStallMs: config.writeStallMs,
+        maxTimeoutMs: config.maxTimeoutMs,
+      },
     },
     codec: createJsonCodec(backends.services),
     rest: compileRestRoutes(backends.services),

@@ -34,7 +34,14 @@ export function createEdgeAuthInterceptor(options: EdgeAuthOptions): Interceptor
       const failure = error instanceof AuthenticationFailure ? error : new AuthenticationFailure("keys_unavailable", String(error));
       options.onFailure?.(failure.reason);
       logger.info(
-        { "event.action": "authentication", "event.outcome": "failure", "event.reason": failure.reason, "error.message": failure.detail.slice(0, 300), "rpc.method": context.method.name, "rpc.service": context.method.parent.typeName },
+        {
+          "event.action": "authentication",
+          "event.outcome": "failure",
+          "event.reason": failure.reason,
+          "error.message": failure.detail.slice(0, 300),
+          "rpc.method": context.method.name,
+          "rpc.service": context.method.parent.typeName,
+        },
         `edge: bearer token refused: ${failure.reason}`,
       );
       throw new RpcError(Code.UNAUTHENTICATED, AUTHENTICATION_FAILED);

@@ -95,10 +95,16 @@ export function readEdgeConfig(env: Env): EdgeConfig {
 
 function parseOrigins(value: string): readonly string[] | "*" {
   if (value === "*") return "*";
-  const origins = value.split(",").map((o) => o.trim().replace(/\/$/, "")).filter((o) => o !== "");
+  const origins = value
+    .split(",")
+    .map((o) => o.trim().replace(/\/$/, ""))
+    .filter((o) => o !== "");
   for (const origin of origins) {
     if (!ORIGIN.test(origin)) {
-      throw new ConfigError("EDGE_CORS_ORIGINS", `EDGE_CORS_ORIGINS must be * or comma-separated origins such as https://app.example.com (got "${origin}")`);
+      throw new ConfigError(
+        "EDGE_CORS_ORIGINS",
+        `EDGE_CORS_ORIGINS must be * or comma-separated origins such as https://app.example.com (got "${origin}")`,
+      );
     }
   }
   return origins.map((o) => o.toLowerCase());
@@ -107,9 +113,15 @@ function parseOrigins(value: string): readonly string[] | "*" {
 function parseRoutes(value: string): ReadonlyMap<string, string> | undefined {
   if (value === "") return undefined;
   const routes = new Map<string, string>();
-  for (const entry of value.split(",").map((e) => e.trim()).filter((e) => e !== "")) {
+  for (const entry of value
+    .split(",")
+    .map((e) => e.trim())
+    .filter((e) => e !== "")) {
     if (!ROUTE.test(entry)) {
-      throw new ConfigError("EDGE_ROUTES", `EDGE_ROUTES must be comma-separated <package.Service>=<registry name> pairs such as trellis.user.v1.UserService=user (got "${entry}")`);
+      throw new ConfigError(
+        "EDGE_ROUTES",
+        `EDGE_ROUTES must be comma-separated <package.Service>=<registry name> pairs such as trellis.user.v1.UserService=user (got "${entry}")`,
+      );
     }
     const [service, name] = entry.split("=") as [string, string];
     routes.set(service, name);

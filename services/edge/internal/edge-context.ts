@@ -30,7 +30,11 @@ export interface Refusal {
 }
 
 /** The backend call options of a request: its forwarded headers, deadline, and a signal fired when the client goes away. */
-export function callOptionsFor(request: EdgeRequest, response: EdgeResponse, timeoutMs: number | undefined): BackendCallOptions & { readonly abort: AbortController } {
+export function callOptionsFor(
+  request: EdgeRequest,
+  response: EdgeResponse,
+  timeoutMs: number | undefined,
+): BackendCallOptions & { readonly abort: AbortController } {
   const abort = new AbortController();
   const onClose = (): void => {
     // The response closed before the edge ended it: the client went away (an HTTP/1.1 socket
@@ -107,7 +111,9 @@ export function resolveMethod(context: EdgeContext, path: string): DescMethod | 
   const known = service !== undefined && context.backends.service(service) !== undefined;
   return {
     code: Code.UNIMPLEMENTED,
-    message: known ? `unknown method ${path}` : `unknown service ${service ?? path}: the edge routes ${context.backends.services.map((s) => s.typeName).join(", ")}`,
+    message: known
+      ? `unknown method ${path}`
+      : `unknown service ${service ?? path}: the edge routes ${context.backends.services.map((s) => s.typeName).join(", ")}`,
     reason: "unknown_route",
   };
 }

@@ -29,7 +29,8 @@ export interface EdgeMetrics {
 /** Counters on `registry`; a no-op when metrics are off. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- either of prom-client's content types
 export function createEdgeMetrics(registry: Registry<any> | undefined): EdgeMetrics {
-  if (registry === undefined) return { handled: () => undefined, refused: () => undefined, stalled: () => undefined, inFlight: () => undefined };
+  if (registry === undefined)
+    return { handled: () => undefined, refused: () => undefined, stalled: () => undefined, inFlight: () => undefined };
   const registers = [registry];
   const handled = new Counter({
     name: "trellis_edge_requests_total",

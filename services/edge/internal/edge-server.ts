@@ -62,15 +62,18 @@ export function createEdgeServer(options: EdgeServerOptions): EdgeServer {
       if (cors.handle(request, response, () => context.metrics.refused("cors", "cors_origin"))) return;
       const type = mediaType(request.headers["content-type"]);
       if (method === "POST") {
-        if (type === "application/grpc-web" || type === "application/grpc-web+proto") return serveGrpcWeb(context, codec, request, response, path, "binary");
-        if (type === "application/grpc-web-text" || type === "application/grpc-web-text+proto") return serveGrpcWeb(context, codec, request, response, path, "text");
+        if (type === "application/grpc-web" || type === "application/grpc-web+proto")
+          return serveGrpcWeb(context, codec, request, response, path, "binary");
+        if (type === "application/grpc-web-text" || type === "application/grpc-web-text+proto")
+          return serveGrpcWeb(context, codec, request, response, path, "text");
         if (type === "application/grpc-web+json") return serveGrpcWeb(context, codec, request, response, path, "json");
         const kind = connectKindOf(type);
         if (kind !== undefined) return serveConnect(context, codec, request, response, path, kind, undefined);
       } else if (method === "GET" && q !== -1) {
         const query = new URLSearchParams(url.slice(q + 1));
         const encoding = query.get("encoding");
-        if (encoding === "proto" || encoding === "json") return serveConnect(context, codec, request, response, path, { codec: encoding, streaming: false }, query);
+        if (encoding === "proto" || encoding === "json")
+          return serveConnect(context, codec, request, response, path, { codec: encoding, streaming: false }, query);
       }
       context.metrics.refused("http", method === "POST" || method === "GET" ? "unsupported_media_type" : "method_not_allowed");
       const status = method === "POST" || method === "GET" ? 415 : 405;
@@ -88,7 +91,13 @@ export function createEdgeServer(options: EdgeServerOptions): EdgeServer {
     if (await serveRest(context, codec, rest, request, response, path, query)) return;
     if (isApi) {
       context.metrics.refused("rest", "unknown_route");
-      sendStatus(response, codec, 404, { code: Code.NOT_FOUND, message: `no route for ${method ?? ""} ${path}`, details: undefined, header: new Headers(), trailer: new Headers() });
+      sendStatus(response, codec, 404, {
+        code: Code.NOT_FOUND,
+        message: `no route for ${method ?? ""} ${path}`,
+        details: undefined,
+        header: new Headers(),
+        trailer: new Headers(),
+      });
       return;
     }
     let decoded: string;
@@ -119,7 +128,10 @@ export function createEdgeServer(options: EdgeServerOptions): EdgeServer {
   };
   const h2 = createHttp2Server({ settings: { maxConcurrentStreams: options.maxStreamsPerConnection } }, onRequest);
   // node:http's request/response have the members the handlers use (the compatibility API mirrors them).
-  const h1 = createHttp1Server({ keepAliveTimeout: 5000, headersTimeout: 10_000, requestTimeout: 0 }, onRequest as unknown as RequestListener);
+  const h1 = createHttp1Server(
+    { keepAliveTimeout: 5000, headersTimeout: 10_000, requestTimeout: 0 },
+    onRequest as unknown as RequestListener,
+  );
   h2.on("session", (session: ServerHttp2Session) => {
     sessions.add(session);
     session.once("close", () => sessions.delete(session));
@@ -183,4 +195,3 @@ export function createEdgeServer(options: EdgeServerOptions): EdgeServer {
     },
   };
 }
-

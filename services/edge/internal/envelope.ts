@@ -45,10 +45,12 @@ export function parseEnvelopes(body: Uint8Array, maxMessageBytes: number): Envel
   const frames: Envelope[] = [];
   let at = 0;
   while (at < body.byteLength) {
-    if (body.byteLength - at < 5) throw new EnvelopeError(`truncated frame: ${body.byteLength - at} byte(s) where a 5-byte frame header was expected`, false);
+    if (body.byteLength - at < 5)
+      throw new EnvelopeError(`truncated frame: ${body.byteLength - at} byte(s) where a 5-byte frame header was expected`, false);
     const flags = body[at]!;
     const length = ((body[at + 1]! << 24) >>> 0) + (body[at + 2]! << 16) + (body[at + 3]! << 8) + body[at + 4]!;
-    if (length > maxMessageBytes) throw new EnvelopeError(`message of ${length} bytes is larger than the limit of ${maxMessageBytes}`, true);
+    if (length > maxMessageBytes)
+      throw new EnvelopeError(`message of ${length} bytes is larger than the limit of ${maxMessageBytes}`, true);
     if (body.byteLength - at - 5 < length) {
       throw new EnvelopeError(`truncated frame: the header announces ${length} bytes, the body holds ${body.byteLength - at - 5}`, false);
     }

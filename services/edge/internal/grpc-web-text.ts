@@ -22,7 +22,8 @@ export function decodeGrpcWebText(text: string): Buffer {
     const group = compact.slice(at, at + 4);
     if (group.includes("=")) {
       const segment = compact.slice(start, at + 4);
-      if (!BASE64_CHAR.test(segment)) throw new Error("malformed base64: a character outside the base64 alphabet or padding inside a group");
+      if (!BASE64_CHAR.test(segment))
+        throw new Error("malformed base64: a character outside the base64 alphabet or padding inside a group");
       parts.push(Buffer.from(segment, "base64"));
       start = at + 4;
     }

@@ -51,33 +51,62 @@ export async function serveGrpcWeb(
 ): Promise<void> {
   const protocol = format === "binary" ? "grpc-web" : `grpc-web-${format}`;
   const textResponse = format !== "json" && wantsTextResponse(format, request.headers.accept);
-  const contentType = format === "json" ? "application/grpc-web+json" : textResponse ? "application/grpc-web-text+proto" : "application/grpc-web+proto";
-  const encode = textResponse ? (bytes: Uint8Array): Uint8Array => Buffer.from(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64")) : (bytes: Uint8Array): Uint8Array => bytes;
+  const contentType =
+    format === "json" ? "application/grpc-web+json" : textResponse ? "application/grpc-web-text+proto" : "application/grpc-web+proto";
+  const encode = textResponse
+    ? (bytes: Uint8Array): Uint8Array => Buffer.from(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64"))
+    : (bytes: Uint8Array): Uint8Array => bytes;
   const refuse = (refusal: Refusal): void => {
     context.metrics.refused(protocol, refusal.reason);
-    trailersOnly(response, contentType, { code: refusal.code, message: refusal.message, details: undefined, header: new Headers(), trailer: new Headers() });
+    trailersOnly(response, contentType, {
+      code: refusal.code,
+      message: refusal.message,
+      details: undefined,
+      header: new Headers(),
+      trailer: new Headers(),
+    });
   };
   const resolved = resolveMethod(context, path);
   if (isRefusal(resolved)) return refuse(resolved);
   const method: DescMethod = resolved;
   const timeoutMs = parseGrpcTimeout(request.headers["grpc-timeout"], context.limits.maxTimeoutMs);
   if (Number.isNaN(timeoutMs)) {
-    return refuse({ code: Code.INVALID_ARGUMENT, message: `malformed grpc-timeout "${String(request.headers["grpc-timeout"])}": expected up to 8 digits and a unit (H, M, S, m, u, n)`, reason: "malformed" });
+    return refuse({
+      code: Code.INVALID_ARGUMENT,
+      message: `malformed grpc-timeout "${String(request.headers["grpc-timeout"])}": expected up to 8 digits and a unit (H, M, S, m, u, n)`,
+      reason: "malformed",
+    });
   }
   const stream = method.methodKind === "server_streaming";
   const admitted = context.gate.enter(stream);
   if (admitted !== "ok") {
-    return refuse({ code: Code.RESOURCE_EXHAUSTED, message: admitted === "too_many_calls" ? "the edge has too many calls in progress; retry later" : "the edge has too many open response streams; retry later", reason: admitted });
+    return refuse({
+      code: Code.RESOURCE_EXHAUSTED,
+      message:
+        admitted === "too_many_calls"
+          ? "the edge has too many calls in progress; retry later"
+          : "the edge has too many open response streams; retry later",
+      reason: admitted,
+    });
   }
   try {
     let message: Uint8Array;
     try {
-      const body = await readBody(request, format === "text" ? Math.ceil((context.limits.maxBodyBytes * 4) / 3) + 4 : context.limits.maxBodyBytes, context.limits.bodyTimeoutMs);
+      const body = await readBody(
+        request,
+        format === "text" ? Math.ceil((context.limits.maxBodyBytes * 4) / 3) + 4 : context.limits.maxBodyBytes,
+        context.limits.bodyTimeoutMs,
+      );
       const bytes = format === "text" ? decodeGrpcWebText(body.toString("latin1")) : body;
       const frames = parseEnvelopes(bytes, context.limits.maxBodyBytes);
-      if (frames.length !== 1) throw new EnvelopeError(`a ${method.methodKind} call takes exactly one request message; the body holds ${frames.length}`, false);
+      if (frames.length !== 1)
+        throw new EnvelopeError(`a ${method.methodKind} call takes exactly one request message; the body holds ${frames.length}`, false);
       if ((frames[0]!.flags & FLAG_COMPRESSED) !== 0) {
-        return refuse({ code: Code.UNIMPLEMENTED, message: "compressed request messages are not supported by the edge; send them uncompressed (grpc-encoding identity)", reason: "compressed_unsupported" });
+        return refuse({
+          code: Code.UNIMPLEMENTED,
+          message: "compressed request messages are not supported by the edge; send them uncompressed (grpc-encoding identity)",
+          reason: "compressed_unsupported",
+        });
       }
       if (frames[0]!.flags !== 0) throw new EnvelopeError(`unexpected frame flags 0x${frames[0]!.flags.toString(16)} in a request`, false);
       message = format === "json" ? codec.encode(method.input, parseJson(frames[0]!.data)) : frames[0]!.data;
@@ -90,11 +119,19 @@ export async function serveGrpcWeb(
             : { code: Code.DEADLINE_EXCEEDED, message: error.message, reason: "body_timeout" },
         );
       }
-      if (error instanceof EnvelopeError && error.tooLarge) return refuse({ code: Code.RESOURCE_EXHAUSTED, message: error.message, reason: "body_too_large" });
-      return refuse({ code: Code.INVALID_ARGUMENT, message: `malformed gRPC-Web request: ${(error as Error).message}`, reason: "malformed" });
+      if (error instanceof EnvelopeError && error.tooLarge)
+        return refuse({ code: Code.RESOURCE_EXHAUSTED, message: error.message, reason: "body_too_large" });
+      return refuse({
+        code: Code.INVALID_ARGUMENT,
+        message: `malformed gRPC-Web request: ${(error as Error).message}`,
+        reason: "malformed",
+      });
     }
     const options = callOptionsFor(request, response, timeoutMs);
-    const payload = format === "json" ? (bytes: Uint8Array): Uint8Array => Buffer.from(JSON.stringify(codec.decode(method.output, bytes))) : (bytes: Uint8Array): Uint8Array => bytes;
+    const payload =
+      format === "json"
+        ? (bytes: Uint8Array): Uint8Array => Buffer.from(JSON.stringify(codec.decode(method.output, bytes)))
+        : (bytes: Uint8Array): Uint8Array => bytes;
     if (!stream) {
       const outcome = await context.backends.unary(method, message, options);
       if (!outcome.ok) {
@@ -112,22 +149,50 @@ export async function serveGrpcWeb(
     }
     const call = context.backends.serverStream(method, message, options);
     let headersSent = false;
-    const ended = await relayStream(context, protocol, call, response, (m) => encode(encodeEnvelope(0, payload(m))), () => {
-      if (call.failure !== undefined) return; // nothing sent yet: the failure goes trailers-only
-      headersSent = true;
-      response.writeHead(200, { ...headerRecord(call.header()), "content-type": contentType });
-    }, true);
+    const ended = await relayStream(
+      context,
+      protocol,
+      call,
+      response,
+      (m) => encode(encodeEnvelope(0, payload(m))),
+      () => {
+        if (call.failure !== undefined) return; // nothing sent yet: the failure goes trailers-only
+        headersSent = true;
+        response.writeHead(200, { ...headerRecord(call.header()), "content-type": contentType });
+      },
+      true,
+    );
     if (ended !== "ended") {
       context.metrics.handled(protocol, ended === "stalled" ? "RESOURCE_EXHAUSTED" : "CANCELLED");
       if (ended === "stalled") {
-        response.end(encode(trailerFrame(Code.RESOURCE_EXHAUSTED, `the client did not read the response stream for ${context.limits.writeStallMs} ms`, undefined, new Headers())));
+        response.end(
+          encode(
+            trailerFrame(
+              Code.RESOURCE_EXHAUSTED,
+              `the client did not read the response stream for ${context.limits.writeStallMs} ms`,
+              undefined,
+              new Headers(),
+            ),
+          ),
+        );
       }
       return;
     }
     const failure = call.failure;
     context.metrics.handled(protocol, failure === undefined ? "OK" : codeName(failure.code));
-    if (!headersSent) return trailersOnly(response, contentType, failure ?? { code: Code.OK, message: "", details: undefined, header: call.header(), trailer: call.trailer() });
-    response.end(encode(failure === undefined ? trailerFrame(Code.OK, "", undefined, call.trailer()) : trailerFrame(failure.code, failure.message, failure.details, failure.trailer)));
+    if (!headersSent)
+      return trailersOnly(
+        response,
+        contentType,
+        failure ?? { code: Code.OK, message: "", details: undefined, header: call.header(), trailer: call.trailer() },
+      );
+    response.end(
+      encode(
+        failure === undefined
+          ? trailerFrame(Code.OK, "", undefined, call.trailer())
+          : trailerFrame(failure.code, failure.message, failure.details, failure.trailer),
+      ),
+    );
   } finally {
     context.gate.leave(stream);
   }
@@ -173,7 +238,23 @@ export function encodeGrpcMessage(message: string): string {
 }
 
 // Backend response headers that describe the backend's own HTTP/2 response, not the call.
-const NOT_RELAYED = new Set(["grpc-status", "grpc-message", "grpc-status-details-bin", "content-type", "content-length", "content-encoding", "transfer-encoding", "connection", "keep-alive", "date", "server", "grpc-encoding", "grpc-accept-encoding", "trailer", "te"]);
+const NOT_RELAYED = new Set([
+  "grpc-status",
+  "grpc-message",
+  "grpc-status-details-bin",
+  "content-type",
+  "content-length",
+  "content-encoding",
+  "transfer-encoding",
+  "connection",
+  "keep-alive",
+  "date",
+  "server",
+  "grpc-encoding",
+  "grpc-accept-encoding",
+  "trailer",
+  "te",
+]);
 
 /** Backend metadata as a record for writeHead (-bin values as they came, base64), without the backend's HTTP framing headers. */
 export function headerRecord(headers: Headers): Record<string, string> {

@@ -103,7 +103,14 @@ export function forwardedHeaders(headers: IncomingHttpHeaders): Headers {
   const out = new Headers();
   let count = 0;
   for (const name in headers) {
-    if (name.charCodeAt(0) === 58 /* ":" */ || NOT_METADATA.has(name) || name.startsWith("sec-") || name.startsWith("connect-") || name.startsWith("access-control-")) continue;
+    if (
+      name.charCodeAt(0) === 58 /* ":" */ ||
+      NOT_METADATA.has(name) ||
+      name.startsWith("sec-") ||
+      name.startsWith("connect-") ||
+      name.startsWith("access-control-")
+    )
+      continue;
     // grpc-js rejects reserved names and keys that are not lower-case tokens.
     if (name.startsWith("grpc-") || !/^[a-z0-9_.-]+$/.test(name)) continue;
     const value = headers[name];
@@ -149,7 +156,11 @@ export function mediaType(value: string | undefined): string {
  * the client reading: a browser that does not read makes the edge stop pulling
  * from the backend instead of buffering.
  */
-export function writeWithBackpressure(response: EdgeResponse, chunk: Uint8Array, stallMs: number): Promise<"written" | "closed" | "stalled"> {
+export function writeWithBackpressure(
+  response: EdgeResponse,
+  chunk: Uint8Array,
+  stallMs: number,
+): Promise<"written" | "closed" | "stalled"> {
   if (response.destroyed || response.writableEnded) return Promise.resolve("closed");
   if (response.write(chunk)) return Promise.resolve("written");
   return new Promise((resolve) => {

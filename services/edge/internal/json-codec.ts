@@ -1,4 +1,13 @@
-import { createRegistry, fromBinary, fromJson, toBinary, toJson, type DescMessage, type JsonValue, type Registry } from "@bufbuild/protobuf";
+import {
+  createRegistry,
+  fromBinary,
+  fromJson,
+  toBinary,
+  toJson,
+  type DescMessage,
+  type JsonValue,
+  type Registry,
+} from "@bufbuild/protobuf";
 import { anyUnpack, type Any } from "@bufbuild/protobuf/wkt";
 import type { DescService } from "@bufbuild/protobuf";
 import { StatusSchema } from "@trellis/kit/gen/google/rpc/status_pb.js";
@@ -64,7 +73,11 @@ export function createJsonCodec(services: readonly DescService[]): JsonCodec {
         const type = any.typeUrl.slice(any.typeUrl.lastIndexOf("/") + 1);
         const schema = registry.getMessage(type);
         const value = schema === undefined ? undefined : anyUnpack(any, schema);
-        return { type, value: any.value, json: schema === undefined || value === undefined ? undefined : toJson(schema, value, { registry }) };
+        return {
+          type,
+          value: any.value,
+          json: schema === undefined || value === undefined ? undefined : toJson(schema, value, { registry }),
+        };
       });
     },
   };

@@ -114,10 +114,15 @@ export function createStaticFiles(options: StaticFilesOptions): StaticFiles {
       }
       let found = await fileAt(path);
       // A client-side route (no extension) of a browser navigation gets the app.
-      if (found === undefined && extname(path) === "" && String(request.headers.accept ?? "").includes("text/html")) found = await fileAt("/index.html");
+      if (found === undefined && extname(path) === "" && String(request.headers.accept ?? "").includes("text/html"))
+        found = await fileAt("/index.html");
       if (found === undefined) {
         const app = await fileAt("/index.html");
-        response.writeHead(404, { ...security, "content-type": app === undefined ? "text/html; charset=utf-8" : "text/plain; charset=utf-8", "cache-control": "no-cache" });
+        response.writeHead(404, {
+          ...security,
+          "content-type": app === undefined ? "text/html; charset=utf-8" : "text/plain; charset=utf-8",
+          "cache-control": "no-cache",
+        });
         response.end(app === undefined ? placeholder(root) : `not found: ${path}\n`);
         return;
       }
@@ -138,14 +143,18 @@ export function createStaticFiles(options: StaticFilesOptions): StaticFiles {
         return;
       }
       const accepts = String(request.headers["accept-encoding"] ?? "");
-      const encodings = COMPRESSIBLE.has(ext) ? (["br", "gzip"] as const).filter((e) => new RegExp(`\\b${e}\\b(?!;q=0(\\.0*)?\\b)`).test(accepts)) : [];
+      const encodings = COMPRESSIBLE.has(ext)
+        ? (["br", "gzip"] as const).filter((e) => new RegExp(`\\b${e}\\b(?!;q=0(\\.0*)?\\b)`).test(accepts))
+        : [];
       for (const encoding of encodings) {
         // Precompressed by the build: the sibling file as it is.
         const sibling = await fileAt(relativeUrl(root, file) + (encoding === "br" ? ".br" : ".gz"));
         if (sibling !== undefined) {
           response.writeHead(200, { ...headers, "content-encoding": encoding, "content-length": String(sibling.stats.size) });
           if (request.method === "HEAD") return void response.end();
-          createReadStream(sibling.file).on("error", () => response.destroy()).pipe(response);
+          createReadStream(sibling.file)
+            .on("error", () => response.destroy())
+            .pipe(response);
           return;
         }
       }
@@ -168,7 +177,9 @@ export function createStaticFiles(options: StaticFilesOptions): StaticFiles {
       }
       response.writeHead(200, { ...headers, "content-length": String(stats.size) });
       if (request.method === "HEAD") return void response.end();
-      createReadStream(file).on("error", () => response.destroy()).pipe(response);
+      createReadStream(file)
+        .on("error", () => response.destroy())
+        .pipe(response);
     },
   };
 }

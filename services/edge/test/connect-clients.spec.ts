@@ -118,7 +118,10 @@ describe("Connect-ES clients through the edge", () => {
   it("forwards custom headers and the browser's traceparent to the backend", async () => {
     const traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
     const client = createClient(UserService, createGrpcWebTransport({ baseUrl: edge.url }));
-    await client.getUser({ id: "66666666-6666-4666-8666-666666666666" }, { headers: { traceparent, "x-tenant": "acme", cookie: "session=secret" } });
+    await client.getUser(
+      { id: "66666666-6666-4666-8666-666666666666" },
+      { headers: { traceparent, "x-tenant": "acme", cookie: "session=secret" } },
+    );
     assert.equal(edge.probe.lastHeaders?.get("traceparent"), traceparent);
     assert.equal(edge.probe.lastHeaders?.get("x-tenant"), "acme");
     assert.equal(edge.probe.lastHeaders?.get("cookie"), null, "the browser's cookies stay at the edge");

@@ -19,7 +19,12 @@ const authenticator: Authenticator = {
 
 describe("the edge verifies its callers' bearer tokens before calling a backend", () => {
   const call = (authorization?: string) =>
-    createTestRequest({ method: UserService.method.getUser, side: "client", message: {}, ...(authorization === undefined ? {} : { requestHeader: { authorization } }) });
+    createTestRequest({
+      method: UserService.method.getUser,
+      side: "client",
+      message: {},
+      ...(authorization === undefined ? {} : { requestHeader: { authorization } }),
+    });
 
   it("passes a verified token on unchanged", async () => {
     const interceptor = createEdgeAuthInterceptor({ authenticator, logger: createLogger({ level: "silent" }) });
@@ -40,7 +45,11 @@ describe("the edge verifies its callers' bearer tokens before calling a backend"
 
   it("refuses a bad token with UNAUTHENTICATED and the one fixed message, the reason only counted", async () => {
     const reasons: string[] = [];
-    const interceptor = createEdgeAuthInterceptor({ authenticator, logger: createLogger({ level: "silent" }), onFailure: (reason) => reasons.push(reason) });
+    const interceptor = createEdgeAuthInterceptor({
+      authenticator,
+      logger: createLogger({ level: "silent" }),
+      onFailure: (reason) => reasons.push(reason),
+    });
     for (const header of ["Bearer expired-one", "Basic dXNlcjpwYXNz"]) {
       const error = await rpcFailure(interceptor(async () => assert.fail("the backend was called"))(call(header)));
       assert.equal(error.code, Code.UNAUTHENTICATED);

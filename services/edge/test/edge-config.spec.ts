@@ -26,7 +26,10 @@ describe("edge configuration", () => {
   });
 
   it("reads origins and routes, and refuses malformed values with an error naming the variable", () => {
-    const config = readEdgeConfig({ EDGE_CORS_ORIGINS: "https://App.example.com/, http://localhost:5173", EDGE_ROUTES: "trellis.user.v1.UserService=users-v2" });
+    const config = readEdgeConfig({
+      EDGE_CORS_ORIGINS: "https://App.example.com/, http://localhost:5173",
+      EDGE_ROUTES: "trellis.user.v1.UserService=users-v2",
+    });
     assert.deepEqual(config.corsOrigins, ["https://app.example.com", "http://localhost:5173"]);
     assert.deepEqual([...(config.routes ?? [])], [["trellis.user.v1.UserService", "users-v2"]]);
     assert.equal(readEdgeConfig({ EDGE_CORS_ORIGINS: "*" }).corsOrigins, "*");

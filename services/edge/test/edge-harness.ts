@@ -64,7 +64,8 @@ export function fakeUserService(probe: BackendProbe): ServiceImpl<typeof UserSer
   return {
     async getUser(request, context) {
       probe.lastHeaders = context.requestHeader;
-      if (request.id === MISSING_ID) throw new RpcError(Code.NOT_FOUND, `user ${request.id} not found`, { details: [resourceInfo("trellis.user.v1.User", request.id)] });
+      if (request.id === MISSING_ID)
+        throw new RpcError(Code.NOT_FOUND, `user ${request.id} not found`, { details: [resourceInfo("trellis.user.v1.User", request.id)] });
       if (request.id === HANGING_ID) {
         await aborted(context.signal);
         probe.cancelledUnary++;
@@ -73,10 +74,24 @@ export function fakeUserService(probe: BackendProbe): ServiceImpl<typeof UserSer
       return { user: user(request.id) };
     },
     async createUser(request) {
-      return { user: create(UserSchema, { id: "22222222-2222-4222-8222-222222222222", email: request.email, displayName: request.displayName, roles: request.roles, etag: "v1" }) };
+      return {
+        user: create(UserSchema, {
+          id: "22222222-2222-4222-8222-222222222222",
+          email: request.email,
+          displayName: request.displayName,
+          roles: request.roles,
+          etag: "v1",
+        }),
+      };
     },
     async updateUser(request) {
-      return { user: create(UserSchema, { id: request.user?.id ?? "", etag: "v2", displayName: request.updateMask?.paths.includes("display_name") === true ? (request.user?.displayName ?? "") : "unchanged" }) };
+      return {
+        user: create(UserSchema, {
+          id: request.user?.id ?? "",
+          etag: "v2",
+          displayName: request.updateMask?.paths.includes("display_name") === true ? (request.user?.displayName ?? "") : "unchanged",
+        }),
+      };
     },
     async deleteUser() {
       return {};
@@ -84,7 +99,10 @@ export function fakeUserService(probe: BackendProbe): ServiceImpl<typeof UserSer
     async listUsers(request) {
       probe.lastHeaders = undefined;
       const n = request.pageSize === 0 ? 2 : request.pageSize;
-      return { users: Array.from({ length: n }, (_, i) => user(`33333333-3333-4333-8333-${String(i).padStart(12, "0")}`, request.query || "Ada")), nextPageToken: "" };
+      return {
+        users: Array.from({ length: n }, (_, i) => user(`33333333-3333-4333-8333-${String(i).padStart(12, "0")}`, request.query || "Ada")),
+        nextPageToken: "",
+      };
     },
     async *watchUsers(request, context) {
       probe.lastHeaders = context.requestHeader;

@@ -9,7 +9,14 @@ import { request as httpRequest } from "node:http";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
-import { createTempDir, createTestIssuer, startServiceProcess, type ServiceProcess, type TempDir, type TestIssuer } from "@trellis/kit/testing";
+import {
+  createTempDir,
+  createTestIssuer,
+  startServiceProcess,
+  type ServiceProcess,
+  type TempDir,
+  type TestIssuer,
+} from "@trellis/kit/testing";
 
 const main = (service: string): string => fileURLToPath(new URL(`../../../${service}/dist/main.js`, import.meta.url));
 
@@ -44,10 +51,21 @@ describe("bearer tokens at the edge and behind it (real edge and user processes)
   before(async () => {
     dir = createTempDir("trellis-edge-tokens-");
     issuer = await createTestIssuer(join(dir.path, "jwks.json"));
-    const auth = { TRELLIS_AUTH_JWKS: join(dir.path, "jwks.json"), TRELLIS_AUTH_ISSUER: issuer.issuer, TRELLIS_AUTH_AUDIENCE: issuer.audience, TRELLIS_METRICS: "on" };
+    const auth = {
+      TRELLIS_AUTH_JWKS: join(dir.path, "jwks.json"),
+      TRELLIS_AUTH_ISSUER: issuer.issuer,
+      TRELLIS_AUTH_AUDIENCE: issuer.audience,
+      TRELLIS_METRICS: "on",
+    };
     user = await startServiceProcess(main("user"), { env: auth, startTimeoutMs: 60_000 });
     edge = await startServiceProcess(main("edge"), {
-      env: { ...auth, EDGE_PORT: "0", EDGE_ROUTES: "trellis.user.v1.UserService=user", USER_SERVICE_TARGET: user.address, EDGE_WEB_DIR: "/nonexistent-trellis-web" },
+      env: {
+        ...auth,
+        EDGE_PORT: "0",
+        EDGE_ROUTES: "trellis.user.v1.UserService=user",
+        USER_SERVICE_TARGET: user.address,
+        EDGE_WEB_DIR: "/nonexistent-trellis-web",
+      },
       startTimeoutMs: 60_000,
     });
     const listening = edge.logs.find((l) => typeof l["http.port"] === "number");
@@ -71,7 +89,10 @@ describe("bearer tokens at the edge and behind it (real edge and user processes)
       assert.equal((JSON.parse(reply.body) as { message: string }).message, "authentication failed");
     }
     assert.equal(await getUserCalls(user), before, "no call reached the user process");
-    assert.ok(edge.logs.some((l) => l["event.action"] === "authentication" && l["event.reason"] === "bad_signature"), "the reason is in the edge's log");
+    assert.ok(
+      edge.logs.some((l) => l["event.action"] === "authentication" && l["event.reason"] === "bad_signature"),
+      "the reason is in the edge's log",
+    );
   });
 
   it("forwards a valid token: the user process verifies it again and lets the user read", async () => {

@@ -55,7 +55,13 @@ interface Reply {
   readonly body: Buffer;
 }
 
-function send(port: number, method: string, path: string, body: Uint8Array | string | undefined, headers: Record<string, string>): Promise<Reply> {
+function send(
+  port: number,
+  method: string,
+  path: string,
+  body: Uint8Array | string | undefined,
+  headers: Record<string, string>,
+): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const req = httpRequest({ host: "127.0.0.1", port, method, path, headers }, (res) => {
       const chunks: Buffer[] = [];
@@ -132,7 +138,14 @@ function grpcWebRequest<D extends DescMessage>(schema: D, init: MessageInitShape
 
 /** A gRPC-Web response as what a client reads: its message frames, its status (from the trailers frame or the headers) and trailers. */
 function readGrpcWeb(reply: Reply, text: boolean): { messages: string[]; trailers: Record<string, string> } {
-  const body = text ? Buffer.concat(reply.body.toString("latin1").match(/[A-Za-z0-9+/]+={0,2}/g)?.map((run) => Buffer.from(run, "base64")) ?? []) : reply.body;
+  const body = text
+    ? Buffer.concat(
+        reply.body
+          .toString("latin1")
+          .match(/[A-Za-z0-9+/]+={0,2}/g)
+          ?.map((run) => Buffer.from(run, "base64")) ?? [],
+      )
+    : reply.body;
   const messages: string[] = [];
   const trailers: Record<string, string> = {};
   for (const f of parseEnvelopes(body, 1 << 24)) {
@@ -172,7 +185,10 @@ describe("the edge against Envoy (grpc_web, grpc_json_transcoder)", { timeout: 1
     // The same descriptor set the edge compiles from: every module, imports included.
     execFileSync(join(ROOT, "node_modules/.bin/buf"), ["build", "-o", descriptor], { cwd: ROOT, stdio: ["ignore", "ignore", "inherit"] });
     user = await startServiceProcess(join(ROOT, "services/user/dist/main.js"), { startTimeoutMs: 120_000 });
-    chat = await startServiceProcess(join(ROOT, "services/chat/dist/main.js"), { env: { USER_SERVICE_TARGET: user.address }, startTimeoutMs: 120_000 });
+    chat = await startServiceProcess(join(ROOT, "services/chat/dist/main.js"), {
+      env: { USER_SERVICE_TARGET: user.address },
+      startTimeoutMs: 120_000,
+    });
     edgePort = await freePort();
     edge = await startServiceProcess(join(ROOT, "services/edge/dist/main.js"), {
       env: { EDGE_PORT: String(edgePort), USER_SERVICE_TARGET: user.address, CHAT_SERVICE_TARGET: chat.address, EDGE_WEB_DIR: dir.path },
@@ -182,7 +198,9 @@ describe("the edge against Envoy (grpc_web, grpc_json_transcoder)", { timeout: 1
     const adminPort = await freePort();
     const config = join(dir.path, "envoy.yaml");
     writeFileSync(config, envoyConfig(envoyPort, adminPort, descriptor, user.port, chat.port));
-    envoy = spawn(envoyBinary(), ["-c", config, "--log-level", "error", "--base-id", String(adminPort), "--disable-hot-restart"], { stdio: ["ignore", "ignore", "pipe"] });
+    envoy = spawn(envoyBinary(), ["-c", config, "--log-level", "error", "--base-id", String(adminPort), "--disable-hot-restart"], {
+      stdio: ["ignore", "ignore", "pipe"],
+    });
     let stderr = "";
     envoy.stderr?.on("data", (c: Buffer) => (stderr = (stderr + c.toString()).slice(-4000)));
     const release = onProcessEnd(() => envoy.kill("SIGKILL"));
@@ -197,7 +215,13 @@ describe("the edge against Envoy (grpc_web, grpc_json_transcoder)", { timeout: 1
       if (envoy.exitCode !== null || Date.now() > deadline) throw new Error(`envoy did not become ready: ${stderr}`);
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
-    const created = await send(edgePort, "POST", "/v1/users", JSON.stringify({ email: "oracle@example.com", displayName: "Oracle", roles: ["ROLE_ADMIN"] }), { "content-type": "application/json" });
+    const created = await send(
+      edgePort,
+      "POST",
+      "/v1/users",
+      JSON.stringify({ email: "oracle@example.com", displayName: "Oracle", roles: ["ROLE_ADMIN"] }),
+      { "content-type": "application/json" },
+    );
     assert.equal(created.status, 200, created.body.toString());
     userId = (JSON.parse(created.body.toString()) as { user: { id: string } }).user.id;
   });
@@ -211,13 +235,33 @@ describe("the edge against Envoy (grpc_web, grpc_json_transcoder)", { timeout: 1
 
   const grpcWebCases = (): [string, string, Buffer][] => [
     ["GetUser", "/trellis.user.v1.UserService/GetUser", grpcWebRequest(GetUserRequestSchema, { id: userId })],
-    ["GetUser NOT_FOUND with ResourceInfo", "/trellis.user.v1.UserService/GetUser", grpcWebRequest(GetUserRequestSchema, { id: "00000000-0000-4000-8000-000000000000" })],
-    ["CreateUser INVALID_ARGUMENT with BadRequest", "/trellis.user.v1.UserService/CreateUser", grpcWebRequest(CreateUserRequestSchema, { email: "not-an-email" })],
-    ["CreateUser ALREADY_EXISTS", "/trellis.user.v1.UserService/CreateUser", grpcWebRequest(CreateUserRequestSchema, { email: "oracle@example.com", displayName: "Again" })],
+    [
+      "GetUser NOT_FOUND with ResourceInfo",
+      "/trellis.user.v1.UserService/GetUser",
+      grpcWebRequest(GetUserRequestSchema, { id: "00000000-0000-4000-8000-000000000000" }),
+    ],
+    [
+      "CreateUser INVALID_ARGUMENT with BadRequest",
+      "/trellis.user.v1.UserService/CreateUser",
+      grpcWebRequest(CreateUserRequestSchema, { email: "not-an-email" }),
+    ],
+    [
+      "CreateUser ALREADY_EXISTS",
+      "/trellis.user.v1.UserService/CreateUser",
+      grpcWebRequest(CreateUserRequestSchema, { email: "oracle@example.com", displayName: "Again" }),
+    ],
     ["ListUsers", "/trellis.user.v1.UserService/ListUsers", grpcWebRequest(ListUsersRequestSchema, { pageSize: 5 })],
-    ["GetUser with an unknown field and no id", "/trellis.user.v1.UserService/GetUser", frame(Buffer.concat([toBinary(GetUserRequestSchema, create(GetUserRequestSchema, { id: "" })), Buffer.from([0xf8, 0x06, 0x01])]))],
+    [
+      "GetUser with an unknown field and no id",
+      "/trellis.user.v1.UserService/GetUser",
+      frame(Buffer.concat([toBinary(GetUserRequestSchema, create(GetUserRequestSchema, { id: "" })), Buffer.from([0xf8, 0x06, 0x01])])),
+    ],
     ["Chat History", "/trellis.chat.v1.ChatService/History", grpcWebRequest(HistoryRequestSchema, { room: "oracle" })],
-    ["Chat Send FAILED_PRECONDITION (unknown sender)", "/trellis.chat.v1.ChatService/Send", grpcWebRequest(SendRequestSchema, { room: "oracle", senderId: "00000000-0000-4000-8000-000000000000", text: "hi" })],
+    [
+      "Chat Send FAILED_PRECONDITION (unknown sender)",
+      "/trellis.chat.v1.ChatService/Send",
+      grpcWebRequest(SendRequestSchema, { room: "oracle", senderId: "00000000-0000-4000-8000-000000000000", text: "hi" }),
+    ],
   ];
 
   for (const text of [false, true]) {
@@ -252,26 +296,44 @@ describe("the edge against Envoy (grpc_web, grpc_json_transcoder)", { timeout: 1
     const body = grpcWebRequest(WatchUsersRequestSchema, { includeSnapshot: true });
     const firstFrames = async (port: number): Promise<string[]> =>
       new Promise((resolve, reject) => {
-        const req = httpRequest({ host: "127.0.0.1", port, method: "POST", path: "/trellis.user.v1.UserService/WatchUsers", headers: { "content-type": "application/grpc-web+proto" } }, (res) => {
-          let buffered = Buffer.alloc(0);
-          const frames: string[] = [];
-          res.on("data", (chunk: Buffer) => {
-            buffered = Buffer.concat([buffered, chunk]);
-            while (buffered.length >= 5 && buffered.length >= 5 + buffered.readUInt32BE(1)) {
-              const length = buffered.readUInt32BE(1);
-              const data = buffered.subarray(5, 5 + length);
-              frames.push(data.toString("hex"));
-              buffered = buffered.subarray(5 + length);
-              // type 2 = CHANGE_TYPE_SNAPSHOT_END (field 1 varint 2): the snapshot is complete.
-              if (data[0] === 0x08 && data[1] === 0x02) {
-                req.destroy();
-                // Resume tokens differ per call: compare the rest of each message.
-                resolve(frames.map((f) => JSON.stringify(toJson(WatchUsersResponseSchema, { ...fromBinary(WatchUsersResponseSchema, Buffer.from(f, "hex")), resumeToken: "" }))));
+        const req = httpRequest(
+          {
+            host: "127.0.0.1",
+            port,
+            method: "POST",
+            path: "/trellis.user.v1.UserService/WatchUsers",
+            headers: { "content-type": "application/grpc-web+proto" },
+          },
+          (res) => {
+            let buffered = Buffer.alloc(0);
+            const frames: string[] = [];
+            res.on("data", (chunk: Buffer) => {
+              buffered = Buffer.concat([buffered, chunk]);
+              while (buffered.length >= 5 && buffered.length >= 5 + buffered.readUInt32BE(1)) {
+                const length = buffered.readUInt32BE(1);
+                const data = buffered.subarray(5, 5 + length);
+                frames.push(data.toString("hex"));
+                buffered = buffered.subarray(5 + length);
+                // type 2 = CHANGE_TYPE_SNAPSHOT_END (field 1 varint 2): the snapshot is complete.
+                if (data[0] === 0x08 && data[1] === 0x02) {
+                  req.destroy();
+                  // Resume tokens differ per call: compare the rest of each message.
+                  resolve(
+                    frames.map((f) =>
+                      JSON.stringify(
+                        toJson(WatchUsersResponseSchema, {
+                          ...fromBinary(WatchUsersResponseSchema, Buffer.from(f, "hex")),
+                          resumeToken: "",
+                        }),
+                      ),
+                    ),
+                  );
+                }
               }
-            }
-          });
-          res.on("error", () => undefined);
-        });
+            });
+            res.on("error", () => undefined);
+          },
+        );
         req.on("error", (e) => (e.message.includes("socket hang up") ? undefined : reject(e)));
         req.end(body);
       });
@@ -288,11 +350,26 @@ describe("the edge against Envoy (grpc_web, grpc_json_transcoder)", { timeout: 1
     ["GET /v1/users with snake_case parameters", "GET", "/v1/users?page_size=1&query=oracle", undefined],
     ["POST /v1/users INVALID_ARGUMENT with BadRequest", "POST", "/v1/users", JSON.stringify({ email: "bad", displayName: "" })],
     ["POST /v1/users ALREADY_EXISTS", "POST", "/v1/users", JSON.stringify({ email: "oracle@example.com", displayName: "Again" })],
-    ["PATCH /v1/users/{user.id} with a stale etag (ABORTED)", "PATCH", `/v1/users/${userId}?updateMask=displayName`, JSON.stringify({ displayName: "Stale", etag: "v0" })],
-    ["PATCH /v1/users/{user.id} with update_mask", "PATCH", `/v1/users/${userId}?updateMask=displayName`, JSON.stringify({ displayName: "Oracle 2" })],
+    [
+      "PATCH /v1/users/{user.id} with a stale etag (ABORTED)",
+      "PATCH",
+      `/v1/users/${userId}?updateMask=displayName`,
+      JSON.stringify({ displayName: "Stale", etag: "v0" }),
+    ],
+    [
+      "PATCH /v1/users/{user.id} with update_mask",
+      "PATCH",
+      `/v1/users/${userId}?updateMask=displayName`,
+      JSON.stringify({ displayName: "Oracle 2" }),
+    ],
     ["DELETE /v1/users/{id} NOT_FOUND", "DELETE", "/v1/users/00000000-0000-4000-8000-000000000000", undefined],
     ["GET /v1/rooms/{room}/messages", "GET", "/v1/rooms/oracle/messages?pageSize=5", undefined],
-    ["POST /v1/rooms/{room}/messages FAILED_PRECONDITION", "POST", "/v1/rooms/oracle/messages", JSON.stringify({ senderId: "00000000-0000-4000-8000-000000000000", text: "hi" })],
+    [
+      "POST /v1/rooms/{room}/messages FAILED_PRECONDITION",
+      "POST",
+      "/v1/rooms/oracle/messages",
+      JSON.stringify({ senderId: "00000000-0000-4000-8000-000000000000", text: "hi" }),
+    ],
   ];
 
   it("REST: the same HTTP status and the same JSON (google.rpc.Status with details on failure)", async () => {
@@ -301,7 +378,11 @@ describe("the edge against Envoy (grpc_web, grpc_json_transcoder)", { timeout: 1
       // Sequential, Envoy first: a write through one changes what the other reads (the etag).
       const viaEnvoy = await send(envoyPort, method, path, body, headers);
       const viaEdge = await send(edgePort, method, path, body, headers);
-      assert.equal(viaEdge.status, viaEnvoy.status, `${name}: HTTP status (envoy: ${viaEnvoy.body.toString()}, edge: ${viaEdge.body.toString()})`);
+      assert.equal(
+        viaEdge.status,
+        viaEnvoy.status,
+        `${name}: HTTP status (envoy: ${viaEnvoy.body.toString()}, edge: ${viaEdge.body.toString()})`,
+      );
       const strip = (json: unknown): unknown => JSON.parse(JSON.stringify(json).replace(/"(etag|updateTime)":"[^"]*"/g, `"$1":"*"`));
       assert.deepEqual(strip(JSON.parse(viaEdge.body.toString())), strip(JSON.parse(viaEnvoy.body.toString())), `${name}: JSON`);
     }
@@ -310,7 +391,8 @@ describe("the edge against Envoy (grpc_web, grpc_json_transcoder)", { timeout: 1
   it("gRPC-Web differences kept: where the edge answers for itself, it answers the same status with its own message, or a clearer one", async () => {
     const get = grpcWebRequest(GetUserRequestSchema, { id: userId });
     const web = { "content-type": "application/grpc-web+proto" };
-    const both = (path: string, body: Buffer | string, headers: Record<string, string>): Promise<Reply[]> => Promise.all(ports().map(([, port]) => send(port, "POST", path, body, headers)));
+    const both = (path: string, body: Buffer | string, headers: Record<string, string>): Promise<Reply[]> =>
+      Promise.all(ports().map(([, port]) => send(port, "POST", path, body, headers)));
     const status = (reply: Reply): { code: string | undefined; message: string } => ({
       code: reply.headers["grpc-status"] as string | undefined,
       message: decodeURIComponent(String(reply.headers["grpc-message"] ?? "")),
@@ -318,27 +400,69 @@ describe("the edge against Envoy (grpc_web, grpc_json_transcoder)", { timeout: 1
 
     // 1. A text request with no Accept: Envoy answers binary (only Accept decides), the edge text
     //    (a client that can only send text can usually only read text).
-    const [envoyText, edgeText] = await both("/trellis.user.v1.UserService/GetUser", get.toString("base64"), { "content-type": "application/grpc-web-text" });
+    const [envoyText, edgeText] = await both("/trellis.user.v1.UserService/GetUser", get.toString("base64"), {
+      "content-type": "application/grpc-web-text",
+    });
     assert.equal(envoyText!.headers["content-type"], "application/grpc-web+proto");
     assert.equal(edgeText!.headers["content-type"], "application/grpc-web-text+proto");
     assert.deepEqual(readGrpcWeb(edgeText!, true).messages, readGrpcWeb(envoyText!, false).messages);
 
     // 2. Malformed base64: Envoy HTTP 400 + INTERNAL; the edge HTTP 200 + INVALID_ARGUMENT naming the problem
     //    (a gRPC-Web client reads the status; a 400 without one it would map to INTERNAL).
-    const [envoyB64, edgeB64] = await both("/trellis.user.v1.UserService/GetUser", "AAAA*AAA", { "content-type": "application/grpc-web-text" });
+    const [envoyB64, edgeB64] = await both("/trellis.user.v1.UserService/GetUser", "AAAA*AAA", {
+      "content-type": "application/grpc-web-text",
+    });
     assert.deepEqual([envoyB64!.status, status(envoyB64!).code], [400, "13"]);
-    assert.deepEqual([edgeB64!.status, status(edgeB64!)], [200, { code: "3", message: "malformed gRPC-Web request: malformed base64: a character outside the base64 alphabet" }]);
+    assert.deepEqual(
+      [edgeB64!.status, status(edgeB64!)],
+      [200, { code: "3", message: "malformed gRPC-Web request: malformed base64: a character outside the base64 alphabet" }],
+    );
 
     // 3. Requests the edge refuses without a backend call: the same code, the edge's own message
     //    (Envoy relays the backend's). Unknown services are not even sent to a backend.
     const sameCode: [string, string, Buffer, Record<string, string>, string, RegExp][] = [
-      ["unknown service", "/acme.v1.Nope/Get", get, web, "12", /^unknown service acme\.v1\.Nope: the edge routes trellis\.user\.v1\.UserService, trellis\.chat\.v1\.ChatService$/],
+      [
+        "unknown service",
+        "/acme.v1.Nope/Get",
+        get,
+        web,
+        "12",
+        /^unknown service acme\.v1\.Nope: the edge routes trellis\.user\.v1\.UserService, trellis\.chat\.v1\.ChatService$/,
+      ],
       ["unknown method", "/trellis.user.v1.UserService/Nope", get, web, "12", /^unknown method \/trellis\.user\.v1\.UserService\/Nope$/],
-      ["truncated frame", "/trellis.user.v1.UserService/GetUser", get.subarray(0, get.length - 3), web, "3", /^malformed gRPC-Web request: truncated frame: the header announces \d+ bytes, the body holds \d+$/],
-      ["two messages", "/trellis.user.v1.UserService/GetUser", Buffer.concat([get, get]), web, "3", /exactly one request message; the body holds 2$/],
+      [
+        "truncated frame",
+        "/trellis.user.v1.UserService/GetUser",
+        get.subarray(0, get.length - 3),
+        web,
+        "3",
+        /^malformed gRPC-Web request: truncated frame: the header announces \d+ bytes, the body holds \d+$/,
+      ],
+      [
+        "two messages",
+        "/trellis.user.v1.UserService/GetUser",
+        Buffer.concat([get, get]),
+        web,
+        "3",
+        /exactly one request message; the body holds 2$/,
+      ],
       ["no message", "/trellis.user.v1.UserService/GetUser", Buffer.alloc(0), web, "3", /exactly one request message; the body holds 0$/],
-      ["malformed grpc-timeout", "/trellis.user.v1.UserService/GetUser", get, { ...web, "grpc-timeout": "x" }, "3", /^malformed grpc-timeout "x"/],
-      ["a body over the limit", "/trellis.user.v1.UserService/GetUser", Buffer.alloc(5 * 1024 * 1024, 1), web, "8", /^request body of 5242880 bytes is larger than the limit of 4194304$/],
+      [
+        "malformed grpc-timeout",
+        "/trellis.user.v1.UserService/GetUser",
+        get,
+        { ...web, "grpc-timeout": "x" },
+        "3",
+        /^malformed grpc-timeout "x"/,
+      ],
+      [
+        "a body over the limit",
+        "/trellis.user.v1.UserService/GetUser",
+        Buffer.alloc(5 * 1024 * 1024, 1),
+        web,
+        "8",
+        /^request body of 5242880 bytes is larger than the limit of 4194304$/,
+      ],
     ];
     for (const [name, path, body, headers, code, message] of sameCode) {
       const [viaEnvoy, viaEdge] = await both(path, body, headers);
@@ -356,10 +480,15 @@ describe("the edge against Envoy (grpc_web, grpc_json_transcoder)", { timeout: 1
 
     // 5. gRPC-Web with JSON messages (Connect-ES' gRPC-Web transport with useBinaryFormat: false):
     //    Envoy forwards JSON to a protobuf backend (INVALID_ARGUMENT); the edge converts it.
-    const [envoyJson, edgeJson] = await both("/trellis.user.v1.UserService/GetUser", frame(Buffer.from(JSON.stringify({ id: userId }))), { "content-type": "application/grpc-web+json" });
+    const [envoyJson, edgeJson] = await both("/trellis.user.v1.UserService/GetUser", frame(Buffer.from(JSON.stringify({ id: userId }))), {
+      "content-type": "application/grpc-web+json",
+    });
     assert.equal(status(envoyJson!).code, "3");
     assert.equal(edgeJson!.headers["content-type"], "application/grpc-web+json");
-    assert.equal((JSON.parse(Buffer.from(parseEnvelopes(edgeJson!.body, 1 << 20)[0]!.data).toString()) as { user: { id: string } }).user.id, userId);
+    assert.equal(
+      (JSON.parse(Buffer.from(parseEnvelopes(edgeJson!.body, 1 << 20)[0]!.data).toString()) as { user: { id: string } }).user.id,
+      userId,
+    );
 
     // 6. A client-streaming method: Envoy forwards the frames of the body as the request stream;
     //    the edge refuses it (UNIMPLEMENTED: browsers cannot stream requests; see Known limits).
@@ -380,14 +509,18 @@ describe("the edge against Envoy (grpc_web, grpc_json_transcoder)", { timeout: 1
       ["POST", "/v1/users", "{bad"],
       ["GET", "/v1/users?pageSize=abc", undefined],
     ] as const) {
-      const [envoyBad, edgeBad] = await Promise.all(ports().map(([, port]) => send(port, method, path, body, { "content-type": "application/json" })));
+      const [envoyBad, edgeBad] = await Promise.all(
+        ports().map(([, port]) => send(port, method, path, body, { "content-type": "application/json" })),
+      );
       assert.deepEqual([envoyBad!.status, envoyBad!.headers["content-type"]], [400, "text/plain"], path);
       assert.deepEqual([edgeBad!.status, edgeBad!.headers["content-type"]], [400, "application/json"], path);
       assert.equal((JSON.parse(edgeBad!.body.toString()) as { code: number }).code, 3);
     }
     // An unknown JSON field: Envoy drops it (the backend then reports what is missing); the edge
     // refuses it, naming it (a misspelt field is not silently ignored).
-    const [envoyField, edgeField] = await Promise.all(ports().map(([, port]) => send(port, "POST", "/v1/users", JSON.stringify({ nope: 1 }), {})));
+    const [envoyField, edgeField] = await Promise.all(
+      ports().map(([, port]) => send(port, "POST", "/v1/users", JSON.stringify({ nope: 1 }), {})),
+    );
     assert.match((JSON.parse(envoyField!.body.toString()) as { message: string }).message, /email: is required/);
     assert.equal(edgeField!.status, 400);
     assert.match((JSON.parse(edgeField!.body.toString()) as { message: string }).message, /key "nope" is unknown/);
@@ -395,7 +528,10 @@ describe("the edge against Envoy (grpc_web, grpc_json_transcoder)", { timeout: 1
     // untranscoded (the gRPC server answers 415, no body); the edge answers 404 / 405 with Allow.
     const [envoyRoute, edgeRoute] = await Promise.all(ports().map(([, port]) => send(port, "GET", "/v1/nothing", undefined, {})));
     assert.equal(envoyRoute!.status, 415);
-    assert.deepEqual([edgeRoute!.status, JSON.parse(edgeRoute!.body.toString())], [404, { code: 5, message: "no route for GET /v1/nothing" }]);
+    assert.deepEqual(
+      [edgeRoute!.status, JSON.parse(edgeRoute!.body.toString())],
+      [404, { code: 5, message: "no route for GET /v1/nothing" }],
+    );
     const [envoyMethod, edgeMethod] = await Promise.all(ports().map(([, port]) => send(port, "PUT", "/v1/users", "{}", {})));
     assert.equal(envoyMethod!.status, 415);
     assert.deepEqual([edgeMethod!.status, edgeMethod!.headers.allow], [405, "POST, GET"]);

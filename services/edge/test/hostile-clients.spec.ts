@@ -13,7 +13,13 @@ interface Reply {
   readonly body: Buffer;
 }
 
-function h1(port: number, method: string, path: string, body: Uint8Array | string | undefined, headers: Record<string, string>): Promise<Reply> {
+function h1(
+  port: number,
+  method: string,
+  path: string,
+  body: Uint8Array | string | undefined,
+  headers: Record<string, string>,
+): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const req = httpRequest({ host: "127.0.0.1", port, method, path, headers }, (res) => {
       const chunks: Buffer[] = [];
@@ -87,7 +93,10 @@ describe("hostile clients against the edge", () => {
   it("malformed grpc-web-text base64: INVALID_ARGUMENT naming the problem", async () => {
     const reply = await h1(edge.port, "POST", GET_USER, "AAAA*AAA", { "content-type": "application/grpc-web-text" });
     assert.equal(reply.status, 200);
-    assert.deepEqual(grpcStatus(reply), { code: 3, message: "malformed gRPC-Web request: malformed base64: a character outside the base64 alphabet" });
+    assert.deepEqual(grpcStatus(reply), {
+      code: 3,
+      message: "malformed gRPC-Web request: malformed base64: a character outside the base64 alphabet",
+    });
     const odd = await h1(edge.port, "POST", GET_USER, "AAAAA", { "content-type": "application/grpc-web-text" });
     assert.equal(grpcStatus(odd).code, 3);
     assert.match(grpcStatus(odd).message, /not a multiple of 4/);
@@ -101,7 +110,10 @@ describe("hostile clients against the edge", () => {
     assert.equal(reply.headers["content-type"], "application/grpc-web-text+proto", "a text request with no Accept is answered in text");
     assert.equal(grpcStatus(reply).code, 0);
     // A client that accepts only binary gets binary (Envoy's rule: the Accept decides).
-    const binary = await h1(edge.port, "POST", GET_USER, text, { "content-type": "application/grpc-web-text", accept: "application/grpc-web+proto" });
+    const binary = await h1(edge.port, "POST", GET_USER, text, {
+      "content-type": "application/grpc-web-text",
+      accept: "application/grpc-web+proto",
+    });
     assert.equal(binary.headers["content-type"], "application/grpc-web+proto");
     assert.equal(grpcStatus(binary).code, 0);
   });
@@ -186,7 +198,9 @@ describe("hostile clients against the edge", () => {
     const webJson = await h1(edge.port, "POST", GET_USER, frame(Buffer.from("{nope")), { "content-type": "application/grpc-web+json" });
     assert.equal(grpcStatus(webJson).code, 3);
     assert.match(grpcStatus(webJson).message, /malformed gRPC-Web request: the body is not JSON/);
-    const webJsonField = await h1(edge.port, "POST", GET_USER, frame(Buffer.from(JSON.stringify({ nope: 1 }))), { "content-type": "application/grpc-web+json" });
+    const webJsonField = await h1(edge.port, "POST", GET_USER, frame(Buffer.from(JSON.stringify({ nope: 1 }))), {
+      "content-type": "application/grpc-web+json",
+    });
     assert.equal(grpcStatus(webJsonField).code, 3);
     const bool = await h1(edge.port, "GET", "/v1/users:watch?includeSnapshot=maybe", undefined, {});
     assert.equal(bool.status, 400);
@@ -198,7 +212,10 @@ describe("hostile clients against the edge", () => {
     const foreign = await h1(edge.port, "POST", GET_USER, getUser, { ...WEB, origin: "http://evil.example" });
     assert.equal(foreign.status, 403);
     assert.match(foreign.body.toString(), /origin http:\/\/evil.example is not allowed/);
-    const preflightForeign = await h1(edge.port, "OPTIONS", GET_USER, undefined, { origin: "http://evil.example", "access-control-request-method": "POST" });
+    const preflightForeign = await h1(edge.port, "OPTIONS", GET_USER, undefined, {
+      origin: "http://evil.example",
+      "access-control-request-method": "POST",
+    });
     assert.equal(preflightForeign.status, 403);
     assert.notEqual(await edge.metrics.getSingleMetricAsString("trellis_edge_refused_total"), before);
     const preflight = await h1(edge.port, "OPTIONS", GET_USER, undefined, {
@@ -212,7 +229,8 @@ describe("hostile clients against the edge", () => {
     assert.match(String(preflight.headers["access-control-allow-headers"]), /x-tenant/);
     const allowed = await h1(edge.port, "POST", GET_USER, getUser, { ...WEB, origin: "http://allowed.example" });
     assert.equal(grpcStatus(allowed).code, 0);
-    for (const header of ["grpc-status", "grpc-message", "grpc-status-details-bin"]) assert.match(String(allowed.headers["access-control-expose-headers"]), new RegExp(header));
+    for (const header of ["grpc-status", "grpc-message", "grpc-status-details-bin"])
+      assert.match(String(allowed.headers["access-control-expose-headers"]), new RegExp(header));
     // Same origin (the page the edge served): no list needed.
     const same = await h1(edge.port, "POST", GET_USER, getUser, { ...WEB, origin: `http://127.0.0.1:${edge.port}` });
     assert.equal(grpcStatus(same).code, 0);
@@ -281,7 +299,11 @@ describe("hostile clients against the edge", () => {
       session.destroy();
     }
     await until(() => edge.probe.cancelledStreams === cancelled + 3, 10_000, "every backend stream to be cancelled");
-    await until(() => edge.edgeCalls() === 0 && edge.backendCalls() === 0, 10_000, "the edge's call slots and the backend's calls to be gone");
+    await until(
+      () => edge.edgeCalls() === 0 && edge.backendCalls() === 0,
+      10_000,
+      "the edge's call slots and the backend's calls to be gone",
+    );
     assert.equal(await gauge(edge, "trellis_edge_calls_in_flight"), 0);
     assert.equal(await gauge(edge, "trellis_edge_streams_open"), 0);
   });
@@ -339,7 +361,9 @@ describe("hostile clients against the edge", () => {
         if (text.includes("grpc-status")) resolve(text);
       });
       socket.on("error", reject);
-      socket.write(`POST ${GET_USER} HTTP/1.1\r\nhost: x\r\ncontent-type: application/grpc-web+proto\r\ncontent-length: 100\r\n\r\n\x00\x00`);
+      socket.write(
+        `POST ${GET_USER} HTTP/1.1\r\nhost: x\r\ncontent-type: application/grpc-web+proto\r\ncontent-length: 100\r\n\r\n\x00\x00`,
+      );
     });
     socket.destroy();
     assert.match(response, /grpc-status: 4/);
@@ -355,13 +379,34 @@ describe("hostile clients against the edge", () => {
       seed = (seed * 1_103_515_245 + 12_345) & 0x7fffffff;
       return seed % n;
     };
-    const types = ["application/grpc-web+proto", "application/grpc-web-text", "application/grpc-web+json", "application/proto", "application/json", "application/connect+proto", "application/connect+json", "text/plain", ""];
-    const paths = [GET_USER, WATCH, "/trellis.user.v1.UserService/ListUsers", "/v1/users", "/v1/users/abc", "/v1/users:watch", "/%zz", "/a.b/C", "/"];
+    const types = [
+      "application/grpc-web+proto",
+      "application/grpc-web-text",
+      "application/grpc-web+json",
+      "application/proto",
+      "application/json",
+      "application/connect+proto",
+      "application/connect+json",
+      "text/plain",
+      "",
+    ];
+    const paths = [
+      GET_USER,
+      WATCH,
+      "/trellis.user.v1.UserService/ListUsers",
+      "/v1/users",
+      "/v1/users/abc",
+      "/v1/users:watch",
+      "/%zz",
+      "/a.b/C",
+      "/",
+    ];
     const bodyOf = (): Buffer => {
       const kind = random(4);
       if (kind === 0) return Buffer.from(Array.from({ length: random(64) }, () => random(256)));
       if (kind === 1) return Buffer.concat([getUser.subarray(0, random(getUser.length + 1)), Buffer.from([random(256)])]);
-      if (kind === 2) return Buffer.from(JSON.stringify({ id: random(2) === 0 ? "x" : 1, pageSize: random(3) - 1, [String(random(9))]: null }));
+      if (kind === 2)
+        return Buffer.from(JSON.stringify({ id: random(2) === 0 ? "x" : 1, pageSize: random(3) - 1, [String(random(9))]: null }));
       return Buffer.from(getUser.toString("base64").slice(random(8)));
     };
     const session = http2Connect(`http://127.0.0.1:${edge.port}`);
@@ -375,7 +420,10 @@ describe("hostile clients against the edge", () => {
         const body = bodyOf();
         const reply = random(2) === 0 ? await h1(edge.port, "POST", path, body, headers) : await h2(session, path, body, headers);
         // 501 is Connect's (and REST's) answer for an unknown method; any other 5xx would be the edge's fault.
-        assert.ok((reply.status >= 200 && reply.status < 500) || reply.status === 501, `case ${i}: HTTP ${reply.status} for ${path} ${type}`);
+        assert.ok(
+          (reply.status >= 200 && reply.status < 500) || reply.status === 501,
+          `case ${i}: HTTP ${reply.status} for ${path} ${type}`,
+        );
         assert.ok(!reply.body.toString("latin1").includes("    at "), `case ${i}: a stack trace in the body`);
         if (reply.headers["grpc-status"] !== undefined) assert.notEqual(reply.headers["grpc-status"], "13", `case ${i}: INTERNAL`);
       }

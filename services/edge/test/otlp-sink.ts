@@ -50,7 +50,8 @@ function fields(buf: Buffer): Field[] {
 }
 
 const bytesOf = (list: Field[], n: number): Buffer[] => list.filter(([f, v]) => f === n && Buffer.isBuffer(v)).map(([, v]) => v as Buffer);
-const numberOf = (list: Field[], n: number): number => (list.find(([f, v]) => f === n && typeof v === "number")?.[1] as number | undefined) ?? 0;
+const numberOf = (list: Field[], n: number): number =>
+  (list.find(([f, v]) => f === n && typeof v === "number")?.[1] as number | undefined) ?? 0;
 
 /** The resource's service.name: Resource.attributes(1) KeyValue{key 1, value 2 AnyValue{string_value 1}}. */
 function serviceName(resource: Buffer | undefined): string {

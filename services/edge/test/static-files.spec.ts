@@ -109,7 +109,15 @@ describe("the web app's files", () => {
   });
 
   it("never serves a file outside the web app's folder, whatever the encoding of the path", async () => {
-    for (const path of ["/../../../../etc/passwd", "/assets/../../../../etc/passwd", "/%2e%2e/%2e%2e/%2e%2e/etc/passwd", "/assets/..%2f..%2f..%2fetc%2fpasswd", "/..%5c..%5cetc/passwd", "/%00", "/index.html%00.js"]) {
+    for (const path of [
+      "/../../../../etc/passwd",
+      "/assets/../../../../etc/passwd",
+      "/%2e%2e/%2e%2e/%2e%2e/etc/passwd",
+      "/assets/..%2f..%2f..%2fetc%2fpasswd",
+      "/..%5c..%5cetc/passwd",
+      "/%00",
+      "/index.html%00.js",
+    ]) {
       const reply = await raw(edge.port, "GET", path);
       assert.ok(reply.status === 400 || reply.status === 404, `${path}: HTTP ${reply.status}`);
       assert.ok(!reply.body.toString().includes("root:"), `${path}: /etc/passwd served`);

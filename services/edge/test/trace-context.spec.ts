@@ -10,7 +10,12 @@ import { until } from "./edge-harness.js";
 
 const main = (service: string): string => fileURLToPath(new URL(`../../../${service}/dist/main.js`, import.meta.url));
 
-function post(port: number, path: string, body: Uint8Array | string, headers: Record<string, string>): Promise<{ status: number; headers: Record<string, unknown>; body: Buffer }> {
+function post(
+  port: number,
+  path: string,
+  body: Uint8Array | string,
+  headers: Record<string, string>,
+): Promise<{ status: number; headers: Record<string, unknown>; body: Buffer }> {
   return new Promise((resolve, reject) => {
     const req = httpRequest({ host: "127.0.0.1", port, method: "POST", path, headers }, (res) => {
       const chunks: Buffer[] = [];
@@ -42,9 +47,19 @@ describe("trace context from the browser: edge → chat → user", { timeout: 12
     sink = await startOtlpSink();
     const otel = { OTEL_EXPORTER_OTLP_ENDPOINT: sink.url, OTEL_TRACES_SAMPLER: "parentbased_always_on", OTEL_BSP_SCHEDULE_DELAY: "100" };
     user = await startServiceProcess(main("user"), { env: { ...otel, OTEL_SERVICE_NAME: "user" }, startTimeoutMs: 60_000 });
-    chat = await startServiceProcess(main("chat"), { env: { ...otel, OTEL_SERVICE_NAME: "chat", USER_SERVICE_TARGET: user.address }, startTimeoutMs: 60_000 });
+    chat = await startServiceProcess(main("chat"), {
+      env: { ...otel, OTEL_SERVICE_NAME: "chat", USER_SERVICE_TARGET: user.address },
+      startTimeoutMs: 60_000,
+    });
     edge = await startServiceProcess(main("edge"), {
-      env: { ...otel, OTEL_SERVICE_NAME: "edge", EDGE_PORT: "0", USER_SERVICE_TARGET: user.address, CHAT_SERVICE_TARGET: chat.address, EDGE_WEB_DIR: "/nonexistent-trellis-web" },
+      env: {
+        ...otel,
+        OTEL_SERVICE_NAME: "edge",
+        EDGE_PORT: "0",
+        USER_SERVICE_TARGET: user.address,
+        CHAT_SERVICE_TARGET: chat.address,
+        EDGE_WEB_DIR: "/nonexistent-trellis-web",
+      },
       startTimeoutMs: 60_000,
     });
     const listening = edge.logs.find((l) => typeof l["http.port"] === "number");
@@ -60,22 +75,30 @@ describe("trace context from the browser: edge → chat → user", { timeout: 12
   });
 
   it("the edge's call to chat, chat's call to user and both servers' spans carry the browser's trace id, each the child of the one before", async () => {
-    const created = await post(edgePort, "/v1/users", JSON.stringify({ email: "traced@example.com", displayName: "Traced" }), { "content-type": "application/json" });
+    const created = await post(edgePort, "/v1/users", JSON.stringify({ email: "traced@example.com", displayName: "Traced" }), {
+      "content-type": "application/json",
+    });
     assert.equal(created.status, 200, created.body.toString());
     const senderId = (JSON.parse(created.body.toString()) as { user: { id: string } }).user.id;
 
     const traceId = "4bf92f3577b34da6a3ce929d0e0e4736";
     const browserSpan = "00f067aa0ba902b7";
-    const reply = await post(edgePort, "/trellis.chat.v1.ChatService/Send", frame(toBinary(SendRequestSchema, create(SendRequestSchema, { room: "traced", senderId, text: "hello" }))), {
-      "content-type": "application/grpc-web+proto",
-      "x-grpc-web": "1",
-      traceparent: `00-${traceId}-${browserSpan}-01`,
-    });
+    const reply = await post(
+      edgePort,
+      "/trellis.chat.v1.ChatService/Send",
+      frame(toBinary(SendRequestSchema, create(SendRequestSchema, { room: "traced", senderId, text: "hello" }))),
+      {
+        "content-type": "application/grpc-web+proto",
+        "x-grpc-web": "1",
+        traceparent: `00-${traceId}-${browserSpan}-01`,
+      },
+    );
     assert.equal(reply.status, 200);
     assert.equal(reply.headers["grpc-status"], undefined, `Send failed: ${String(reply.headers["grpc-message"])}`);
     assert.match(reply.body.toString("latin1"), /grpc-status:0/);
 
-    const find = (service: string, kind: number, name: string): SinkSpan | undefined => sink.spans.find((s) => s.traceId === traceId && s.service === service && s.kind === kind && s.name === name);
+    const find = (service: string, kind: number, name: string): SinkSpan | undefined =>
+      sink.spans.find((s) => s.traceId === traceId && s.service === service && s.kind === kind && s.name === name);
     const SERVER = 2;
     const CLIENT = 3;
     // Each process exports on its own schedule: wait for all four.
@@ -92,10 +115,17 @@ describe("trace context from the browser: edge → chat → user", { timeout: 12
     const chatServer = find("chat", SERVER, "trellis.chat.v1.ChatService/Send");
     const chatClient = find("chat", CLIENT, "trellis.user.v1.UserService/GetUser");
     const userServer = find("user", SERVER, "trellis.user.v1.UserService/GetUser")!;
-    assert.ok(chatServer !== undefined && chatClient !== undefined, `spans of trace ${traceId}: ${JSON.stringify(sink.spans.filter((s) => s.traceId === traceId))}`);
+    assert.ok(
+      chatServer !== undefined && chatClient !== undefined,
+      `spans of trace ${traceId}: ${JSON.stringify(sink.spans.filter((s) => s.traceId === traceId))}`,
+    );
     // The edge continues the browser's span; each hop is the child of the one before.
     assert.equal(edgeClient.parentSpanId, browserSpan);
-    assert.equal(chatServer.parentSpanId, edgeClient.spanId, "chat's server span is the child of the edge's outgoing call: the edge sent the browser's trace id on");
+    assert.equal(
+      chatServer.parentSpanId,
+      edgeClient.spanId,
+      "chat's server span is the child of the edge's outgoing call: the edge sent the browser's trace id on",
+    );
     assert.equal(chatClient.parentSpanId, chatServer.spanId);
     assert.equal(userServer.parentSpanId, chatClient.spanId);
   });

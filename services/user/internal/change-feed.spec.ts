@@ -157,7 +157,10 @@ describe("change feed", () => {
     });
     const next = take(feed.watch(latest, signal), 1);
     const created = await createUser(repository);
-    assert.deepEqual((await next).map((change) => change.user.id), [created.id]);
+    assert.deepEqual(
+      (await next).map((change) => change.user.id),
+      [created.id],
+    );
     await feed.close();
   });
 });

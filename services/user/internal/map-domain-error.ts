@@ -47,9 +47,13 @@ export function mapDomainError(error: unknown): unknown {
     // end of the log, which the gRPC spec's "reading past end-of-file" example covers (it may
     // become valid as the log grows; a token from another or a restored database is the usual
     // cause). Resuming there would silently skip the changes up to it.
-    return new RpcError(Code.OUT_OF_RANGE, `resume_token ${error.after} is ahead of the change log (newest change ${error.latest}); watch again with include_snapshot`, {
-      details: [errorInfo("RESUME_TOKEN_AHEAD", ERROR_DOMAIN, { latest_resume_token: error.latest.toString() })],
-    });
+    return new RpcError(
+      Code.OUT_OF_RANGE,
+      `resume_token ${error.after} is ahead of the change log (newest change ${error.latest}); watch again with include_snapshot`,
+      {
+        details: [errorInfo("RESUME_TOKEN_AHEAD", ERROR_DOMAIN, { latest_resume_token: error.latest.toString() })],
+      },
+    );
   }
   if (error instanceof SnapshotsBusyError) {
     // UNAVAILABLE, not RESOURCE_EXHAUSTED: the bound is this instance's capacity, not the

@@ -11,9 +11,18 @@ describe("page tokens", () => {
     assert.deepEqual(decodePageToken(encodePageToken({ cursor, filter }), filter), cursor);
   });
 
-  for (const garbage of ["garbage", "", "!!!", Buffer.from('{"v":1,"t":"x","i":"y","f":"z"}').toString("base64url"), Buffer.from("null").toString("base64url")]) {
+  for (const garbage of [
+    "garbage",
+    "",
+    "!!!",
+    Buffer.from('{"v":1,"t":"x","i":"y","f":"z"}').toString("base64url"),
+    Buffer.from("null").toString("base64url"),
+  ]) {
     it(`reject ${JSON.stringify(garbage)} with INVALID_ARGUMENT`, () => {
-      assert.throws(() => decodePageToken(garbage, "f"), (e: unknown) => e instanceof RpcError && e.code === Code.INVALID_ARGUMENT);
+      assert.throws(
+        () => decodePageToken(garbage, "f"),
+        (e: unknown) => e instanceof RpcError && e.code === Code.INVALID_ARGUMENT,
+      );
     });
   }
 
@@ -30,7 +39,10 @@ describe("page tokens", () => {
     ["a missing filter", { f: undefined }],
   ] as const) {
     it(`reject a forged token with ${name} with INVALID_ARGUMENT`, () => {
-      assert.throws(() => decodePageToken(forged(fields), "f"), (e: unknown) => e instanceof RpcError && e.code === Code.INVALID_ARGUMENT);
+      assert.throws(
+        () => decodePageToken(forged(fields), "f"),
+        (e: unknown) => e instanceof RpcError && e.code === Code.INVALID_ARGUMENT,
+      );
     });
   }
 

@@ -8,7 +8,17 @@ describe("resume tokens", () => {
     for (const sequence of [0n, 1n, 123_456_789n, MAX_SEQUENCE]) assert.equal(parseResumeToken(resumeTokenOf(sequence)), sequence);
   });
 
-  for (const token of [(MAX_SEQUENCE + 1n).toString(), "9999999999999999999", "18446744073709551615", "-1", "1e3", " 1", "0x10", "", "yesterday"]) {
+  for (const token of [
+    (MAX_SEQUENCE + 1n).toString(),
+    "9999999999999999999",
+    "18446744073709551615",
+    "-1",
+    "1e3",
+    " 1",
+    "0x10",
+    "",
+    "yesterday",
+  ]) {
     it(`reject ${JSON.stringify(token)} with INVALID_ARGUMENT naming resume_token`, () => {
       assert.throws(
         () => parseResumeToken(token),

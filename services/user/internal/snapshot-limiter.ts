@@ -69,10 +69,13 @@ export function createSnapshotLimiter(options: SnapshotLimiterOptions = {}): Sna
         held = false;
         active -= 1;
       };
-      const timer = maxHoldMs > 0 ? timers.setTimeout(() => {
-        free();
-        expiry.abort(new SnapshotTooSlowError(maxHoldMs));
-      }, maxHoldMs) : undefined;
+      const timer =
+        maxHoldMs > 0
+          ? timers.setTimeout(() => {
+              free();
+              expiry.abort(new SnapshotTooSlowError(maxHoldMs));
+            }, maxHoldMs)
+          : undefined;
       return {
         expired: expiry.signal,
         release: () => {

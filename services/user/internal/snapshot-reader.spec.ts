@@ -9,7 +9,8 @@ import type { UserRepository } from "./user-repository.js";
 async function seeded(count: number): Promise<UserRepository> {
   let tick = Date.UTC(2026, 0, 1);
   const repository = createMemoryUserRepository({ now: () => new Date((tick += 1)) });
-  for (let i = 0; i < count; i += 1) await repository.create({ id: randomUUID(), email: `s${i}@example.com`, displayName: `S ${i}`, roles: [1] });
+  for (let i = 0; i < count; i += 1)
+    await repository.create({ id: randomUUID(), email: `s${i}@example.com`, displayName: `S ${i}`, roles: [1] });
   return repository;
 }
 

@@ -29,7 +29,8 @@ function refusedFields(fn: () => unknown): string[] {
  * refuse a NUL (checked below), so the .proto needs no rule for them.
  */
 const PARSED_BEFORE_SQL: Readonly<Record<string, (value: string) => unknown>> = {
-  "trellis.user.v1.UpdateUserRequest user.id": (value) => checkPatch({ id: value, email: "", displayName: "x", roles: [] }, ["display_name"]),
+  "trellis.user.v1.UpdateUserRequest user.id": (value) =>
+    checkPatch({ id: value, email: "", displayName: "x", roles: [] }, ["display_name"]),
   "trellis.user.v1.UpdateUserRequest user.etag": (value) => versionOf(value, "user.etag"),
   "trellis.user.v1.DeleteUserRequest etag": (value) => versionOf(value, "etag"),
   "trellis.user.v1.ListUsersRequest page_token": (value) => decodePageToken(value, "f"),
@@ -57,7 +58,10 @@ describe("user text fields: a NUL character (which PostgreSQL text cannot hold) 
   for (const field of textFieldsOf(ImportUsersRequestSchema)) {
     it(`ImportUsers rows: ${field.path}`, () => {
       const row = { email: "row@example.com", displayName: "Row", roles: [], ...pick(field.with(NUL)) };
-      assert.deepEqual(refusedFields(() => checkNewUser(row, ID)), [field.path]);
+      assert.deepEqual(
+        refusedFields(() => checkNewUser(row, ID)),
+        [field.path],
+      );
     });
   }
 });

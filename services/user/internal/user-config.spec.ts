@@ -47,7 +47,8 @@ describe("user config", () => {
     it(`refuses ${name}=${value} with one line naming it`, () => {
       assert.throws(
         () => readUserConfig({ [name]: value }),
-        (error: unknown) => error instanceof ConfigError && error.variable === name && !error.message.includes("\n") && error.message.startsWith(name),
+        (error: unknown) =>
+          error instanceof ConfigError && error.variable === name && !error.message.includes("\n") && error.message.startsWith(name),
       );
     });
   }

@@ -120,7 +120,9 @@ export function createUserHandlers(deps: UserHandlerDeps): ServiceImpl<typeof Us
     async *watchUsers(request, context): AsyncIterable<WatchEvent> {
       if (request.includeSnapshot && request.resumeToken !== "") {
         throw new RpcError(Code.INVALID_ARGUMENT, "include_snapshot and resume_token cannot be used together", {
-          details: [badRequest([{ field: "resume_token", description: "must be empty when include_snapshot is set", reason: "exclusive" }])],
+          details: [
+            badRequest([{ field: "resume_token", description: "must be empty when include_snapshot is set", reason: "exclusive" }]),
+          ],
         });
       }
       let after: bigint;
@@ -131,7 +133,9 @@ export function createUserHandlers(deps: UserHandlerDeps): ServiceImpl<typeof Us
         if (slot === undefined) throw mapDomainError(new SnapshotsBusyError(snapshots.limit));
         after = 0n;
         try {
-          for await (const item of readSnapshot(repository, AbortSignal.any([context.signal, slot.expired]), { pageSize: snapshotPageSize })) {
+          for await (const item of readSnapshot(repository, AbortSignal.any([context.signal, slot.expired]), {
+            pageSize: snapshotPageSize,
+          })) {
             if (item.kind === "existing") yield { type: ChangeType.EXISTING, user: toUser(item.user) };
             else if (item.kind === "change") yield toChangeEvent(item.change);
             else after = item.sequence;
@@ -172,7 +176,12 @@ export function createUserHandlers(deps: UserHandlerDeps): ServiceImpl<typeof Us
           failed += 1;
           if (failures.length < maxReportedFailures) {
             failures.push(
-              create(ImportFailureSchema, { index, email: row.email.slice(0, 254), code: error.code, message: error.message.slice(0, MAX_FAILURE_MESSAGE) }),
+              create(ImportFailureSchema, {
+                index,
+                email: row.email.slice(0, 254),
+                code: error.code,
+                message: error.message.slice(0, MAX_FAILURE_MESSAGE),
+              }),
             );
           }
         }

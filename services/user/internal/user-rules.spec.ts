@@ -25,7 +25,10 @@ describe("user rules: new users", () => {
   });
 
   it("rejects a malformed email", () => {
-    assert.deepEqual(violationsOf(() => checkNewUser({ email: "ada@", displayName: "Ada", roles: [] }, ID)), ["email:string.email"]);
+    assert.deepEqual(
+      violationsOf(() => checkNewUser({ email: "ada@", displayName: "Ada", roles: [] }, ID)),
+      ["email:string.email"],
+    );
   });
 
   it("requires email and name", () => {
@@ -36,10 +39,14 @@ describe("user rules: new users", () => {
   });
 
   it("rejects a blank name and one over 100 characters", () => {
-    assert.deepEqual(violationsOf(() => checkNewUser({ email: "a@b.co", displayName: "   ", roles: [] }, ID)), ["display_name:display_name.blank"]);
-    assert.deepEqual(violationsOf(() => checkNewUser({ email: "a@b.co", displayName: "n".repeat(101), roles: [] }, ID)), [
-      "display_name:string.max_len",
-    ]);
+    assert.deepEqual(
+      violationsOf(() => checkNewUser({ email: "a@b.co", displayName: "   ", roles: [] }, ID)),
+      ["display_name:display_name.blank"],
+    );
+    assert.deepEqual(
+      violationsOf(() => checkNewUser({ email: "a@b.co", displayName: "n".repeat(101), roles: [] }, ID)),
+      ["display_name:string.max_len"],
+    );
   });
 
   it("counts name length in characters, not bytes", () => {
@@ -47,9 +54,18 @@ describe("user rules: new users", () => {
   });
 
   it("accepts only roles from the fixed set, each once", () => {
-    assert.deepEqual(violationsOf(() => checkNewUser({ email: "a@b.co", displayName: "A", roles: [Role.UNSPECIFIED] }, ID)), ["roles[0]:enum.not_in"]);
-    assert.deepEqual(violationsOf(() => checkNewUser({ email: "a@b.co", displayName: "A", roles: [42 as Role] }, ID)), ["roles[0]:enum.defined_only"]);
-    assert.deepEqual(violationsOf(() => checkNewUser({ email: "a@b.co", displayName: "A", roles: [Role.ADMIN, Role.ADMIN] }, ID)), ["roles:repeated.unique"]);
+    assert.deepEqual(
+      violationsOf(() => checkNewUser({ email: "a@b.co", displayName: "A", roles: [Role.UNSPECIFIED] }, ID)),
+      ["roles[0]:enum.not_in"],
+    );
+    assert.deepEqual(
+      violationsOf(() => checkNewUser({ email: "a@b.co", displayName: "A", roles: [42 as Role] }, ID)),
+      ["roles[0]:enum.defined_only"],
+    );
+    assert.deepEqual(
+      violationsOf(() => checkNewUser({ email: "a@b.co", displayName: "A", roles: [Role.ADMIN, Role.ADMIN] }, ID)),
+      ["roles:repeated.unique"],
+    );
   });
 
   it("normalizeEmail lower-cases", () => {
@@ -65,8 +81,14 @@ describe("user rules: updates", () => {
   });
 
   it("rejects unknown mask paths, an empty mask, and emptying a masked field", () => {
-    assert.deepEqual(violationsOf(() => checkPatch(user, ["id"])), ["update_mask:update_mask.unknown_path"]);
-    assert.deepEqual(violationsOf(() => checkPatch(user, [])), ["update_mask:required"]);
+    assert.deepEqual(
+      violationsOf(() => checkPatch(user, ["id"])),
+      ["update_mask:update_mask.unknown_path"],
+    );
+    assert.deepEqual(
+      violationsOf(() => checkPatch(user, [])),
+      ["update_mask:required"],
+    );
     assert.deepEqual(violationsOf(() => checkPatch(user, ["email", "display_name", "roles"])).sort(), [
       "user.display_name:display_name.blank",
       "user.email:required",
@@ -75,6 +97,9 @@ describe("user rules: updates", () => {
   });
 
   it("requires a UUID id", () => {
-    assert.deepEqual(violationsOf(() => checkPatch({ ...user, id: "42", displayName: "x" }, ["display_name"])), ["user.id:string.uuid"]);
+    assert.deepEqual(
+      violationsOf(() => checkPatch({ ...user, id: "42", displayName: "x" }, ["display_name"])),
+      ["user.id:string.uuid"],
+    );
   });
 });

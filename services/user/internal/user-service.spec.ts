@@ -124,7 +124,10 @@ describe("UserService over gRPC (embedded PGlite)", () => {
       const before = await countRows();
       const error = await rpcFailure(users.createUser({ email: "not-an-email", displayName: "", roles: [Role.UNSPECIFIED] }));
       assert.equal(error.code, Code.INVALID_ARGUMENT);
-      const fields = error.findDetail(BadRequestSchema)?.fieldViolations.map((v) => v.field).sort();
+      const fields = error
+        .findDetail(BadRequestSchema)
+        ?.fieldViolations.map((v) => v.field)
+        .sort();
       assert.deepEqual(fields, ["display_name", "email", "roles[0]"]);
       assert.equal((await rpcFailure(users.getUser({ id: "not-a-uuid" }))).code, Code.INVALID_ARGUMENT);
       assert.equal((await rpcFailure(users.getUser({ id: "" }))).code, Code.INVALID_ARGUMENT);
@@ -135,7 +138,10 @@ describe("UserService over gRPC (embedded PGlite)", () => {
       const before = await countRows();
       const error = await rpcFailure(users.createUser({ email: ` ${email("spaced")} `, displayName: "Spaced" }));
       assert.equal(error.code, Code.INVALID_ARGUMENT);
-      assert.deepEqual(error.findDetail(BadRequestSchema)?.fieldViolations.map((v) => v.field), ["email"]);
+      assert.deepEqual(
+        error.findDetail(BadRequestSchema)?.fieldViolations.map((v) => v.field),
+        ["email"],
+      );
       assert.equal(await countRows(), before);
     });
 
@@ -184,7 +190,9 @@ describe("UserService over gRPC (embedded PGlite)", () => {
       assert.ok(user);
       const clash = await rpcFailure(users.updateUser({ user: { id: user.id, email: taken }, updateMask: { paths: ["email"] } }));
       assert.equal(clash.code, Code.ALREADY_EXISTS);
-      const missing = await rpcFailure(users.updateUser({ user: { id: randomUUID(), displayName: "x" }, updateMask: { paths: ["display_name"] } }));
+      const missing = await rpcFailure(
+        users.updateUser({ user: { id: randomUUID(), displayName: "x" }, updateMask: { paths: ["display_name"] } }),
+      );
       assert.equal(missing.code, Code.NOT_FOUND);
     });
 
@@ -194,7 +202,7 @@ describe("UserService over gRPC (embedded PGlite)", () => {
       const badPath = await rpcFailure(users.updateUser({ user: { id: user.id }, updateMask: { paths: ["id"] } }));
       assert.equal(badPath.code, Code.INVALID_ARGUMENT);
       const badEtag = await rpcFailure(
-        users.updateUser({ user: { id: user.id, displayName: "x", etag: "W/\"nope\"" }, updateMask: { paths: ["display_name"] } }),
+        users.updateUser({ user: { id: user.id, displayName: "x", etag: 'W/"nope"' }, updateMask: { paths: ["display_name"] } }),
       );
       assert.equal(badEtag.code, Code.INVALID_ARGUMENT);
       assert.equal((await rpcFailure(users.updateUser({ updateMask: { paths: ["display_name"] } }))).code, Code.INVALID_ARGUMENT);
@@ -216,7 +224,11 @@ describe("UserService over gRPC (embedded PGlite)", () => {
     const tag = `list${process.pid}`;
     before(async () => {
       for (let i = 0; i < 7; i += 1) {
-        await users.createUser({ email: `${tag}.${i}@example.com`, displayName: `Lister ${i}`, roles: i % 2 === 0 ? [Role.MODERATOR] : [Role.MEMBER] });
+        await users.createUser({
+          email: `${tag}.${i}@example.com`,
+          displayName: `Lister ${i}`,
+          roles: i % 2 === 0 ? [Role.MODERATOR] : [Role.MEMBER],
+        });
       }
     });
 
@@ -231,12 +243,18 @@ describe("UserService over gRPC (embedded PGlite)", () => {
         pages += 1;
       } while (pageToken !== "");
       assert.equal(pages, 3);
-      assert.deepEqual(seen, [0, 1, 2, 3, 4, 5, 6].map((i) => `${tag}.${i}@example.com`));
+      assert.deepEqual(
+        seen,
+        [0, 1, 2, 3, 4, 5, 6].map((i) => `${tag}.${i}@example.com`),
+      );
     });
 
     it("filters by role", async () => {
       const page = await users.listUsers({ query: tag, role: Role.MODERATOR });
-      assert.deepEqual(page.users.map((u) => u.displayName), ["Lister 0", "Lister 2", "Lister 4", "Lister 6"]);
+      assert.deepEqual(
+        page.users.map((u) => u.displayName),
+        ["Lister 0", "Lister 2", "Lister 4", "Lister 6"],
+      );
     });
 
     it("treats % and _ in the query as text", async () => {
@@ -246,7 +264,16 @@ describe("UserService over gRPC (embedded PGlite)", () => {
     it("lowers an over-large page size to the maximum (20 here)", async () => {
       const capped = `cap${process.pid}`;
       const rows = Array.from({ length: 25 }, (_, i) => ({ email: `${capped}.${i}@example.com`, displayName: `Capped ${i}` }));
-      assert.equal((await users.importUsers((async function* () { yield* rows; })())).createdCount, 25);
+      assert.equal(
+        (
+          await users.importUsers(
+            (async function* () {
+              yield* rows;
+            })(),
+          )
+        ).createdCount,
+        25,
+      );
       const page = await users.listUsers({ query: capped, pageSize: 5000 });
       assert.equal(page.users.length, 20);
       const rest = await users.listUsers({ query: capped, pageSize: 5000, pageToken: page.nextPageToken });
@@ -295,8 +322,14 @@ describe("UserService over gRPC (embedded PGlite)", () => {
           const about = (): WatchUsersResponse[] => watcher.events.filter((e) => e.user?.id === created.id);
           await waitFor(() => about().length >= 3, "every watcher gets the three changes");
           const events = about();
-          assert.deepEqual(events.map((e) => e.type), [ChangeType.CREATED, ChangeType.UPDATED, ChangeType.DELETED]);
-          assert.deepEqual(events.map((e) => e.user?.displayName), ["Live", "Live 2", "Live 2"]);
+          assert.deepEqual(
+            events.map((e) => e.type),
+            [ChangeType.CREATED, ChangeType.UPDATED, ChangeType.DELETED],
+          );
+          assert.deepEqual(
+            events.map((e) => e.user?.displayName),
+            ["Live", "Live 2", "Live 2"],
+          );
           const tokens = events.map((e) => BigInt(e.resumeToken));
           assert.ok(tokens[0]! < tokens[1]! && tokens[1]! < tokens[2]!);
         }
@@ -320,7 +353,10 @@ describe("UserService over gRPC (embedded PGlite)", () => {
       await users.createUser({ email: email("r3"), displayName: "R3" });
       const resumed = new AbortController();
       const again = users.watchUsers({ resumeToken: first!.resumeToken }, { signal: resumed.signal })[Symbol.asyncIterator]();
-      assert.deepEqual((await take(again, 2)).map((e) => e.user?.displayName), ["R2", "R3"]);
+      assert.deepEqual(
+        (await take(again, 2)).map((e) => e.user?.displayName),
+        ["R2", "R3"],
+      );
       resumed.abort();
     });
 
@@ -337,11 +373,13 @@ describe("UserService over gRPC (embedded PGlite)", () => {
         server.addService(UserService, createUserHandlers({ repository, feed, snapshots, snapshotPageSize: 1 })),
       );
       try {
-        const error = await rpcFailure((async () => {
-          for await (const event of own.client(UserService).watchUsers({ includeSnapshot: true })) {
-            if (event.type === ChangeType.EXISTING) for (const fire of expire.splice(0)) fire();
-          }
-        })());
+        const error = await rpcFailure(
+          (async () => {
+            for await (const event of own.client(UserService).watchUsers({ includeSnapshot: true })) {
+              if (event.type === ChangeType.EXISTING) for (const fire of expire.splice(0)) fire();
+            }
+          })(),
+        );
         assert.equal(error.code, Code.RESOURCE_EXHAUSTED, error.message);
         assert.equal(error.findDetail(ErrorInfoSchema)?.reason, "SNAPSHOT_TOO_SLOW");
         assert.equal(snapshots.active, 0);
@@ -353,13 +391,17 @@ describe("UserService over gRPC (embedded PGlite)", () => {
     it("answers a resume token older than the kept history with OUT_OF_RANGE and ErrorInfo RESUME_TOKEN_EXPIRED", async () => {
       const small = await openUserRepository({ pgliteDataDir: "memory://" }, { retainChanges: 2, pruneEvery: 1 });
       const smallFeed = createChangeFeed(small);
-      const own = await startTestServer((server) => server.addService(UserService, createUserHandlers({ repository: small, feed: smallFeed })));
+      const own = await startTestServer((server) =>
+        server.addService(UserService, createUserHandlers({ repository: small, feed: smallFeed })),
+      );
       try {
         const watch = own.client(UserService);
         for (let i = 0; i < 4; i += 1) await watch.createUser({ email: email("gone"), displayName: "Gone" });
-        const error = await rpcFailure((async () => {
-          for await (const _ of watch.watchUsers({ resumeToken: "1" })) void _;
-        })());
+        const error = await rpcFailure(
+          (async () => {
+            for await (const _ of watch.watchUsers({ resumeToken: "1" })) void _;
+          })(),
+        );
         assert.equal(error.code, Code.OUT_OF_RANGE, error.message);
         assert.equal(error.findDetail(ErrorInfoSchema)?.reason, "RESUME_TOKEN_EXPIRED");
       } finally {
@@ -384,11 +426,15 @@ describe("UserService over gRPC (embedded PGlite)", () => {
         },
         oldestSequence: async () => (await repository.latestSequence()) + 1n,
       };
-      const own = await startTestServer((server) => server.addService(UserService, createUserHandlers({ repository: pruning, feed, snapshotPageSize: 1 })));
+      const own = await startTestServer((server) =>
+        server.addService(UserService, createUserHandlers({ repository: pruning, feed, snapshotPageSize: 1 })),
+      );
       try {
-        const error = await rpcFailure((async () => {
-          for await (const _ of own.client(UserService).watchUsers({ includeSnapshot: true })) void _;
-        })());
+        const error = await rpcFailure(
+          (async () => {
+            for await (const _ of own.client(UserService).watchUsers({ includeSnapshot: true })) void _;
+          })(),
+        );
         assert.equal(error.code, Code.ABORTED, error.message);
         assert.equal(error.findDetail(ErrorInfoSchema)?.reason, "SNAPSHOT_OVERRUN");
       } finally {
@@ -397,19 +443,26 @@ describe("UserService over gRPC (embedded PGlite)", () => {
     });
 
     it("answers a garbage resume token with INVALID_ARGUMENT", async () => {
-      const error = await rpcFailure((async () => {
-        for await (const _ of users.watchUsers({ resumeToken: "yesterday" })) void _;
-      })());
+      const error = await rpcFailure(
+        (async () => {
+          for await (const _ of users.watchUsers({ resumeToken: "yesterday" })) void _;
+        })(),
+      );
       assert.equal(error.code, Code.INVALID_ARGUMENT);
     });
 
     it("ends with DEADLINE_EXCEEDED when the client's deadline passes mid-stream", async () => {
       const received: WatchUsersResponse[] = [];
-      const error = await rpcFailure((async () => {
-        for await (const event of users.watchUsers({ includeSnapshot: true }, { timeoutMs: 3_000 })) received.push(event);
-      })());
+      const error = await rpcFailure(
+        (async () => {
+          for await (const event of users.watchUsers({ includeSnapshot: true }, { timeoutMs: 3_000 })) received.push(event);
+        })(),
+      );
       assert.equal(error.code, Code.DEADLINE_EXCEEDED);
-      assert.ok(received.some((e) => e.type === ChangeType.SNAPSHOT_END), "events arrived before the deadline");
+      assert.ok(
+        received.some((e) => e.type === ChangeType.SNAPSHOT_END),
+        "events arrived before the deadline",
+      );
     });
 
     it("stops the server-side watch when the client cancels mid-stream", async () => {
@@ -419,7 +472,8 @@ describe("UserService over gRPC (embedded PGlite)", () => {
       await assert.rejects(async () => {
         for await (const event of watcher) if (event.type === ChangeType.SNAPSHOT_END) controller.abort();
       });
-      const line = (): Record<string, unknown> | undefined => t.logs.find((l) => l["http.request.id"] === requestId && l["grpc.code"] !== undefined);
+      const line = (): Record<string, unknown> | undefined =>
+        t.logs.find((l) => l["http.request.id"] === requestId && l["grpc.code"] !== undefined);
       await waitFor(() => line() !== undefined, "the watch's access line was logged");
       assert.equal(line()?.["grpc.code"], "CANCELLED");
     });
@@ -441,20 +495,28 @@ describe("UserService over gRPC (embedded PGlite)", () => {
       assert.equal(summary.receivedCount, 5);
       assert.equal(summary.createdCount, 2);
       assert.equal(summary.failedCount, 3);
-      assert.deepEqual(summary.failures.map((f) => [f.index, f.code]), [
-        [1, Code.INVALID_ARGUMENT],
-        [2, Code.ALREADY_EXISTS],
-        [4, Code.INVALID_ARGUMENT],
-      ]);
+      assert.deepEqual(
+        summary.failures.map((f) => [f.index, f.code]),
+        [
+          [1, Code.INVALID_ARGUMENT],
+          [2, Code.ALREADY_EXISTS],
+          [4, Code.INVALID_ARGUMENT],
+        ],
+      );
     });
 
     it("waits for an event-loop turn every importRowsPerTurn rows, invalid rows included", async () => {
       let turns = 0;
       const own = await startTestServer((server) =>
-        server.addService(UserService, createUserHandlers({ repository, feed, importRowsPerTurn: 3, nextTurn: async () => void (turns += 1) })),
+        server.addService(
+          UserService,
+          createUserHandlers({ repository, feed, importRowsPerTurn: 3, nextTurn: async () => void (turns += 1) }),
+        ),
       );
       try {
-        const summary = await own.client(UserService).importUsers(rows(Array.from({ length: 10 }, (_, i) => ({ email: `not-an-email-${i}`, displayName: "Bad" }))));
+        const summary = await own
+          .client(UserService)
+          .importUsers(rows(Array.from({ length: 10 }, (_, i) => ({ email: `not-an-email-${i}`, displayName: "Bad" }))));
         assert.equal(summary.failedCount, 10);
         assert.equal(turns, 3);
       } finally {
@@ -520,7 +582,9 @@ describe("UserService over gRPC (embedded PGlite)", () => {
       const own = await startTestServer((server) => server.addService(UserService, createUserHandlers({ repository: failing, feed })));
       try {
         const tag = email("storage");
-        const error = await rpcFailure(own.client(UserService).importUsers(rows([0, 1, 2, 3].map((i) => ({ email: `${i}.${tag}`, displayName: "Stored" })))));
+        const error = await rpcFailure(
+          own.client(UserService).importUsers(rows([0, 1, 2, 3].map((i) => ({ email: `${i}.${tag}`, displayName: "Stored" })))),
+        );
         assert.equal(error.code, Code.INTERNAL);
         assert.equal(error.message, "internal error");
         assert.equal((await users.listUsers({ query: tag })).users.length, 2, "the rows before the failure stay created");
@@ -533,11 +597,14 @@ describe("UserService over gRPC (embedded PGlite)", () => {
   describe("hostile bytes and headers", () => {
     it("answers malformed protobuf with INVALID_ARGUMENT and stores nothing", async () => {
       const before = await countRows();
-      const outcome = await rawGrpcCall(t.address, "/trellis.user.v1.UserService/CreateUser", { body: [grpcFrame(Buffer.from([0x0a, 0x05, 0x61]))] });
+      const outcome = await rawGrpcCall(t.address, "/trellis.user.v1.UserService/CreateUser", {
+        body: [grpcFrame(Buffer.from([0x0a, 0x05, 0x61]))],
+      });
       assert.equal(outcome.grpcStatus, Code.INVALID_ARGUMENT);
-      const wrongType = Buffer.from(toBinary(CreateUserRequestSchema, create(CreateUserRequestSchema, {}))).length === 0
-        ? Buffer.from([0x08, 0x96, 0x01]) // field 1 (email, a string) sent as a varint
-        : Buffer.alloc(0);
+      const wrongType =
+        Buffer.from(toBinary(CreateUserRequestSchema, create(CreateUserRequestSchema, {}))).length === 0
+          ? Buffer.from([0x08, 0x96, 0x01]) // field 1 (email, a string) sent as a varint
+          : Buffer.alloc(0);
       const wrong = await rawGrpcCall(t.address, "/trellis.user.v1.UserService/CreateUser", { body: [grpcFrame(wrongType)] });
       assert.equal(wrong.grpcStatus, Code.INVALID_ARGUMENT);
       assert.equal(await countRows(), before);
@@ -566,7 +633,10 @@ describe("UserService over gRPC (embedded PGlite)", () => {
       }
       assert.ok(!t.logs.some((l) => /<script>|id with spaces|x{129}/.test(JSON.stringify(l))), "no hostile id reached a log line");
       // A well-formed id is kept, so the one above was replaced because it was hostile.
-      const kept = await rawGrpcCall(t.address, "/trellis.user.v1.UserService/ListUsers", { body, headers: { "x-request-id": "req-42.a:b_c" } });
+      const kept = await rawGrpcCall(t.address, "/trellis.user.v1.UserService/ListUsers", {
+        body,
+        headers: { "x-request-id": "req-42.a:b_c" },
+      });
       assert.equal(requestIdOf(kept.statusDetails), "req-42.a:b_c");
       assert.ok((await users.listUsers({ pageSize: 1 })).users, "still serving");
     });

@@ -1,13 +1,5 @@
 import { EmailTakenError, UserNotFoundError, VersionConflictError } from "../internal/user-errors.js";
-import type {
-  ChangeKind,
-  ListQuery,
-  NewUser,
-  UserChange,
-  UserPatch,
-  UserRecord,
-  UserRepository,
-} from "../internal/user-repository.js";
+import type { ChangeKind, ListQuery, NewUser, UserChange, UserPatch, UserRecord, UserRepository } from "../internal/user-repository.js";
 
 /** Options of {@link createMemoryUserRepository}. */
 export interface MemoryUserRepositoryOptions {
@@ -117,7 +109,8 @@ export function createMemoryUserRepository(options: MemoryUserRepositoryOptions 
           const t = user.createTime.getTime() - after.createTime.getTime();
           if (t < 0 || (t === 0 && user.id <= after.id)) continue;
         }
-        if (needle !== undefined && !user.email.toLowerCase().includes(needle) && !user.displayName.toLowerCase().includes(needle)) continue;
+        if (needle !== undefined && !user.email.toLowerCase().includes(needle) && !user.displayName.toLowerCase().includes(needle))
+          continue;
         if (query.role !== undefined && !user.roles.includes(query.role)) continue;
         out.push(user);
         if (out.length >= query.limit) break;

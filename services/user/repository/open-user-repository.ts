@@ -28,10 +28,7 @@ export function userMigrationsDir(): URL {
  * Opens the repository the config names, applies pending migrations, and returns it. The
  * caller owns it: `close()` releases the database.
  */
-export async function openUserRepository(
-  config: UserRepositoryConfig,
-  options: SqlUserRepositoryOptions = {},
-): Promise<UserRepository> {
+export async function openUserRepository(config: UserRepositoryConfig, options: SqlUserRepositoryOptions = {}): Promise<UserRepository> {
   const executor = await openSqlExecutor({
     ...(config.databaseUrl === undefined ? {} : { databaseUrl: config.databaseUrl }),
     pgliteDataDir: config.pgliteDataDir,

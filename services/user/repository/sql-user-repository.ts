@@ -34,10 +34,7 @@ export interface SqlUserRepositoryOptions {
  * The {@link UserRepository} in SQL that runs unchanged on Postgres and PGlite. Expects the
  * schema of `migrations/` to be applied (see `migrate`).
  */
-export function createSqlUserRepository(
-  executor: SqlExecutor,
-  options: SqlUserRepositoryOptions = {},
-): UserRepository {
+export function createSqlUserRepository(executor: SqlExecutor, options: SqlUserRepositoryOptions = {}): UserRepository {
   const retainChanges = BigInt(Math.max(1, Math.floor(options.retainChanges ?? 100_000)));
   const pruneEvery = Math.max(1, Math.floor(options.pruneEvery ?? 1000));
   const listeners = new Set<() => void>();
@@ -55,10 +52,9 @@ export function createSqlUserRepository(
   };
 
   const prune = async (): Promise<void> => {
-    await executor.query(
-      "DELETE FROM user_changes WHERE seq <= (SELECT max(seq) FROM user_changes) - $1::bigint",
-      [retainChanges.toString()],
-    );
+    await executor.query("DELETE FROM user_changes WHERE seq <= (SELECT max(seq) FROM user_changes) - $1::bigint", [
+      retainChanges.toString(),
+    ]);
   };
 
   /**
@@ -67,10 +63,7 @@ export function createSqlUserRepository(
    * transaction could draw seq 7, commit after seq 8, and a reader that already moved its
    * cursor past 8 would never see 7.
    */
-  const write = async (
-    email: string | undefined,
-    change: (tx: SqlRunner) => Promise<SqlRow>,
-  ): Promise<UserRecord> => {
+  const write = async (email: string | undefined, change: (tx: SqlRunner) => Promise<SqlRow>): Promise<UserRecord> => {
     let row: SqlRow;
     try {
       row = await executor.transaction(async (tx) => {

@@ -80,23 +80,48 @@ describe("who may call the user service (mTLS peers × bearer tokens × methods)
     tokens.set("admin", await issuer.token({ subject: randomUUID(), roles: ["admin"] }));
     tokens.set("expired", await issuer.token({ subject: aliceId, roles: ["admin"], expiresAt: Date.now() - 3_600_000 }));
     tokens.set("forged", await issuer.token({ subject: aliceId, roles: ["admin"], key: await issuer.newKey(), kid: issuer.keys[0]!.kid }));
-    const serverFiles = await loadTlsFiles({ certFile: serverId.certFile, keyFile: serverId.keyFile, caFile: pki.caFile, watch: false, checkIntervalMs: 0 });
+    const serverFiles = await loadTlsFiles({
+      certFile: serverId.certFile,
+      keyFile: serverId.keyFile,
+      caFile: pki.caFile,
+      watch: false,
+      checkIntervalMs: 0,
+    });
     files.push(serverFiles);
-    const authenticator = createJwtAuthenticator({ keys: createJwksKeys({ location: { file: join(dir, "jwks.json") } }).getKey, issuer: issuer.issuer, audience: issuer.audience });
+    const authenticator = createJwtAuthenticator({
+      keys: createJwksKeys({ location: { file: join(dir, "jwks.json") } }).getKey,
+      issuer: issuer.issuer,
+      audience: issuer.audience,
+    });
     feed = createChangeFeed(repository);
     server = createServer({
       logger: createLogger({ level: "silent" }),
       shutdownGraceMs: 1000,
       tls: { files: serverFiles, clientAuth: "require" },
-      interceptors: [createAuthInterceptor({ authenticator }), createAuthorizationInterceptor({ rules: [userAuthorization], checkPeers: true, checkUsers: true })],
+      interceptors: [
+        createAuthInterceptor({ authenticator }),
+        createAuthorizationInterceptor({ rules: [userAuthorization], checkPeers: true, checkUsers: true }),
+      ],
     });
     server.addService(UserService, createUserHandlers({ repository, feed }));
     const { port } = await server.listen({ host: "127.0.0.1", port: 0 });
     for (const peer of ["edge", "chat", "stranger"] as const) {
       const id = await pki.issue(peer);
-      const clientFiles = await loadTlsFiles({ certFile: id.certFile, keyFile: id.keyFile, caFile: pki.caFile, watch: false, checkIntervalMs: 0 });
+      const clientFiles = await loadTlsFiles({
+        certFile: id.certFile,
+        keyFile: id.keyFile,
+        caFile: pki.caFile,
+        watch: false,
+        checkIntervalMs: 0,
+      });
       files.push(clientFiles);
-      clients.set(peer, createClient(UserService, `127.0.0.1:${port}`, { credentials: createClientCredentials({ files: clientFiles, serverIdentity: spiffeId("user") }), resilience: false }));
+      clients.set(
+        peer,
+        createClient(UserService, `127.0.0.1:${port}`, {
+          credentials: createClientCredentials({ files: clientFiles, serverIdentity: spiffeId("user") }),
+          resilience: false,
+        }),
+      );
     }
   });
   after(async () => {
@@ -127,7 +152,7 @@ describe("who may call the user service (mTLS peers × bearer tokens × methods)
         case "deleteUser": {
           // A user that does not exist: NOT_FOUND means the call got past authorization.
           const subject = caller === "alice" ? aliceId : randomUUID();
-          return users.deleteUser({ id: subject, etag: "\"does-not-match\"" }, options);
+          return users.deleteUser({ id: subject, etag: '"does-not-match"' }, options);
         }
         case "watchUsers": {
           const abort = new AbortController();
@@ -149,7 +174,10 @@ describe("who may call the user service (mTLS peers × bearer tokens × methods)
       if (error.code === Code.UNAUTHENTICATED || error.code === Code.PERMISSION_DENIED) {
         // Nothing that helps an attacker: one fixed message per code, and only the request id as a detail.
         assert.match(error.message, error.code === Code.PERMISSION_DENIED ? /^permission denied$/ : /^authentication (failed|required)$/);
-        assert.deepEqual(error.details.map((d) => d.schema.typeName), [RequestInfoSchema.typeName]);
+        assert.deepEqual(
+          error.details.map((d) => d.schema.typeName),
+          [RequestInfoSchema.typeName],
+        );
       }
       return error.code;
     }
@@ -172,9 +200,18 @@ describe("who may call the user service (mTLS peers × bearer tokens × methods)
   }
 
   it("tells a refused token and a missing one apart only by the status code, never by why", async () => {
-    const refused = await rpcFailure(clients.get("edge")!.getUser({ id: aliceId }, { headers: { authorization: `Bearer ${tokens.get("expired")}` } }));
-    const forged = await rpcFailure(clients.get("edge")!.getUser({ id: aliceId }, { headers: { authorization: `Bearer ${tokens.get("forged")}` } }));
-    const garbage = await rpcFailure(clients.get("edge")!.getUser({ id: aliceId }, { headers: { authorization: "Basic YWxhZGRpbjpvcGVuc2VzYW1l" } }));
-    assert.deepEqual([refused.message, forged.message, garbage.message], ["authentication failed", "authentication failed", "authentication failed"]);
+    const refused = await rpcFailure(
+      clients.get("edge")!.getUser({ id: aliceId }, { headers: { authorization: `Bearer ${tokens.get("expired")}` } }),
+    );
+    const forged = await rpcFailure(
+      clients.get("edge")!.getUser({ id: aliceId }, { headers: { authorization: `Bearer ${tokens.get("forged")}` } }),
+    );
+    const garbage = await rpcFailure(
+      clients.get("edge")!.getUser({ id: aliceId }, { headers: { authorization: "Basic YWxhZGRpbjpvcGVuc2VzYW1l" } }),
+    );
+    assert.deepEqual(
+      [refused.message, forged.message, garbage.message],
+      ["authentication failed", "authentication failed", "authentication failed"],
+    );
   });
 });

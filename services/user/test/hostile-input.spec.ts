@@ -21,7 +21,9 @@ async function firstEvent(users: Client<typeof UserService>, resumeToken: string
 }
 
 const forgedPageToken = (fields: Record<string, unknown>): string =>
-  Buffer.from(JSON.stringify({ v: 1, t: Date.now(), i: "6f1c2a34-5b6d-4e7f-8a9b-0c1d2e3f4a5b", f: filterFingerprint("", 0), ...fields })).toString("base64url");
+  Buffer.from(
+    JSON.stringify({ v: 1, t: Date.now(), i: "6f1c2a34-5b6d-4e7f-8a9b-0c1d2e3f4a5b", f: filterFingerprint("", 0), ...fields }),
+  ).toString("base64url");
 
 describe("user process: hostile input is refused as the client's fault, never INTERNAL", () => {
   let service: ServiceProcess;
@@ -116,7 +118,9 @@ describe("user process: hostile input is refused as the client's fault, never IN
 
     it("UpdateUser: answers a NUL in the display name with INVALID_ARGUMENT naming user.display_name, and changes nothing", async () => {
       const { user } = await users.createUser({ email: "nul.update@example.com", displayName: "Before" });
-      const error = await rpcFailure(users.updateUser({ user: { id: user!.id, displayName: `After${NUL}` }, updateMask: { paths: ["display_name"] } }));
+      const error = await rpcFailure(
+        users.updateUser({ user: { id: user!.id, displayName: `After${NUL}` }, updateMask: { paths: ["display_name"] } }),
+      );
       assert.equal(error.code, Code.INVALID_ARGUMENT, error.message);
       assert.deepEqual(fieldsOf(error), ["user.display_name"]);
       assert.equal((await users.getUser({ id: user!.id })).user?.displayName, "Before");
@@ -141,13 +145,19 @@ describe("user process: hostile input is refused as the client's fault, never IN
         { received: summary.receivedCount, created: summary.createdCount, failed: summary.failedCount },
         { received: 4, created: 2, failed: 2 },
       );
-      assert.deepEqual(summary.failures.map((f) => [f.index, f.code]), [
-        [1, Code.INVALID_ARGUMENT],
-        [2, Code.INVALID_ARGUMENT],
-      ]);
+      assert.deepEqual(
+        summary.failures.map((f) => [f.index, f.code]),
+        [
+          [1, Code.INVALID_ARGUMENT],
+          [2, Code.INVALID_ARGUMENT],
+        ],
+      );
       assert.match(summary.failures[0]?.message ?? "", /display_name/);
       assert.match(summary.failures[1]?.message ?? "", /email/);
-      assert.deepEqual((await users.listUsers({ query: "nul.import" })).users.map((u) => u.displayName), ["Zero", "Three"]);
+      assert.deepEqual(
+        (await users.listUsers({ query: "nul.import" })).users.map((u) => u.displayName),
+        ["Zero", "Three"],
+      );
     });
 
     it("ImportUsers: a row that is not valid UTF-8 ends the import with INVALID_ARGUMENT (the decoder's), not INTERNAL", async () => {

@@ -53,7 +53,9 @@ async function importRows(address: string, count: number): Promise<void> {
     { timeoutMs: 600_000 },
   );
   const seconds = (performance.now() - started) / 1000;
-  console.log(`import ${result.createdCount}/${result.receivedCount} rows in ${seconds.toFixed(1)} s (${(result.createdCount / seconds).toFixed(0)} rows/s)`);
+  console.log(
+    `import ${result.createdCount}/${result.receivedCount} rows in ${seconds.toFixed(1)} s (${(result.createdCount / seconds).toFixed(0)} rows/s)`,
+  );
   closeClient(importer);
 }
 
@@ -119,7 +121,8 @@ async function measureImport(dir: string | undefined): Promise<void> {
     await finished;
     const serverSide: Samples = { ms: [], misses: 0 };
     for (const line of service.logs.slice(logged)) {
-      if (line["rpc.method"] === "trellis.user.v1.UserService/GetUser" && typeof line["event.duration_ms"] === "number") serverSide.ms.push(line["event.duration_ms"]);
+      if (line["rpc.method"] === "trellis.user.v1.UserService/GetUser" && typeof line["event.duration_ms"] === "number")
+        serverSide.ms.push(line["event.duration_ms"]);
     }
     console.log(`during ${summary("GetUser", during.getUser)}`);
     console.log(`during ${summary("/healthz", during.healthz)}`);

@@ -118,7 +118,10 @@ describe("user process: serving, draining and restarting on an embedded data fol
     const users = createClient(UserService, second.address);
     try {
       assert.equal((await users.getUser({ id: kept })).user?.email, "kept@example.com");
-      assert.deepEqual((await users.listUsers({ query: "drain" })).users.map((u) => u.displayName), ["Drain 0", "Drain 1", "Drain 2"]);
+      assert.deepEqual(
+        (await users.listUsers({ query: "drain" })).users.map((u) => u.displayName),
+        ["Drain 0", "Drain 1", "Drain 2"],
+      );
       const again = await rpcFailure(users.createUser({ email: "kept@example.com", displayName: "Again" }));
       assert.equal(again.code, Code.ALREADY_EXISTS);
     } finally {

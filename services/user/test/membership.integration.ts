@@ -155,7 +155,11 @@ describe(`user instances behind ${kind}, under load`, () => {
       `${kind}: kill -9 under load: ${traffic.stats.ok} GetUser calls ok, ${traffic.stats.failed} failed; ` +
         `the killed instance left the registry after ${gone ? `${membership.leftAt.get(victim.port)! - killedAt} ms` : "more than 20 s"}`,
     );
-    assert.equal(traffic.stats.failed, 0, `failed calls: ${JSON.stringify([...traffic.stats.codes])}: ${[...traffic.stats.messages].join(" | ")}`);
+    assert.equal(
+      traffic.stats.failed,
+      0,
+      `failed calls: ${JSON.stringify([...traffic.stats.codes])}: ${[...traffic.stats.messages].join(" | ")}`,
+    );
     assert.ok(traffic.stats.ok > 0);
   });
 
@@ -166,7 +170,9 @@ describe(`user instances behind ${kind}, under load`, () => {
     const registeredAt = Date.now();
     const reached = await until(() => fresh.served > 0, 2_000);
     await traffic.stop();
-    t.diagnostic(`${kind}: scale-up: the new instance served its first call ${Date.now() - registeredAt} ms or less after it announced itself; ${traffic.stats.ok} calls ok, ${traffic.stats.failed} failed`);
+    t.diagnostic(
+      `${kind}: scale-up: the new instance served its first call ${Date.now() - registeredAt} ms or less after it announced itself; ${traffic.stats.ok} calls ok, ${traffic.stats.failed} failed`,
+    );
     assert.ok(reached, `the new instance got no call within 2 s (after ${Date.now() - registeredAt} ms)`);
     assert.equal(traffic.stats.failed, 0);
   });
@@ -194,7 +200,9 @@ describe(`user instances behind ${kind}, under load`, () => {
     writing = false;
     await writer;
     await traffic.stop();
-    t.diagnostic(`${kind}: SIGTERM under load: ${traffic.stats.ok} reads ok, ${traffic.stats.failed} failed; ${created} writes ok, ${createFailures} failed; exit code 0`);
+    t.diagnostic(
+      `${kind}: SIGTERM under load: ${traffic.stats.ok} reads ok, ${traffic.stats.failed} failed; ${created} writes ok, ${createFailures} failed; exit code 0`,
+    );
     assert.equal(traffic.stats.failed, 0, `failed reads: ${JSON.stringify([...traffic.stats.codes])}`);
     assert.equal(createFailures, 0, "no failed writes");
     assert.ok(created > 0);

@@ -8,7 +8,14 @@ import { connect as tlsConnect } from "node:tls";
 import { fileURLToPath } from "node:url";
 import { X509Certificate } from "node:crypto";
 import { closeClient, createClient } from "@trellis/kit";
-import { createCertificateAuthority, createClientCredentials, loadTlsFiles, spiffeId, type KeyPairPem, type TlsFiles } from "@trellis/kit/security";
+import {
+  createCertificateAuthority,
+  createClientCredentials,
+  loadTlsFiles,
+  spiffeId,
+  type KeyPairPem,
+  type TlsFiles,
+} from "@trellis/kit/security";
 import { createTestPki, startServiceProcess, waitFor, type ServiceProcess, type TestPki } from "@trellis/kit/testing";
 import { UserService } from "@trellis/api/trellis/user/v1/user_pb.js";
 
@@ -22,7 +29,15 @@ const MAIN = fileURLToPath(new URL("../main.js", import.meta.url));
  */
 function presented(port: number, ca: string, client: KeyPairPem): Promise<string> {
   return new Promise((resolve) => {
-    const socket = tlsConnect({ host: "127.0.0.1", port, ca, cert: client.certPem, key: client.keyPem, ALPNProtocols: ["h2"], checkServerIdentity: () => undefined });
+    const socket = tlsConnect({
+      host: "127.0.0.1",
+      port,
+      ca,
+      cert: client.certPem,
+      key: client.keyPem,
+      ALPNProtocols: ["h2"],
+      checkServerIdentity: () => undefined,
+    });
     let fingerprint = "";
     let kept = false;
     socket.once("secureConnect", () => {
@@ -88,7 +103,12 @@ describe("the user process over mTLS", () => {
       },
     });
     const { port } = service;
-    clientFiles = await loadTlsFiles({ certFile: join(dir, "edge", "cert.pem"), keyFile: join(dir, "edge", "key.pem"), caFile: pki.caFile, checkIntervalMs: 200 });
+    clientFiles = await loadTlsFiles({
+      certFile: join(dir, "edge", "cert.pem"),
+      keyFile: join(dir, "edge", "key.pem"),
+      caFile: pki.caFile,
+      checkIntervalMs: 200,
+    });
     const users = createClient(UserService, `127.0.0.1:${port}`, {
       credentials: createClientCredentials({ files: clientFiles, serverIdentity: spiffeId("user") }),
       // No retries: a call lost to a handshake would show.
@@ -111,7 +131,11 @@ describe("the user process over mTLS", () => {
     /** Waits until traffic has gone on over at least two new connections since now. */
     const moreTraffic = async (): Promise<void> => {
       const [calls, handshakes] = [outcomes.ok, await handshakesOk(service!)];
-      await waitFor(async () => outcomes.ok >= calls + 100 && (await handshakesOk(service!)) >= handshakes + 2, "traffic did not go on over new connections", { timeoutMs: 30_000 });
+      await waitFor(
+        async () => outcomes.ok >= calls + 100 && (await handshakesOk(service!)) >= handshakes + 2,
+        "traffic did not go on over new connections",
+        { timeoutMs: 30_000 },
+      );
     };
     try {
       await moreTraffic();
@@ -119,7 +143,10 @@ describe("the user process over mTLS", () => {
       // 1. New certificates from the same CA.
       const user2 = await pki.issue("user");
       const edge2 = await pki.issue("edge");
-      await waitFor(async () => (await presented(port, ca1.certPem, edge2.pair)) === fingerprintOf(user2.pair.certPem), "the server did not present its new certificate");
+      await waitFor(
+        async () => (await presented(port, ca1.certPem, edge2.pair)) === fingerprintOf(user2.pair.certPem),
+        "the server did not present its new certificate",
+      );
       await waitFor(() => clientFiles!.current().cert?.toString() === edge2.pair.certPem, "the client did not load its new certificate");
       await moreTraffic();
       // 2. A new CA: trusted next to the old one, then certificates from it, then the old CA dropped.
@@ -131,10 +158,16 @@ describe("the user process over mTLS", () => {
       await moreTraffic();
       const user3 = await pki.issue("user", { issuer: ca2 });
       const edge3 = await pki.issue("edge", { issuer: ca2 });
-      await waitFor(async () => (await presented(port, ca2.certPem, edge3.pair)) === fingerprintOf(user3.pair.certPem), "the server did not present its certificate from the new CA");
+      await waitFor(
+        async () => (await presented(port, ca2.certPem, edge3.pair)) === fingerprintOf(user3.pair.certPem),
+        "the server did not present its certificate from the new CA",
+      );
       await moreTraffic();
       await pki.trust(ca2);
-      await waitFor(async () => (await presented(port, ca2.certPem, edge2.pair)) === "refused", "the server still accepts certificates of the dropped CA");
+      await waitFor(
+        async () => (await presented(port, ca2.certPem, edge2.pair)) === "refused",
+        "the server still accepts certificates of the dropped CA",
+      );
       await waitFor(() => clientFiles!.current().ca?.toString() === ca2.certPem, "the client did not drop the old CA");
       await moreTraffic();
     } finally {

@@ -8,7 +8,14 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { Code, closeClient, createClient, type Client } from "@trellis/kit";
 import { RetryInfoSchema } from "@trellis/kit/gen/google/rpc/error_details_pb.js";
-import { rpcFailure, startRedisTestServer, startServiceProcess, waitFor, type RedisTestServer, type ServiceProcess } from "@trellis/kit/testing";
+import {
+  rpcFailure,
+  startRedisTestServer,
+  startServiceProcess,
+  waitFor,
+  type RedisTestServer,
+  type ServiceProcess,
+} from "@trellis/kit/testing";
 import { UserService } from "@trellis/api/trellis/user/v1/user_pb.js";
 import { USER_MAIN } from "./user-main.js";
 
@@ -36,9 +43,15 @@ describe("rate limits shared across two user processes through Redis", () => {
       TRELLIS_RATE_LIMIT_FAIL: failMode,
       TRELLIS_METRICS: "on",
     });
-    [open, closed] = await Promise.all([startServiceProcess(USER_MAIN, { env: env("open") }), startServiceProcess(USER_MAIN, { env: env("closed") })]);
+    [open, closed] = await Promise.all([
+      startServiceProcess(USER_MAIN, { env: env("open") }),
+      startServiceProcess(USER_MAIN, { env: env("closed") }),
+    ]);
     // Both connected to Redis before the first counted call.
-    await waitFor(() => [open, closed].every((p) => p.logs.some((l) => l["event.action"] === "rate-limit-store" && l["event.outcome"] === "success")), "both processes connected to Redis");
+    await waitFor(
+      () => [open, closed].every((p) => p.logs.some((l) => l["event.action"] === "rate-limit-store" && l["event.outcome"] === "success")),
+      "both processes connected to Redis",
+    );
     // No retries: each call is counted once, and a refusal is seen as it was sent.
     for (const p of [open, closed]) clients.push(createClient(UserService, p.address, { resilience: false }));
   });
@@ -62,8 +75,15 @@ describe("rate limits shared across two user processes through Redis", () => {
       }
     }
     assert.deepEqual(outcomes, [...Array<string>(LIMIT).fill("admitted"), ...Array<string>(4).fill("limited")]);
-    const refused = (await counter(open, 'trellis_rate_limited_total{grpc_service="trellis.user.v1.UserService",grpc_method="GetUser",reason="exceeded"}')) +
-      (await counter(closed, 'trellis_rate_limited_total{grpc_service="trellis.user.v1.UserService",grpc_method="GetUser",reason="exceeded"}'));
+    const refused =
+      (await counter(
+        open,
+        'trellis_rate_limited_total{grpc_service="trellis.user.v1.UserService",grpc_method="GetUser",reason="exceeded"}',
+      )) +
+      (await counter(
+        closed,
+        'trellis_rate_limited_total{grpc_service="trellis.user.v1.UserService",grpc_method="GetUser",reason="exceeded"}',
+      ));
     assert.equal(refused, 4, "every refusal counted once, by the instance that refused it");
     // Methods without a limit of their own are not limited (no TRELLIS_RATE_LIMIT default here).
     for (let i = 0; i < LIMIT + 1; i++) await clients[i % 2]!.listUsers({ pageSize: 1 });
@@ -81,13 +101,28 @@ describe("rate limits shared across two user processes through Redis", () => {
     }
     assert.equal(await counter(open, 'trellis_rate_limit_store_failures_total{decision="allowed"}'), 3);
     assert.equal(await counter(closed, 'trellis_rate_limit_store_failures_total{decision="refused"}'), 3);
-    assert.equal(await counter(closed, 'trellis_rate_limited_total{grpc_service="trellis.user.v1.UserService",grpc_method="GetUser",reason="store_unavailable"}'), 3);
-    assert.ok(open.logs.some((l) => l["event.action"] === "rate-limit-store" && l["log.level"] === "warn"), "the outage is logged");
+    assert.equal(
+      await counter(
+        closed,
+        'trellis_rate_limited_total{grpc_service="trellis.user.v1.UserService",grpc_method="GetUser",reason="store_unavailable"}',
+      ),
+      3,
+    );
+    assert.ok(
+      open.logs.some((l) => l["event.action"] === "rate-limit-store" && l["log.level"] === "warn"),
+      "the outage is logged",
+    );
   });
 
   it("enforces the shared limit again once Redis is back (empty: a new window)", async () => {
     await redis.start();
-    await waitFor(() => [open, closed].every((p) => p.logs.filter((l) => l["event.action"] === "rate-limit-store" && l["event.outcome"] === "success").length >= 2), "both processes reconnected");
+    await waitFor(
+      () =>
+        [open, closed].every(
+          (p) => p.logs.filter((l) => l["event.action"] === "rate-limit-store" && l["event.outcome"] === "success").length >= 2,
+        ),
+      "both processes reconnected",
+    );
     const outcomes: Code[] = [];
     for (let i = 0; i < LIMIT + 2; i++) outcomes.push((await rpcFailure(clients[i % 2]!.getUser({ id: randomUUID() }))).code);
     assert.deepEqual(outcomes, [...Array<Code>(LIMIT).fill(Code.NOT_FOUND), Code.RESOURCE_EXHAUSTED, Code.RESOURCE_EXHAUSTED]);

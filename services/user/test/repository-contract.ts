@@ -150,8 +150,7 @@ export function repositoryContract(name: string, open: () => Promise<UserReposit
       await repository.create(newUser({ displayName: `${tag}-cd` }));
       const byEmail = await repository.create(newUser({ email: `mail-${tag}@example.com` }));
 
-      const ids = async (query: string): Promise<string[]> =>
-        (await repository.list({ limit: 100, query })).map((user) => user.id);
+      const ids = async (query: string): Promise<string[]> => (await repository.list({ limit: 100, query })).map((user) => user.id);
       assert.deepEqual(await ids(`${tag}-50%`), [percent.id]);
       assert.deepEqual(await ids(`${tag}-a_b`), [underscore.id]);
       assert.deepEqual(await ids(`${tag}-C\\`), [backslash.id]);
@@ -190,8 +189,8 @@ export function repositoryContract(name: string, open: () => Promise<UserReposit
         assert.equal(typeof change.sequence, "bigint");
         assert.ok(change.commitTime instanceof Date);
       }
-      assert.ok(await repository.latestSequence() >= (changes[2]?.sequence ?? 0n));
-      assert.ok(await repository.oldestSequence() <= (changes[0]?.sequence ?? 0n));
+      assert.ok((await repository.latestSequence()) >= (changes[2]?.sequence ?? 0n));
+      assert.ok((await repository.oldestSequence()) <= (changes[0]?.sequence ?? 0n));
 
       const limited = await repository.changesAfter(start, 2);
       assert.equal(limited.length, 2);
@@ -226,7 +225,10 @@ export function repositoryContract(name: string, open: () => Promise<UserReposit
         if (page.users.length < 2 || last === undefined) break;
         after = { createTime: last.createTime, id: last.id };
       }
-      assert.deepEqual(seen.map((user) => user.id), all.map((user) => user.id));
+      assert.deepEqual(
+        seen.map((user) => user.id),
+        all.map((user) => user.id),
+      );
       const beyond = await repository.snapshotPage({ createTime: new Date(Date.UTC(9999, 0, 1)), id: randomUUID() }, 10);
       assert.deepEqual(beyond, { users: [], sequence: latest }, "an empty page still says where the log is");
     });
@@ -282,8 +284,13 @@ export function repositoryContract(name: string, open: () => Promise<UserReposit
           // Only news: never a change the streamed state already shows.
           const known = state.get(item.change.user.id);
           if (item.change.kind === "created") assert.equal(known, undefined, "created twice");
-          else assert.ok(known !== undefined && known.version <= item.change.user.version, `${item.change.kind} of a user not shown, or older than shown`);
-          if (item.change.kind === "updated") assert.ok((known?.version ?? 0) < item.change.user.version, "an update the page already showed");
+          else
+            assert.ok(
+              known !== undefined && known.version <= item.change.user.version,
+              `${item.change.kind} of a user not shown, or older than shown`,
+            );
+          if (item.change.kind === "updated")
+            assert.ok((known?.version ?? 0) < item.change.user.version, "an update the page already showed");
           if (item.change.kind === "deleted") state.delete(item.change.user.id);
           else state.set(item.change.user.id, item.change.user);
         } else {

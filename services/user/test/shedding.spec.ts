@@ -29,7 +29,9 @@ describe("load shedding in a real user process", () => {
 
   before(async () => {
     // Overload at half the event loop's time, so a test machine's flood surely counts as one.
-    user = await startServiceProcess(USER_MAIN, { env: { TRELLIS_SHED: "on", TRELLIS_SHED_ELU: "50", TRELLIS_METRICS: "on", LOG_SUCCESS_SAMPLE: "0" } });
+    user = await startServiceProcess(USER_MAIN, {
+      env: { TRELLIS_SHED: "on", TRELLIS_SHED_ELU: "50", TRELLIS_METRICS: "on", LOG_SUCCESS_SAMPLE: "0" },
+    });
     // No retries: a shed call must be seen as the server answered it.
     client = createClient(UserService, user.address, { resilience: false });
     // A few calls one at a time: the process is warm, and one call in flight is never shed.
@@ -77,6 +79,9 @@ describe("load shedding in a real user process", () => {
     // The flood is over: the very next calls are admitted (one call in flight is never shed, and the next reading resets the drop ratio).
     for (let i = 0; i < 20; i++) assert.equal((await rpcFailure(client.getUser({ id: randomUUID() }))).code, Code.NOT_FOUND);
     assert.equal(await metric(user, "trellis_shed_total{"), shed, "every shed call counted once");
-    assert.ok(user.logs.some((l) => l["event.action"] === "load-shed"), "shedding is logged (a summary line, at most one a second)");
+    assert.ok(
+      user.logs.some((l) => l["event.action"] === "load-shed"),
+      "shedding is logged (a summary line, at most one a second)",
+    );
   });
 });

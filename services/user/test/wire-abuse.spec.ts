@@ -5,7 +5,17 @@ import { readdirSync, readFileSync } from "node:fs";
 import { constants as http2 } from "node:http2";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { Code, createClient, type Client, closeClient } from "@trellis/kit";
-import { connectRawHttp2, FrameFlag, FrameType, grpcFrame, rawGrpcCall, type RawHttp2Connection, startServiceProcess, waitFor, type ServiceProcess } from "@trellis/kit/testing";
+import {
+  connectRawHttp2,
+  FrameFlag,
+  FrameType,
+  grpcFrame,
+  rawGrpcCall,
+  type RawHttp2Connection,
+  startServiceProcess,
+  waitFor,
+  type ServiceProcess,
+} from "@trellis/kit/testing";
 import { GetUserRequestSchema, UserService, WatchUsersRequestSchema } from "@trellis/api/trellis/user/v1/user_pb.js";
 import { USER_MAIN } from "./user-main.js";
 
@@ -89,7 +99,9 @@ describe("user process under transport attacks", () => {
   });
 
   it("keeps the status of 100 invalid roles within an 8 KiB client metadata limit (clients saw RESOURCE_EXHAUSTED)", async () => {
-    const outcome = await rawGrpcCall(service.address, "/trellis.user.v1.UserService/CreateUser", { body: [grpcFrame(createUserWithBadRoles(100))] });
+    const outcome = await rawGrpcCall(service.address, "/trellis.user.v1.UserService/CreateUser", {
+      body: [grpcFrame(createUserWithBadRoles(100))],
+    });
     assert.equal(outcome.grpcStatus, Code.INVALID_ARGUMENT);
     assert.ok(outcome.statusHeaderBytes < 8192, `${outcome.statusHeaderBytes} bytes of status headers`);
   });
@@ -122,7 +134,11 @@ describe("user process under transport attacks", () => {
 
   it("ends unary calls whose request never completes with DEADLINE_EXCEEDED (none was ever ended)", async () => {
     const stuck = Array.from({ length: 100 }, (_, i) =>
-      rawGrpcCall(service.address, GET_USER, { body: [getUserBody.subarray(0, 10)], endStream: false, localAddress: i % 2 ? ATTACKER : "127.0.0.3" }),
+      rawGrpcCall(service.address, GET_USER, {
+        body: [getUserBody.subarray(0, 10)],
+        endStream: false,
+        localAddress: i % 2 ? ATTACKER : "127.0.0.3",
+      }),
     );
     await served();
     const outcomes = await Promise.all(stuck);
@@ -140,10 +156,16 @@ describe("user process under transport attacks", () => {
         }
         await served();
         const ended = (c: RawHttp2Connection, id: number) =>
-          c.waitForFrame((f) => f.streamId === id && (f.type === FrameType.RST_STREAM || (f.type === FrameType.HEADERS && (f.flags & FrameFlag.END_STREAM) !== 0)));
+          c.waitForFrame(
+            (f) =>
+              f.streamId === id &&
+              (f.type === FrameType.RST_STREAM || (f.type === FrameType.HEADERS && (f.flags & FrameFlag.END_STREAM) !== 0)),
+          );
         // Every stream ends: refused at once past the limit, or DEADLINE_EXCEEDED at GRPC_MAX_CALL_MS.
         await Promise.all(connections.flatMap((c) => Array.from({ length: 2000 }, (_, i) => ended(c, 2 * i + 1))));
-        return connections.flatMap((c) => c.frames).filter((f) => f.type === FrameType.RST_STREAM && f.payload.readUInt32BE(0) === http2.NGHTTP2_REFUSED_STREAM).length;
+        return connections
+          .flatMap((c) => c.frames)
+          .filter((f) => f.type === FrameType.RST_STREAM && f.payload.readUInt32BE(0) === http2.NGHTTP2_REFUSED_STREAM).length;
       } finally {
         for (const c of connections) c.destroy();
       }
@@ -203,7 +225,11 @@ describe("user process under transport attacks", () => {
   });
 
   it("resets a snapshot stream whose deadline passed while its writes waited for the client", async () => {
-    const outcome = await rawGrpcCall(service.address, WATCH_USERS, { body: [snapshotBody], headers: { "grpc-timeout": "1S" }, read: false });
+    const outcome = await rawGrpcCall(service.address, WATCH_USERS, {
+      body: [snapshotBody],
+      headers: { "grpc-timeout": "1S" },
+      read: false,
+    });
     assert.equal(outcome.rstCode, http2.NGHTTP2_CANCEL);
     await served();
   });
@@ -211,7 +237,11 @@ describe("user process under transport attacks", () => {
   it("ends a stream its client stopped reading with RESOURCE_EXHAUSTED (RST_STREAM ENHANCE_YOUR_CALM)", async () => {
     const outcome = await rawGrpcCall(service.address, WATCH_USERS, { body: [snapshotBody], read: false });
     assert.equal(outcome.rstCode, http2.NGHTTP2_ENHANCE_YOUR_CALM);
-    await waitFor(() => service.logs.some((l) => l["rpc.method"] === "trellis.user.v1.UserService/WatchUsers" && l["grpc.code"] === "RESOURCE_EXHAUSTED"), "the log says RESOURCE_EXHAUSTED");
+    await waitFor(
+      () =>
+        service.logs.some((l) => l["rpc.method"] === "trellis.user.v1.UserService/WatchUsers" && l["grpc.code"] === "RESOURCE_EXHAUSTED"),
+      "the log says RESOURCE_EXHAUSTED",
+    );
   });
 
   it("closes idle connections and half-open ones (a client that stopped answering pings)", async () => {
@@ -225,7 +255,10 @@ describe("user process under transport attacks", () => {
       const goaway = await idle.waitForFrame((f) => f.type === FrameType.GOAWAY);
       assert.equal(goaway.payload.readUInt32BE(4), http2.NGHTTP2_NO_ERROR);
       await Promise.all([idle.closed, halfOpen.closed]);
-      assert.ok(halfOpen.frames.some((f) => f.type === FrameType.PING && (f.flags & FrameFlag.ACK) === 0), "the server probed with a PING");
+      assert.ok(
+        halfOpen.frames.some((f) => f.type === FrameType.PING && (f.flags & FrameFlag.ACK) === 0),
+        "the server probed with a PING",
+      );
     } finally {
       idle.destroy();
       halfOpen.destroy();

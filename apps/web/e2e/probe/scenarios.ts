@@ -65,7 +65,9 @@ export function createScenarios(baseUrl: string) {
       return {
         invalid: {
           code: Code[bad.code],
-          fields: bad.findDetails(BadRequestSchema).flatMap((detail) => detail.fieldViolations.map((v) => ({ field: v.field, description: v.description }))),
+          fields: bad
+            .findDetails(BadRequestSchema)
+            .flatMap((detail) => detail.fieldViolations.map((v) => ({ field: v.field, description: v.description }))),
         },
         missing: {
           code: Code[gone.code],
@@ -92,7 +94,12 @@ export function createScenarios(baseUrl: string) {
       events.push("change");
       controller.abort();
       await iterator.return?.().catch(() => undefined);
-      return { events, type: ChangeType[change?.type ?? 0], sameUser: change?.user?.id === created.id, hasResumeToken: (change?.resumeToken ?? "") !== "" };
+      return {
+        events,
+        type: ChangeType[change?.type ?? 0],
+        sameUser: change?.user?.id === created.id,
+        hasResumeToken: (change?.resumeToken ?? "") !== "",
+      };
     },
 
     /** Subscribe to a fresh room, Send to it, get the message back on the stream; History has it. */

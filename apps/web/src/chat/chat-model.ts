@@ -57,7 +57,9 @@ function insertMessages(items: readonly TimelineItem[], messages: readonly ChatM
  */
 export function mergeHistory(timeline: Timeline, messages: readonly ChatMessage[], nextPageToken: string, older: boolean): Timeline {
   const fresh = messages.filter((message) => !has(timeline, message.id)).reverse();
-  const items = older ? [...fresh.map((message): TimelineItem => ({ kind: "message", key: message.id, message })), ...timeline.items] : insertMessages(timeline.items, fresh);
+  const items = older
+    ? [...fresh.map((message): TimelineItem => ({ kind: "message", key: message.id, message })), ...timeline.items]
+    : insertMessages(timeline.items, fresh);
   const olderToken = older || timeline.olderToken === undefined ? nextPageToken : timeline.olderToken;
   return { ...timeline, items, olderToken };
 }
@@ -93,9 +95,5 @@ export const ROOM_PATTERN = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 
 /** What a person typed, as a room name: "Design Team" -> "design-team". */
 export function normaliseRoom(input: string): string {
-  return input
-    .trim()
-    .toLowerCase()
-    .replace(/^#/, "")
-    .replace(/\s+/g, "-");
+  return input.trim().toLowerCase().replace(/^#/, "").replace(/\s+/g, "-");
 }

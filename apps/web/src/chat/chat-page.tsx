@@ -112,7 +112,9 @@ export function ChatPage({ clients, room }: { readonly clients: Clients; readonl
         <section class="presence" aria-labelledby="presence-title">
           <h2 id="presence-title">Active now</h2>
           {present.length === 0 ? (
-            <p class="muted small">Nobody is in a live chat session here. People who join from a chat client show up as they come and go.</p>
+            <p class="muted small">
+              Nobody is in a live chat session here. People who join from a chat client show up as they come and go.
+            </p>
           ) : (
             <ul class="presence-list">
               {present.map(([id, person]) => (
@@ -169,7 +171,12 @@ export function ChatPage({ clients, room }: { readonly clients: Clients; readonl
                 ) : timeline.olderToken === "" ? (
                   messages > 0 && <p class="muted small">This is the beginning of #{room}.</p>
                 ) : (
-                  <button type="button" class="button button-secondary button-small" onClick={() => void loadOlder()} disabled={loadingOlder}>
+                  <button
+                    type="button"
+                    class="button button-secondary button-small"
+                    onClick={() => void loadOlder()}
+                    disabled={loadingOlder}
+                  >
                     {loadingOlder ? "Loading…" : "Load older messages"}
                   </button>
                 )}
@@ -181,26 +188,30 @@ export function ChatPage({ clients, room }: { readonly clients: Clients; readonl
                 </div>
               )}
               <div role="log" aria-live="polite" aria-label={`Messages in #${room}`}>
-              <ol class="messages">
-                {timeline.items.map((item) =>
-                  item.kind === "message" ? (
-                    <li key={item.key} class={`message${item.message.senderId === sender?.id ? " message-own" : ""}`} data-message-id={item.message.id}>
-                      <Avatar id={item.message.senderId} name={item.message.senderName} />
-                      <div class="message-body">
-                        <div class="message-meta">
-                          <span class="message-sender">{item.message.senderName}</span>
-                          <time title={formatDateTime(item.message.sendTime)}>{formatTime(item.message.sendTime)}</time>
+                <ol class="messages">
+                  {timeline.items.map((item) =>
+                    item.kind === "message" ? (
+                      <li
+                        key={item.key}
+                        class={`message${item.message.senderId === sender?.id ? " message-own" : ""}`}
+                        data-message-id={item.message.id}
+                      >
+                        <Avatar id={item.message.senderId} name={item.message.senderName} />
+                        <div class="message-body">
+                          <div class="message-meta">
+                            <span class="message-sender">{item.message.senderName}</span>
+                            <time title={formatDateTime(item.message.sendTime)}>{formatTime(item.message.sendTime)}</time>
+                          </div>
+                          <p class="message-text">{item.message.text}</p>
                         </div>
-                        <p class="message-text">{item.message.text}</p>
-                      </div>
-                    </li>
-                  ) : (
-                    <li key={item.key} class="presence-line">
-                      {item.presence.displayName} {item.presence.kind === PresenceEvent_Kind.JOINED ? "joined" : "left"}
-                    </li>
-                  ),
-                )}
-              </ol>
+                      </li>
+                    ) : (
+                      <li key={item.key} class="presence-line">
+                        {item.presence.displayName} {item.presence.kind === PresenceEvent_Kind.JOINED ? "joined" : "left"}
+                      </li>
+                    ),
+                  )}
+                </ol>
               </div>
             </div>
             <Composer
@@ -279,4 +290,3 @@ function RoomSwitcher({ room }: { readonly room: string }) {
     </nav>
   );
 }
-

@@ -27,7 +27,11 @@ export function saveSender(storage: Pick<Storage, "setItem"> | undefined, id: st
  * "Posting as": chat has no sign-in yet, so a message's sender is a user picked from the
  * directory (the chat service checks that the user exists on every Send).
  */
-export function SenderPicker(props: { readonly clients: Clients; readonly senderId: string; readonly onChange: (user: User | undefined) => void }) {
+export function SenderPicker(props: {
+  readonly clients: Clients;
+  readonly senderId: string;
+  readonly onChange: (user: User | undefined) => void;
+}) {
   const [users, setUsers] = useState<readonly User[] | undefined>(undefined);
   const [problem, setProblem] = useState<string | undefined>(undefined);
   // The sender when the list was read: picking another one needs no new read.

@@ -6,7 +6,12 @@ import { readProblem } from "../api/rpc-errors.js";
 import { Modal } from "../ui/modal.js";
 
 /** Asks before deleting; deletes with the etag shown, so a user changed meanwhile is kept. */
-export function DeleteUser(props: { readonly clients: Clients; readonly user: User; readonly onClose: () => void; readonly onDeleted: (id: string) => void }) {
+export function DeleteUser(props: {
+  readonly clients: Clients;
+  readonly user: User;
+  readonly onClose: () => void;
+  readonly onDeleted: (id: string) => void;
+}) {
   const [busy, setBusy] = useState(false);
   const [problem, setProblem] = useState<string | undefined>(undefined);
   const remove = async (): Promise<void> => {
@@ -30,8 +35,8 @@ export function DeleteUser(props: { readonly clients: Clients; readonly user: Us
     <Modal title="Delete user?" titleId="delete-user-title" describedBy="delete-user-text" onClose={props.onClose}>
       <div class="form">
         <p id="delete-user-text">
-          <strong>{props.user.displayName}</strong> ({props.user.email}) will be removed from the directory. Their chat
-          messages stay. This cannot be undone.
+          <strong>{props.user.displayName}</strong> ({props.user.email}) will be removed from the directory. Their chat messages stay. This
+          cannot be undone.
         </p>
         {problem !== undefined && (
           <p class="notice notice-error" role="alert">

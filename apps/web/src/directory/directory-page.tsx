@@ -8,12 +8,24 @@ import { Avatar } from "../ui/avatar.js";
 import { formatDateTime, formatRelative, ROLE_OPTIONS, roleLabel } from "../ui/format.js";
 import { StatusPill } from "../ui/status-pill.js";
 import { DeleteUser } from "./delete-user.js";
-import { applyChange, EMPTY_MEMORY, pageFromList, remember, type DirectoryFilter, type DirectoryPage, type FeedMemory } from "./directory-model.js";
+import {
+  applyChange,
+  EMPTY_MEMORY,
+  pageFromList,
+  remember,
+  type DirectoryFilter,
+  type DirectoryPage,
+  type FeedMemory,
+} from "./directory-model.js";
 import { UserForm } from "./user-form.js";
 
 const PAGE_SIZES = [10, 25, 50] as const;
 
-type Dialog = { readonly kind: "create" } | { readonly kind: "edit"; readonly user: User } | { readonly kind: "delete"; readonly user: User } | undefined;
+type Dialog =
+  | { readonly kind: "create" }
+  | { readonly kind: "edit"; readonly user: User }
+  | { readonly kind: "delete"; readonly user: User }
+  | undefined;
 
 /**
  * The user directory: one page of ListUsers at a time (search, role filter, paging), kept
@@ -119,7 +131,8 @@ export function DirectoryPage({ clients }: { readonly clients: Clients }) {
 
   const filtered = filter.query.trim() !== "" || filter.role !== Role.UNSPECIFIED;
   const rows = page?.rows ?? [];
-  const editingLatest = dialog?.kind === "edit" ? (rows.find((row) => row.id === dialog.user.id) ?? memory.current.latest.get(dialog.user.id)) : undefined;
+  const editingLatest =
+    dialog?.kind === "edit" ? (rows.find((row) => row.id === dialog.user.id) ?? memory.current.latest.get(dialog.user.id)) : undefined;
 
   return (
     <section class="page" aria-labelledby="directory-title">
@@ -189,8 +202,8 @@ export function DirectoryPage({ clients }: { readonly clients: Clients }) {
 
       {page !== undefined && page.addedElsewhere > 0 && (
         <p class="notice notice-info" role="status">
-          {page.addedElsewhere === 1 ? "1 new user was" : `${page.addedElsewhere} new users were`} added after this page — see the
-          last page.
+          {page.addedElsewhere === 1 ? "1 new user was" : `${page.addedElsewhere} new users were`} added after this page — see the last
+          page.
         </p>
       )}
 
@@ -213,7 +226,11 @@ export function DirectoryPage({ clients }: { readonly clients: Clients }) {
           <tbody>
             {page === undefined && loadProblem === undefined && <SkeletonRows />}
             {rows.map((user) => (
-              <tr key={user.id} data-user-id={user.id} class={page?.marks.get(user.id) === undefined ? undefined : `row-${page.marks.get(user.id)}`}>
+              <tr
+                key={user.id}
+                data-user-id={user.id}
+                class={page?.marks.get(user.id) === undefined ? undefined : `row-${page.marks.get(user.id)}`}
+              >
                 <td>
                   <span class="person">
                     <Avatar id={user.id} name={user.displayName} />
@@ -234,10 +251,20 @@ export function DirectoryPage({ clients }: { readonly clients: Clients }) {
                   <time title={formatDateTime(user.updateTime)}>{formatRelative(user.updateTime)}</time>
                 </td>
                 <td class="row-actions">
-                  <button type="button" class="button button-ghost" onClick={() => setDialog({ kind: "edit", user })} aria-label={`Edit ${user.displayName}`}>
+                  <button
+                    type="button"
+                    class="button button-ghost"
+                    onClick={() => setDialog({ kind: "edit", user })}
+                    aria-label={`Edit ${user.displayName}`}
+                  >
                     Edit
                   </button>
-                  <button type="button" class="button button-ghost button-ghost-danger" onClick={() => setDialog({ kind: "delete", user })} aria-label={`Delete ${user.displayName}`}>
+                  <button
+                    type="button"
+                    class="button button-ghost button-ghost-danger"
+                    onClick={() => setDialog({ kind: "delete", user })}
+                    aria-label={`Delete ${user.displayName}`}
+                  >
                     Delete
                   </button>
                 </td>
@@ -250,7 +277,10 @@ export function DirectoryPage({ clients }: { readonly clients: Clients }) {
             {filtered ? (
               <>
                 <h2>No one matches</h2>
-                <p>Nobody's name or email contains “{filter.query.trim()}”{filter.role !== Role.UNSPECIFIED ? ` with the role ${roleLabel(filter.role)}` : ""}.</p>
+                <p>
+                  Nobody's name or email contains “{filter.query.trim()}”
+                  {filter.role !== Role.UNSPECIFIED ? ` with the role ${roleLabel(filter.role)}` : ""}.
+                </p>
                 <button
                   type="button"
                   class="button button-secondary"

@@ -115,8 +115,7 @@ export function UserForm(props: {
       <form ref={formRef} class="form" noValidate onSubmit={(event) => void submit(event)} aria-busy={busy}>
         {changedElsewhere && problem === undefined && (
           <p class="notice notice-warn" role="status">
-            This user was changed by someone else after you opened this form. Saving will be refused; reload to see
-            their changes.
+            This user was changed by someone else after you opened this form. Saving will be refused; reload to see their changes.
           </p>
         )}
         {problem !== undefined && (
@@ -141,7 +140,11 @@ export function UserForm(props: {
             onInput={(event) => setDraft({ ...draft, displayName: event.currentTarget.value })}
             {...fieldProps("display_name")}
           />
-          <FieldMessage field="display_name" error={errors.get("display_name")} hint="How the person appears in the directory and in chat." />
+          <FieldMessage
+            field="display_name"
+            error={errors.get("display_name")}
+            hint="How the person appears in the directory and in chat."
+          />
         </div>
         <div class="field">
           <label for="user-email">Email</label>
@@ -157,7 +160,11 @@ export function UserForm(props: {
           />
           <FieldMessage field="email" error={errors.get("email")} hint="Unique in the directory, any case." />
         </div>
-        <fieldset class="field" aria-describedby={errors.has("roles") ? "roles-error" : "roles-hint"} aria-invalid={errors.has("roles") ? "true" : undefined}>
+        <fieldset
+          class="field"
+          aria-describedby={errors.has("roles") ? "roles-error" : "roles-hint"}
+          aria-invalid={errors.has("roles") ? "true" : undefined}
+        >
           <legend>Roles</legend>
           <div class="checkbox-row">
             {ROLE_OPTIONS.map((option, index) => (
@@ -171,7 +178,9 @@ export function UserForm(props: {
                   onChange={(event) =>
                     setDraft({
                       ...draft,
-                      roles: event.currentTarget.checked ? [...draft.roles, option.role].sort((a, b) => a - b) : draft.roles.filter((role) => role !== option.role),
+                      roles: event.currentTarget.checked
+                        ? [...draft.roles, option.role].sort((a, b) => a - b)
+                        : draft.roles.filter((role) => role !== option.role),
                     })
                   }
                 />
@@ -219,7 +228,10 @@ function draftOf(user: User | undefined): Draft {
 
 /** "user.display_name", "roles[1]" -> the form field it is about. */
 function fieldOf(path: string): FieldName | undefined {
-  const last = path.replace(/\[\d+\]/g, "").split(".").pop();
+  const last = path
+    .replace(/\[\d+\]/g, "")
+    .split(".")
+    .pop();
   return last === "display_name" || last === "email" || last === "roles" ? last : undefined;
 }
 

@@ -50,7 +50,12 @@ export function grpcRedDashboard(): GeneratedDashboard {
       timeseriesPanel(
         "Errors per second by code",
         "Calls that ended with a code other than OK. Client errors (InvalidArgument, NotFound, …) are answers, not faults: the next panel shows what counts against the availability SLO.",
-        [{ expr: `sum by (job, grpc_code) (rate(grpc_server_handled_total{${SERVER}, grpc_code!="OK"}[$__rate_interval]))`, legend: "{{job}} {{grpc_code}}" }],
+        [
+          {
+            expr: `sum by (job, grpc_code) (rate(grpc_server_handled_total{${SERVER}, grpc_code!="OK"}[$__rate_interval]))`,
+            legend: "{{job}} {{grpc_code}}",
+          },
+        ],
         { unit: "reqps", stacked: true },
       ),
     )
@@ -195,7 +200,12 @@ export function grpcRedDashboard(): GeneratedDashboard {
       timeseriesPanel(
         "Outgoing requests per second",
         "Calls this job made to other services (grpc_client_handled_total), by callee.",
-        [{ expr: `sum by (job, grpc_service) (rate(grpc_client_handled_total{${CLIENT}}[$__rate_interval]))`, legend: "{{job}} → {{grpc_service}}" }],
+        [
+          {
+            expr: `sum by (job, grpc_service) (rate(grpc_client_handled_total{${CLIENT}}[$__rate_interval]))`,
+            legend: "{{job}} → {{grpc_service}}",
+          },
+        ],
         { unit: "reqps" },
       ),
     )
@@ -225,8 +235,14 @@ export function grpcRedDashboard(): GeneratedDashboard {
         "Outgoing calls started vs handled",
         "Started per second against completed per second; a gap that grows is calls or streams piling up.",
         [
-          { expr: `sum by (job, grpc_service) (rate(grpc_client_started_total{${CLIENT}}[$__rate_interval]))`, legend: "{{job}} → {{grpc_service}} started" },
-          { expr: `sum by (job, grpc_service) (rate(grpc_client_handled_total{${CLIENT}}[$__rate_interval]))`, legend: "{{job}} → {{grpc_service}} handled" },
+          {
+            expr: `sum by (job, grpc_service) (rate(grpc_client_started_total{${CLIENT}}[$__rate_interval]))`,
+            legend: "{{job}} → {{grpc_service}} started",
+          },
+          {
+            expr: `sum by (job, grpc_service) (rate(grpc_client_handled_total{${CLIENT}}[$__rate_interval]))`,
+            legend: "{{job}} → {{grpc_service}} handled",
+          },
         ],
         { unit: "reqps" },
       ),
@@ -236,8 +252,14 @@ export function grpcRedDashboard(): GeneratedDashboard {
         "Outgoing stream messages per second",
         "Messages the client sent and received.",
         [
-          { expr: `sum by (job, grpc_service) (rate(grpc_client_msg_sent_total{${CLIENT}}[$__rate_interval]))`, legend: "{{job}} → {{grpc_service}} sent" },
-          { expr: `sum by (job, grpc_service) (rate(grpc_client_msg_received_total{${CLIENT}}[$__rate_interval]))`, legend: "{{job}} → {{grpc_service}} received" },
+          {
+            expr: `sum by (job, grpc_service) (rate(grpc_client_msg_sent_total{${CLIENT}}[$__rate_interval]))`,
+            legend: "{{job}} → {{grpc_service}} sent",
+          },
+          {
+            expr: `sum by (job, grpc_service) (rate(grpc_client_msg_received_total{${CLIENT}}[$__rate_interval]))`,
+            legend: "{{job}} → {{grpc_service}} received",
+          },
         ],
         { unit: "short", width: 24 },
       ),

@@ -139,20 +139,28 @@ export function statPanel(title: string, description: string, queries: readonly 
  * bucket increases, shown as Grafana's pre-bucketed heatmap (no
  * re-bucketing), with exemplars (trace ids) on top.
  */
-export function heatmapPanel(title: string, description: string, expr: string, options: { readonly width?: number; readonly height?: number } = {}): heatmap.PanelBuilder {
+export function heatmapPanel(
+  title: string,
+  description: string,
+  expr: string,
+  options: { readonly width?: number; readonly height?: number } = {},
+): heatmap.PanelBuilder {
   return new heatmap.PanelBuilder()
     .title(title)
     .description(description)
     .datasource(PROMETHEUS)
-    .withTarget(
-      promQuery({ expr, legend: "{{le}}" }, "A")
-        .format(PromQueryFormat.Heatmap)
-        .exemplar(true),
-    )
+    .withTarget(promQuery({ expr, legend: "{{le}}" }, "A").format(PromQueryFormat.Heatmap).exemplar(true))
     .span(options.width ?? 24)
     .height(options.height ?? 9)
     .calculate(false)
-    .color(new heatmap.HeatmapColorOptionsBuilder().mode(heatmap.HeatmapColorMode.Scheme).scheme("Oranges").scale(heatmap.HeatmapColorScale.Exponential).exponent(0.5).steps(64))
+    .color(
+      new heatmap.HeatmapColorOptionsBuilder()
+        .mode(heatmap.HeatmapColorMode.Scheme)
+        .scheme("Oranges")
+        .scale(heatmap.HeatmapColorScale.Exponential)
+        .exponent(0.5)
+        .steps(64),
+    )
     .yAxis(new heatmap.YAxisConfigBuilder().unit("s").axisPlacement(common.AxisPlacement.Left))
     .rowsFrame(new heatmap.RowsHeatmapOptionsBuilder().layout(common.HeatmapCellLayout.Le))
     .cellGap(1)

@@ -32,7 +32,12 @@ export function resilienceDashboard(): GeneratedDashboard {
       timeseriesPanel(
         "Breaker rejections per second",
         "Calls the breaker refused without sending them.",
-        [{ expr: `sum by (job, target, method) (rate(trellis_breaker_rejections_total{${JOB}}[$__rate_interval]))`, legend: "{{job}} → {{target}} {{method}}" }],
+        [
+          {
+            expr: `sum by (job, target, method) (rate(trellis_breaker_rejections_total{${JOB}}[$__rate_interval]))`,
+            legend: "{{job}} → {{target}} {{method}}",
+          },
+        ],
         { unit: "reqps" },
       ),
     )
@@ -43,8 +48,14 @@ export function resilienceDashboard(): GeneratedDashboard {
         "Attempts and retries per second",
         "Attempts: every try sent, first ones included; retries: the tries after the first.",
         [
-          { expr: `sum by (job, target) (rate(trellis_retry_attempts_total{${JOB}}[$__rate_interval]))`, legend: "{{job}} → {{target}} attempts" },
-          { expr: `sum by (job, target) (rate(trellis_retry_retries_total{${JOB}}[$__rate_interval]))`, legend: "{{job}} → {{target}} retries" },
+          {
+            expr: `sum by (job, target) (rate(trellis_retry_attempts_total{${JOB}}[$__rate_interval]))`,
+            legend: "{{job}} → {{target}} attempts",
+          },
+          {
+            expr: `sum by (job, target) (rate(trellis_retry_retries_total{${JOB}}[$__rate_interval]))`,
+            legend: "{{job}} → {{target}} retries",
+          },
         ],
         { unit: "reqps" },
       ),
@@ -74,7 +85,12 @@ export function resilienceDashboard(): GeneratedDashboard {
       timeseriesPanel(
         "Balancer picks per second by endpoint",
         "Calls the p2c_ewma balancer sent to each endpoint: a slow or failing endpoint gets fewer.",
-        [{ expr: `sum by (job, target, endpoint) (rate(trellis_balancer_picks_total{${JOB}}[$__rate_interval]))`, legend: "{{job}} → {{target}} {{endpoint}}" }],
+        [
+          {
+            expr: `sum by (job, target, endpoint) (rate(trellis_balancer_picks_total{${JOB}}[$__rate_interval]))`,
+            legend: "{{job}} → {{target}} {{endpoint}}",
+          },
+        ],
         { unit: "reqps" },
       ),
     )

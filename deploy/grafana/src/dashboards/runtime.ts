@@ -66,7 +66,12 @@ export function runtimeDashboard(): GeneratedDashboard {
       timeseriesPanel(
         "Time in garbage collection",
         "Share of wall time spent in GC pauses, by kind (major, minor, incremental, weakcb).",
-        [{ expr: `sum by (job, instance, kind) (rate(nodejs_gc_duration_seconds_sum{${SEL}}[$__rate_interval]))`, legend: "{{instance}} {{kind}}" }],
+        [
+          {
+            expr: `sum by (job, instance, kind) (rate(nodejs_gc_duration_seconds_sum{${SEL}}[$__rate_interval]))`,
+            legend: "{{instance}} {{kind}}",
+          },
+        ],
         { unit: "percentunit", stacked: true },
       ),
     )
@@ -75,7 +80,10 @@ export function runtimeDashboard(): GeneratedDashboard {
         "GC pauses per second and p99 pause",
         "Collections per second by kind, and the 99th percentile pause.",
         [
-          { expr: `sum by (job, instance, kind) (rate(nodejs_gc_duration_seconds_count{${SEL}}[$__rate_interval]))`, legend: "{{instance}} {{kind}} /s" },
+          {
+            expr: `sum by (job, instance, kind) (rate(nodejs_gc_duration_seconds_count{${SEL}}[$__rate_interval]))`,
+            legend: "{{instance}} {{kind}} /s",
+          },
           {
             expr: `histogram_quantile(0.99, sum by (job, instance, le) (rate(nodejs_gc_duration_seconds_bucket{${SEL}}[$__rate_interval])))`,
             legend: "{{instance}} p99 pause (s)",
@@ -92,7 +100,10 @@ export function runtimeDashboard(): GeneratedDashboard {
         "CPU seconds per second (1 = one core), user and system.",
         [
           { expr: `sum by (job, instance) (rate(process_cpu_user_seconds_total{${SEL}}[$__rate_interval]))`, legend: "{{instance}} user" },
-          { expr: `sum by (job, instance) (rate(process_cpu_system_seconds_total{${SEL}}[$__rate_interval]))`, legend: "{{instance}} system" },
+          {
+            expr: `sum by (job, instance) (rate(process_cpu_system_seconds_total{${SEL}}[$__rate_interval]))`,
+            legend: "{{instance}} system",
+          },
         ],
         { unit: "short", stacked: true },
       ),
@@ -113,7 +124,12 @@ export function runtimeDashboard(): GeneratedDashboard {
       timeseriesPanel(
         "Trace export",
         "Sampled spans per second by what became of them: exported, failed (the exporter gave up) or dropped (the export queue was full). Only with tracing on.",
-        [{ expr: `sum by (job, instance, outcome) (rate(trellis_otel_spans_total{${SEL}}[$__rate_interval]))`, legend: "{{instance}} {{outcome}}" }],
+        [
+          {
+            expr: `sum by (job, instance, outcome) (rate(trellis_otel_spans_total{${SEL}}[$__rate_interval]))`,
+            legend: "{{instance}} {{outcome}}",
+          },
+        ],
         { unit: "short", width: 24 },
       ),
     )

@@ -52,14 +52,30 @@ describe("p2c-EWMA chooser", () => {
     call(busy, advance, 1);
     for (let i = 0; i < 9; i += 1) busy.callStarted();
     // Everyone was just picked, so no re-probe interferes.
-    for (const load of loads) assert.equal(chooser.choose([load], (l) => l), load);
+    for (const load of loads)
+      assert.equal(
+        chooser.choose([load], (l) => l),
+        load,
+      );
     draw(0.5, 0.0); // slow vs fast
-    assert.equal(chooser.choose(loads, (l) => l), fast);
+    assert.equal(
+      chooser.choose(loads, (l) => l),
+      fast,
+    );
     draw(0.9, 0.6); // busy vs slow: sqrt(2) * 10 ≈ 14.1 loses to sqrt(51) * 1 ≈ 7.1
-    assert.equal(chooser.choose(loads, (l) => l), slow);
+    assert.equal(
+      chooser.choose(loads, (l) => l),
+      slow,
+    );
     draw(0.0, 0.0); // fast vs slow: the second draw of 0 maps to index 1, never the same endpoint
-    assert.equal(chooser.choose(loads, (l) => l), fast);
-    assert.equal(chooser.choose([], (l: EndpointLoad) => l), undefined);
+    assert.equal(
+      chooser.choose(loads, (l) => l),
+      fast,
+    );
+    assert.equal(
+      chooser.choose([], (l: EndpointLoad) => l),
+      undefined,
+    );
   });
 
   it("re-probes an endpoint not picked for more than probeAfterMs, once", () => {

@@ -69,7 +69,10 @@ describe("p2c_ewma policy", () => {
     assert.throws(() => serviceConfigFor("roundrobin" as never), /unknown load-balancing policy "roundrobin"/);
     const config = (json: object) => ({ "grpc.service_config": JSON.stringify(json) });
     assert.doesNotThrow(() => assertLoadBalancingConfig(config({ loadBalancingConfig: [{ p2c_ewma: { decayMs: 5_000 } }] })));
-    assert.throws(() => assertLoadBalancingConfig(config({ loadBalancingConfig: [{ p2c_ewma: { decay: 5_000 } }] })), /unknown field "decay"/);
+    assert.throws(
+      () => assertLoadBalancingConfig(config({ loadBalancingConfig: [{ p2c_ewma: { decay: 5_000 } }] })),
+      /unknown field "decay"/,
+    );
     assert.throws(() => assertLoadBalancingConfig(config({ loadBalancingPolicy: "round_robin" })), /loadBalancingPolicy" is ignored/);
     assert.throws(() => assertLoadBalancingConfig({ "grpc.lb_policy_name": "round_robin" }), /lb_policy_name is ignored/);
     assert.ok(grpc.experimental.isLoadBalancerNameRegistered("p2c_ewma"));

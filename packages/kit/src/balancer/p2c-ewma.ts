@@ -136,7 +136,8 @@ class P2cEwmaLoadBalancer implements grpc.experimental.LoadBalancer {
     if (!endpoints.ok) {
       // As round_robin: a resolver error keeps the last good endpoints; it only
       // matters when there are none.
-      if (this.children.size === 0) this.updateState(ConnectivityState.TRANSIENT_FAILURE, new UnavailablePicker(endpoints.error), endpoints.error.details);
+      if (this.children.size === 0)
+        this.updateState(ConnectivityState.TRANSIENT_FAILURE, new UnavailablePicker(endpoints.error), endpoints.error.details);
       return true;
     }
     const previous = this.children;

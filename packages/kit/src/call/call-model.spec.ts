@@ -48,7 +48,11 @@ describe("the call model", () => {
       const blob = new Uint8Array([0, 1, 2, 250, 255]);
       const reply = await echo.echo(
         { text: "hi" },
-        { headers: { "x-tenant": "acme", "x-blob-bin": encodeBinaryHeader(blob) }, onHeader: (h) => (header = h), onTrailer: (h) => (trailer = h) },
+        {
+          headers: { "x-tenant": "acme", "x-blob-bin": encodeBinaryHeader(blob) },
+          onHeader: (h) => (header = h),
+          onTrailer: (h) => (trailer = h),
+        },
       );
       assert.equal(reply.text, "hi:acme");
       assert.equal(header?.get("x-echo-tenant"), "acme");
@@ -83,13 +87,19 @@ describe("the call model", () => {
         throw error;
       }
     };
-    const t = await startTestServer((s) => s.addService(EchoService, createEchoHandlers()), { interceptors: [observe, ...defaultServerInterceptors()] });
+    const t = await startTestServer((s) => s.addService(EchoService, createEchoHandlers()), {
+      interceptors: [observe, ...defaultServerInterceptors()],
+    });
     try {
       // Field 1 (text) as a varint: not a valid EchoRequest.
-      const outcome = await rawGrpcCall(t.address, "/trellis.kittest.v1.EchoService/Echo", { body: [grpcFrame(Buffer.from([0x08, 0x01]))] });
+      const outcome = await rawGrpcCall(t.address, "/trellis.kittest.v1.EchoService/Echo", {
+        body: [grpcFrame(Buffer.from([0x08, 0x01]))],
+      });
       assert.equal(outcome.grpcStatus, Code.INVALID_ARGUMENT);
       assert.deepEqual(seen, [Code.INVALID_ARGUMENT]);
-      await waitFor(() => t.logs.some((l) => l["grpc.code"] === "INVALID_ARGUMENT" && l["rpc.method"] === "trellis.kittest.v1.EchoService/Echo"));
+      await waitFor(() =>
+        t.logs.some((l) => l["grpc.code"] === "INVALID_ARGUMENT" && l["rpc.method"] === "trellis.kittest.v1.EchoService/Echo"),
+      );
     } finally {
       await t.close();
     }
@@ -220,14 +230,21 @@ describe("the call model", () => {
         events.push(`header ${header.get("x-stream")}`);
         release();
       };
-      for await (const reply of echo.echoStream({ text: "hi", count: 1 }, { onHeader, onTrailer: () => events.push("trailer") })) events.push(`message ${reply.text}`);
+      for await (const reply of echo.echoStream({ text: "hi", count: 1 }, { onHeader, onTrailer: () => events.push("trailer") }))
+        events.push(`message ${reply.text}`);
       assert.deepEqual(events, ["header set-up", "message hi", "trailer"]);
 
       // A trailers-only response (a failure before any header): onHeader once, at the end, then onTrailer.
       events.length = 0;
-      const failure = await rpcFailure((async () => {
-        for await (const _ of echo.echoStream({ text: "fail", count: 1 }, { onHeader: () => events.push("header"), onTrailer: () => events.push("trailer") })) events.push("message");
-      })());
+      const failure = await rpcFailure(
+        (async () => {
+          for await (const _ of echo.echoStream(
+            { text: "fail", count: 1 },
+            { onHeader: () => events.push("header"), onTrailer: () => events.push("trailer") },
+          ))
+            events.push("message");
+        })(),
+      );
       assert.equal(failure.code, Code.NOT_FOUND);
       assert.deepEqual(events, ["header", "trailer"]);
     } finally {

@@ -61,11 +61,18 @@ describe("client metrics", () => {
     const codes: Code[] = [];
     for (let i = 0; i < 10; i++) codes.push((await rpcFailure(client.echo({ text: "x" }))).code);
     // (requests − 5 − K·accepts) / (requests + 1) turns positive after the 6th failure.
-    assert.deepEqual(codes, Array.from({ length: 10 }, () => Code.UNAVAILABLE));
+    assert.deepEqual(
+      codes,
+      Array.from({ length: 10 }, () => Code.UNAVAILABLE),
+    );
     const labels = JSON.stringify({ target: server.address, method: ECHO });
     assert.deepEqual(await series(registry, "trellis_breaker_state"), { [labels]: 1 });
     assert.deepEqual(await series(registry, "trellis_breaker_rejections_total"), { [labels]: 4 });
-    assert.deepEqual(await series(registry, "trellis_balancer_picks_total"), { [JSON.stringify({ target: server.address, endpoint: server.address })]: 6 }, "only sent calls reach an endpoint");
+    assert.deepEqual(
+      await series(registry, "trellis_balancer_picks_total"),
+      { [JSON.stringify({ target: server.address, endpoint: server.address })]: 6 },
+      "only sent calls reach an endpoint",
+    );
     assert.deepEqual(await series(registry, "trellis_retry_attempts_total"), {}, "retries are off: no retry series");
     closeClient(client);
   });
@@ -86,7 +93,10 @@ describe("client metrics", () => {
 
     // A budget of 2 tokens allows retries while more than 1 is left: the first failure spends one, the next retry is refused.
     const down = await start(flaky(() => true));
-    const stingy = createClient(EchoService, down.address, { metrics, resilience: { breaker: false, retry: { ...retry, budget: createRetryBudget({ maxTokens: 2, minRetriesPerSecond: 0 }) } } });
+    const stingy = createClient(EchoService, down.address, {
+      metrics,
+      resilience: { breaker: false, retry: { ...retry, budget: createRetryBudget({ maxTokens: 2, minRetriesPerSecond: 0 }) } },
+    });
     await rpcFailure(stingy.echo({ text: "c" }));
     const downTarget = JSON.stringify({ target: down.address });
     assert.equal((await series(registry, "trellis_retry_attempts_total"))[downTarget], 1);
@@ -111,8 +121,14 @@ describe("client metrics", () => {
     }
     for (let i = 0; i < 10; i++, calls++) await client.echo({ text: "x" });
     const picks = await seen();
-    assert.deepEqual(Object.keys(picks).sort(), [JSON.stringify({ target, endpoint: a.address }), JSON.stringify({ target, endpoint: b.address })].sort());
-    assert.equal(Object.values(picks).reduce((sum, n) => sum + n, 0), calls);
+    assert.deepEqual(
+      Object.keys(picks).sort(),
+      [JSON.stringify({ target, endpoint: a.address }), JSON.stringify({ target, endpoint: b.address })].sort(),
+    );
+    assert.equal(
+      Object.values(picks).reduce((sum, n) => sum + n, 0),
+      calls,
+    );
     closeClient(client);
   });
 
@@ -122,7 +138,9 @@ describe("client metrics", () => {
     const client = createClient(EchoService, `static:///${a.address}`, { metrics, resilience: false });
     for (let i = 0; i < 7; i++) await client.echo({ text: "x" });
     closeClient(client);
-    assert.deepEqual(await series(registry, "trellis_balancer_picks_total"), { [JSON.stringify({ target: `static:///${a.address}`, endpoint: a.address })]: 7 });
+    assert.deepEqual(await series(registry, "trellis_balancer_picks_total"), {
+      [JSON.stringify({ target: `static:///${a.address}`, endpoint: a.address })]: 7,
+    });
   });
 
   it("does not count a call that never reached an endpoint", async () => {

@@ -108,19 +108,32 @@ export function createClientMetrics(registry: MetricsRegistry): ClientMetrics {
     };
     families.push(family);
   };
-  const retry = (event: keyof RetryCounters): DeltaFamily["series"] => (client, emit) => {
-    if (client.retryStats !== undefined) emit({ target: client.target }, client.retryStats.snapshot()[event]);
-  };
+  const retry =
+    (event: keyof RetryCounters): DeltaFamily["series"] =>
+    (client, emit) => {
+      if (client.retryStats !== undefined) emit({ target: client.target }, client.retryStats.snapshot()[event]);
+    };
   deltaCounter(
     "trellis_breaker_rejections_total",
     "Calls the client circuit breaker refused without sending them (UNAVAILABLE, ErrorInfo CIRCUIT_OPEN), per target and method.",
     ["target", "method"],
     (client, emit) => {
-      for (const [key, snapshot] of Object.entries(client.breakers?.snapshot() ?? {})) emit(breakerLabels(client.target, key), snapshot.totalDrops);
+      for (const [key, snapshot] of Object.entries(client.breakers?.snapshot() ?? {}))
+        emit(breakerLabels(client.target, key), snapshot.totalDrops);
     },
   );
-  deltaCounter("trellis_retry_attempts_total", "Client attempts sent per target, first attempts included (a call retried twice is three).", ["target"], retry("attempts"));
-  deltaCounter("trellis_retry_retries_total", "Client attempts per target that were retries (attempts after the first).", ["target"], retry("retries"));
+  deltaCounter(
+    "trellis_retry_attempts_total",
+    "Client attempts sent per target, first attempts included (a call retried twice is three).",
+    ["target"],
+    retry("attempts"),
+  );
+  deltaCounter(
+    "trellis_retry_retries_total",
+    "Client attempts per target that were retries (attempts after the first).",
+    ["target"],
+    retry("retries"),
+  );
   deltaCounter(
     "trellis_retry_budget_exhausted_total",
     "Client retries per target that the retry budget refused (the backend was failing broadly).",
@@ -161,7 +174,13 @@ export function createClientMetrics(registry: MetricsRegistry): ClientMetrics {
   return {
     registry,
     observe(source) {
-      const client: Observed = { target: source.target, breakers: source.breakers, retryStats: source.retryStats, picks: new Map(), exported: new Map() };
+      const client: Observed = {
+        target: source.target,
+        breakers: source.breakers,
+        retryStats: source.retryStats,
+        picks: new Map(),
+        exported: new Map(),
+      };
       observed.add(client);
       return {
         picked(endpoint) {

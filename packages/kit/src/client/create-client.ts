@@ -60,9 +60,8 @@ export type ClientMethod<M> = M extends { methodKind: "unary"; input: infer I ex
         : never;
 
 /** A typed promise/async-iterable client for a generated service: one method per RPC, nothing else. */
-export type Client<S extends DescService> = S extends GenService<infer Shape extends GenServiceMethods>
-  ? { readonly [K in keyof Shape]: ClientMethod<Shape[K]> }
-  : never;
+export type Client<S extends DescService> =
+  S extends GenService<infer Shape extends GenServiceMethods> ? { readonly [K in keyof Shape]: ClientMethod<Shape[K]> } : never;
 
 /**
  * Closes a client's channel (a function, not a method of the client, so no
@@ -212,9 +211,11 @@ function bindMethod(method: DescMethod, target: string, logger: Logger, next: Ne
   };
   switch (method.methodKind) {
     case "unary":
-      return async (message: object, options: CallOptions = {}) => single(await call({ stream: false, method, context: contextOf(options), message }, options));
+      return async (message: object, options: CallOptions = {}) =>
+        single(await call({ stream: false, method, context: contextOf(options), message }, options));
     case "server_streaming":
-      return (message: object, options: CallOptions = {}) => streamOf(() => call({ stream: false, method, context: contextOf(options), message }, options));
+      return (message: object, options: CallOptions = {}) =>
+        streamOf(() => call({ stream: false, method, context: contextOf(options), message }, options));
     case "client_streaming":
       return async (messages: AsyncIterable<object>, options: CallOptions = {}) =>
         single(await call({ stream: true, method, context: contextOf(options), messages }, options));
@@ -270,7 +271,9 @@ function createSender(channel: grpc.Client, registry: Registry, codecs: CodecCac
     const serialize = raw
       ? (message: MessageData): Buffer => asBuffer(message as unknown as Uint8Array)
       : (message: MessageData): Buffer => asBuffer(input.encode(message as MessageInitShape<DescMessage>));
-    const deserialize = raw ? (bytes: Buffer): MessageData => bytes as unknown as MessageData : (bytes: Buffer): MessageData => output.decode(bytes);
+    const deserialize = raw
+      ? (bytes: Buffer): MessageData => bytes as unknown as MessageData
+      : (bytes: Buffer): MessageData => output.decode(bytes);
     const metadata = metadataFromHeaders(context.requestHeader);
     const callOptions: grpc.CallOptions = context.deadline === undefined ? {} : { deadline: context.deadline };
     const toError = (error: grpc.ServiceError): RpcError => toRpcError(error, registry);
@@ -353,7 +356,10 @@ function streamOf(start: () => Promise<CallResponse>): AsyncIterable<MessageData
   };
 }
 
-async function* readAll(call: grpc.ClientReadableStream<MessageData>, toError: (e: grpc.ServiceError) => RpcError): AsyncIterable<MessageData> {
+async function* readAll(
+  call: grpc.ClientReadableStream<MessageData>,
+  toError: (e: grpc.ServiceError) => RpcError,
+): AsyncIterable<MessageData> {
   try {
     for await (const message of call as AsyncIterable<MessageData>) yield message;
   } catch (error) {
@@ -382,7 +388,6 @@ function cancelOnAbort(call: grpc.Call, signal: AbortSignal): void {
   signal.addEventListener("abort", cancel, { once: true });
   call.on("status", () => signal.removeEventListener("abort", cancel));
 }
-
 
 function isServiceError(error: unknown): error is grpc.ServiceError {
   return typeof error === "object" && error !== null && "code" in error && "metadata" in error;

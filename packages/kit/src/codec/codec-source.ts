@@ -263,7 +263,8 @@ export function codecSource(desc: DescMessage): CodecSource {
     else if (member.fieldKind === "list") zero.push(`${q(member.localName)}: []`);
     else if (member.fieldKind === "map") zero.push(`${q(member.localName)}: {}`);
     else if (member.fieldKind !== "message" && member.presence === 2 /* IMPLICIT */) {
-      const literal = member.fieldKind === "enum" ? String(member.enum.values[0]?.number ?? 0) : zeroLiteral(scalarOf(member), member.longAsString);
+      const literal =
+        member.fieldKind === "enum" ? String(member.enum.values[0]?.number ?? 0) : zeroLiteral(scalarOf(member), member.longAsString);
       zero.push(`${q(member.localName)}: ${literal}`);
     }
   }
@@ -334,7 +335,9 @@ export function codecSource(desc: DescMessage): CodecSource {
           const tag = tagOf(field.number, WT_LEN);
           size.push(`${head} for (let j = 0; j < a.length; j++) { const v = a[j]; ${emitMessageSize(d, "v", tag.len, "n")} } } }`);
           write.push(`${head} for (let j = 0; j < a.length; j++) { const v = a[j]; ${tag.write} ${emitMessageWrite(d, "v")} } } }`);
-          cases.push(`case ${tag.value}: { const e = readLengthEnd(r, end); m[${name}].push(${d}.decode(r, e, depth + 1, ${d}.create())); break; }`);
+          cases.push(
+            `case ${tag.value}: { const e = readLengthEnd(r, end); m[${name}].push(${d}.decode(r, e, depth + 1, ${d}.create())); break; }`,
+          );
           break;
         }
         const t = field.listKind === "enum" ? ScalarType.INT32 : scalarOf(field);

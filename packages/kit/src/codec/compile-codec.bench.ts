@@ -5,11 +5,7 @@
 // toBinary/fromBinary and with the compiled codec. `QUICK=1` runs a short smoke pass.
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import type { DescMessage, Message } from "@bufbuild/protobuf";
-import {
-  CodecGetUserResponseSchema,
-  CodecListUsersResponseSchema,
-  CodecRole,
-} from "../gen-test/trellis/kittest/v1/codec_test_pb.js";
+import { CodecGetUserResponseSchema, CodecListUsersResponseSchema, CodecRole } from "../gen-test/trellis/kittest/v1/codec_test_pb.js";
 import type { CodecUser } from "../gen-test/trellis/kittest/v1/codec_test_pb.js";
 import { compileCodec, createCodecCache } from "./index.js";
 
@@ -57,7 +53,11 @@ function bench(label: string, schema: DescMessage, message: Message, iterations:
   }
   const n = QUICK ? Math.ceil(iterations / 100) : iterations;
   const rows: [string, string, string][] = [
-    ["protobuf-es toBinary / fromBinary", format(time(n, () => toBinary(schema, message))), format(time(n, () => fromBinary(schema, bytes)))],
+    [
+      "protobuf-es toBinary / fromBinary",
+      format(time(n, () => toBinary(schema, message))),
+      format(time(n, () => fromBinary(schema, bytes))),
+    ],
     ["compiled codec", format(time(n, () => codec.encode(message))), format(time(n, () => codec.decode(bytes)))],
   ];
   for (const [who, encode, decode] of rows) {

@@ -113,7 +113,10 @@ describe("compileCodec property test", () => {
           } catch (error) {
             // A prefix the codec refuses must be one protobuf-es refuses too: a truncated
             // encoding, not a valid one the codec cannot read.
-            assert.throws(() => fromBinary(schema, prefix), `${schema.typeName}: protobuf-es reads ${len} of ${bytes.length} bytes, the codec threw ${String(error)}`);
+            assert.throws(
+              () => fromBinary(schema, prefix),
+              `${schema.typeName}: protobuf-es reads ${len} of ${bytes.length} bytes, the codec threw ${String(error)}`,
+            );
             assert.match((error as Error).message, new RegExp(`^cannot decode ${schema.typeName.replaceAll(".", "\\.")} from binary: `));
             continue;
           }

@@ -62,10 +62,7 @@ export function createCodecCache(): CodecCache {
  * @param cache Where compiled types are kept and looked up.
  * @default cache a fresh cache, used for this call only
  */
-export function compileCodec<Desc extends DescMessage>(
-  schema: Desc,
-  cache: CodecCache = createCodecCache(),
-): Codec<Desc> {
+export function compileCodec<Desc extends DescMessage>(schema: Desc, cache: CodecCache = createCodecCache()): Codec<Desc> {
   const entries = cache as Map<string, Entry>;
   let entry = entries.get(schema.typeName);
   if (entry === undefined) {
@@ -165,7 +162,12 @@ function checkSupported(desc: DescMessage): void {
     // proto2 and editions: fine as long as protobuf-es does not need a prototype
     // chain for presence and defaults (explicit presence on a scalar outside a oneof).
     for (const f of desc.fields) {
-      if (f.presence !== IMPLICIT && f.fieldKind !== "message" && f.oneof === undefined && (f.fieldKind === "scalar" || f.fieldKind === "enum")) {
+      if (
+        f.presence !== IMPLICIT &&
+        f.fieldKind !== "message" &&
+        f.oneof === undefined &&
+        (f.fieldKind === "scalar" || f.fieldKind === "enum")
+      ) {
         unsupported(`field ${f.name} with explicit presence outside proto3 (default values, required)`);
       }
     }

@@ -652,8 +652,8 @@ export function readBytes(r: ReadState, end: number): Uint8Array {
 const lenientDecoder = new TextDecoder();
 const strictDecoder = new TextDecoder("utf-8", { fatal: true });
 /** Node's Buffer#latin1Slice (also works on a plain Uint8Array): the fastest way to make a short ASCII string. */
-const latin1Slice = (globalThis as { Buffer?: { prototype: { latin1Slice?: (start: number, end: number) => string } } }).Buffer
-  ?.prototype.latin1Slice;
+const latin1Slice = (globalThis as { Buffer?: { prototype: { latin1Slice?: (start: number, end: number) => string } } }).Buffer?.prototype
+  .latin1Slice;
 
 /** Reads a string; `strict` throws on invalid UTF-8 (proto3), else substitutes U+FFFD. */
 export function readString(r: ReadState, end: number, strict: boolean): string {

@@ -26,7 +26,11 @@ export function readAuthConfig(env: Env = process.env): AuthConfig | false {
       TRELLIS_AUTH_JWKS: text({ default: "", pattern: /^[^\0\r\n]+$/, expected: "a JWKS file path or an http(s) URL" }),
       TRELLIS_AUTH_ISSUER: text({ default: "", pattern: /^\S+$/, expected: "the token issuer (iss) without spaces" }),
       TRELLIS_AUTH_AUDIENCE: text({ default: "", pattern: /^\S+$/, expected: "the audience (aud) without spaces" }),
-      TRELLIS_AUTH_ALGORITHMS: text({ default: "RS256,ES256,EdDSA", pattern: /^[A-Za-z0-9]+(,[A-Za-z0-9]+)*$/, expected: "a comma-separated list such as RS256,ES256" }),
+      TRELLIS_AUTH_ALGORITHMS: text({
+        default: "RS256,ES256,EdDSA",
+        pattern: /^[A-Za-z0-9]+(,[A-Za-z0-9]+)*$/,
+        expected: "a comma-separated list such as RS256,ES256",
+      }),
       TRELLIS_AUTH_CLOCK_SKEW_S: integer({ default: 30, min: 0, max: 600 }),
       TRELLIS_AUTH_ROLES_CLAIM: text({ default: "roles", pattern: /^[\w:/.-]{1,128}$/, expected: "a claim name" }),
       TRELLIS_AUTH_JWKS_COOLDOWN_MS: integer({ default: 30_000, min: 0, max: 86_400_000 }),
@@ -47,7 +51,10 @@ export function readAuthConfig(env: Env = process.env): AuthConfig | false {
   const algorithms = c.TRELLIS_AUTH_ALGORITHMS.split(",");
   for (const alg of algorithms) {
     if (!(ASYMMETRIC_ALGORITHMS as readonly string[]).includes(alg)) {
-      throw new ConfigError("TRELLIS_AUTH_ALGORITHMS", `TRELLIS_AUTH_ALGORITHMS must list asymmetric algorithms among ${ASYMMETRIC_ALGORITHMS.join(", ")} (got "${alg}")`);
+      throw new ConfigError(
+        "TRELLIS_AUTH_ALGORITHMS",
+        `TRELLIS_AUTH_ALGORITHMS must list asymmetric algorithms among ${ASYMMETRIC_ALGORITHMS.join(", ")} (got "${alg}")`,
+      );
     }
   }
   const jwks = jwksLocation(c.TRELLIS_AUTH_JWKS);
@@ -73,6 +80,7 @@ function jwksLocation(value: string): JwksLocation {
   } catch {
     throw new ConfigError("TRELLIS_AUTH_JWKS", "TRELLIS_AUTH_JWKS must be a file path or an http(s) URL (got an unparsable URL)");
   }
-  if (url.protocol !== "https:" && url.protocol !== "http:") throw new ConfigError("TRELLIS_AUTH_JWKS", `TRELLIS_AUTH_JWKS must use http or https (got "${url.protocol.slice(0, -1)}")`);
+  if (url.protocol !== "https:" && url.protocol !== "http:")
+    throw new ConfigError("TRELLIS_AUTH_JWKS", `TRELLIS_AUTH_JWKS must use http or https (got "${url.protocol.slice(0, -1)}")`);
   return { url: url.href };
 }

@@ -14,12 +14,15 @@ describe("readClientConfig", () => {
   });
 
   it("refuses anything else with one line naming the variable", () => {
-    assert.throws(() => readClientConfig({ TRELLIS_CLIENT_RESILIENCE: "false" }), (error: unknown) => {
-      assert.ok(error instanceof ConfigError);
-      assert.match(error.message, /TRELLIS_CLIENT_RESILIENCE/);
-      assert.doesNotMatch(error.message, /\n/);
-      return true;
-    });
+    assert.throws(
+      () => readClientConfig({ TRELLIS_CLIENT_RESILIENCE: "false" }),
+      (error: unknown) => {
+        assert.ok(error instanceof ConfigError);
+        assert.match(error.message, /TRELLIS_CLIENT_RESILIENCE/);
+        assert.doesNotMatch(error.message, /\n/);
+        return true;
+      },
+    );
   });
 });
 
@@ -29,6 +32,8 @@ describe("clientOptionsFrom", () => {
   });
 
   it("keeps only deadline propagation when it is off", () => {
-    assert.deepEqual(clientOptionsFrom({ resilience: false }), { resilience: { deadline: { defaultTimeoutMs: 0 }, breaker: false, retry: false } });
+    assert.deepEqual(clientOptionsFrom({ resilience: false }), {
+      resilience: { deadline: { defaultTimeoutMs: 0 }, breaker: false, retry: false },
+    });
   });
 });

@@ -15,7 +15,10 @@ const secretToken: EnvReader<string | undefined> = (env, name) => {
   const value = env[name]?.trim();
   if (value === undefined || value === "") return undefined;
   if (!/^[\x21-\x7e]+$/.test(value)) {
-    throw new ConfigError(name, `${name} must be a Consul ACL token (a SecretID: printable characters, no spaces); the value set has ${value.length} characters, not shown`);
+    throw new ConfigError(
+      name,
+      `${name} must be a Consul ACL token (a SecretID: printable characters, no spaces); the value set has ${value.length} characters, not shown`,
+    );
   }
   return value;
 };
@@ -79,7 +82,9 @@ export function readDiscoveryConfig(env: Env = process.env): DiscoveryConfig {
     consulCheck: raw.TRELLIS_CONSUL_CHECK,
     consulToken: raw.CONSUL_HTTP_TOKEN,
     dnsServers:
-      raw.TRELLIS_DNS_SERVERS === "" ? undefined : wrap("TRELLIS_DNS_SERVERS", () => prefixed("TRELLIS_DNS_SERVERS", () => parseDnsServers(raw.TRELLIS_DNS_SERVERS))),
+      raw.TRELLIS_DNS_SERVERS === ""
+        ? undefined
+        : wrap("TRELLIS_DNS_SERVERS", () => prefixed("TRELLIS_DNS_SERVERS", () => parseDnsServers(raw.TRELLIS_DNS_SERVERS))),
   };
 }
 

@@ -24,7 +24,8 @@ describe("readServerConfig", () => {
     it(`rejects ${name}=${value} with one line naming the variable`, () => {
       assert.throws(
         () => readServerConfig({ grpcPort: 1, adminPort: 2 }, { [name]: value }),
-        (error: unknown) => error instanceof ConfigError && error.variable === name && expected.test(error.message) && !error.message.includes("\n"),
+        (error: unknown) =>
+          error instanceof ConfigError && error.variable === name && expected.test(error.message) && !error.message.includes("\n"),
       );
     });
   }
@@ -32,6 +33,9 @@ describe("readServerConfig", () => {
   it("checks URL schemes", () => {
     const spec = { DATABASE_URL: optionalUrl(["postgres", "postgresql"]) };
     assert.equal(readConfig(spec, {}).DATABASE_URL, undefined);
-    assert.throws(() => readConfig(spec, { DATABASE_URL: "mysql://x" }), /DATABASE_URL must use the scheme postgres or postgresql \(got "mysql"\)/);
+    assert.throws(
+      () => readConfig(spec, { DATABASE_URL: "mysql://x" }),
+      /DATABASE_URL must use the scheme postgres or postgresql \(got "mysql"\)/,
+    );
   });
 });

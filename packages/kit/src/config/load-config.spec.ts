@@ -30,7 +30,11 @@ describe("rate-limit and shedding configuration, as the README documents it", ()
   });
 
   it("shares limits through Redis with the fail mode asked for", () => {
-    const config = readRateLimitConfig({ TRELLIS_RATE_LIMIT: "5/10s", TRELLIS_RATE_LIMIT_REDIS: "redis://127.0.0.1:6379/2", TRELLIS_RATE_LIMIT_FAIL: "closed" });
+    const config = readRateLimitConfig({
+      TRELLIS_RATE_LIMIT: "5/10s",
+      TRELLIS_RATE_LIMIT_REDIS: "redis://127.0.0.1:6379/2",
+      TRELLIS_RATE_LIMIT_FAIL: "closed",
+    });
     assert.ok(config !== false);
     assert.equal(config.redisUrl, "redis://127.0.0.1:6379/2");
     assert.equal(config.failMode, "closed");
@@ -61,10 +65,13 @@ describe("rate-limit and shedding configuration, as the README documents it", ()
 
   it("sheds at 95 % event-loop utilisation or 50 ms of delay, telling clients to retry in 1 s, once on", () => {
     assert.deepEqual(readSheddingConfig({ TRELLIS_SHED: "on" }), { utilizationThreshold: 0.95, delayThresholdMs: 50, retryAfterMs: 1000 });
-    assert.deepEqual(readSheddingConfig({ TRELLIS_SHED: "on", TRELLIS_SHED_ELU: "75", TRELLIS_SHED_DELAY_MS: "20", TRELLIS_SHED_RETRY_MS: "500" }), {
-      utilizationThreshold: 0.75,
-      delayThresholdMs: 20,
-      retryAfterMs: 500,
-    });
+    assert.deepEqual(
+      readSheddingConfig({ TRELLIS_SHED: "on", TRELLIS_SHED_ELU: "75", TRELLIS_SHED_DELAY_MS: "20", TRELLIS_SHED_RETRY_MS: "500" }),
+      {
+        utilizationThreshold: 0.75,
+        delayThresholdMs: 20,
+        retryAfterMs: 500,
+      },
+    );
   });
 });

@@ -33,7 +33,11 @@ export interface SheddingConfig {
 export function readRateLimitConfig(env: Env = process.env): RateLimitConfig | false {
   const c = readConfig(
     {
-      TRELLIS_RATE_LIMIT: text({ default: "", pattern: /^(\d{1,9}\/\d{0,6}[smh]|off)$/, expected: "a rate such as 100/s, 20/10s, 600/m or 5000/h" }),
+      TRELLIS_RATE_LIMIT: text({
+        default: "",
+        pattern: /^(\d{1,9}\/\d{0,6}[smh]|off)$/,
+        expected: "a rate such as 100/s, 20/10s, 600/m or 5000/h",
+      }),
       TRELLIS_RATE_LIMIT_METHODS: text({
         default: "",
         pattern: /^[\w.]+\/\w+=(\d{1,9}\/\d{0,6}[smh]|off)(,[\w.]+\/\w+=(\d{1,9}\/\d{0,6}[smh]|off))*$/,
@@ -45,7 +49,8 @@ export function readRateLimitConfig(env: Env = process.env): RateLimitConfig | f
     },
     env,
   );
-  const limit = c.TRELLIS_RATE_LIMIT === "" || c.TRELLIS_RATE_LIMIT === "off" ? undefined : rate("TRELLIS_RATE_LIMIT", c.TRELLIS_RATE_LIMIT);
+  const limit =
+    c.TRELLIS_RATE_LIMIT === "" || c.TRELLIS_RATE_LIMIT === "off" ? undefined : rate("TRELLIS_RATE_LIMIT", c.TRELLIS_RATE_LIMIT);
   const methods = new Map<string, RateLimit | "off">();
   for (const entry of c.TRELLIS_RATE_LIMIT_METHODS === "" ? [] : c.TRELLIS_RATE_LIMIT_METHODS.split(",")) {
     const [method, value] = entry.split("=") as [string, string];
@@ -54,11 +59,18 @@ export function readRateLimitConfig(env: Env = process.env): RateLimitConfig | f
   const on = limit !== undefined || [...methods.values()].some((m) => m !== "off");
   if (!on) {
     for (const name of ["TRELLIS_RATE_LIMIT_REDIS", "TRELLIS_RATE_LIMIT_FAIL"] as const) {
-      if (env[name] !== undefined && env[name]!.trim() !== "") throw new ConfigError(name, `${name} has no effect without TRELLIS_RATE_LIMIT or TRELLIS_RATE_LIMIT_METHODS`);
+      if (env[name] !== undefined && env[name]!.trim() !== "")
+        throw new ConfigError(name, `${name} has no effect without TRELLIS_RATE_LIMIT or TRELLIS_RATE_LIMIT_METHODS`);
     }
     return false;
   }
-  return { limit, methods, redisUrl: c.TRELLIS_RATE_LIMIT_REDIS, failMode: c.TRELLIS_RATE_LIMIT_FAIL, timeoutMs: c.TRELLIS_RATE_LIMIT_TIMEOUT_MS };
+  return {
+    limit,
+    methods,
+    redisUrl: c.TRELLIS_RATE_LIMIT_REDIS,
+    failMode: c.TRELLIS_RATE_LIMIT_FAIL,
+    timeoutMs: c.TRELLIS_RATE_LIMIT_TIMEOUT_MS,
+  };
 }
 
 /**
@@ -79,7 +91,11 @@ export function readSheddingConfig(env: Env = process.env): SheddingConfig | fal
     env,
   );
   if (c.TRELLIS_SHED === "off") return false;
-  return { utilizationThreshold: c.TRELLIS_SHED_ELU / 100, delayThresholdMs: c.TRELLIS_SHED_DELAY_MS, retryAfterMs: c.TRELLIS_SHED_RETRY_MS };
+  return {
+    utilizationThreshold: c.TRELLIS_SHED_ELU / 100,
+    delayThresholdMs: c.TRELLIS_SHED_DELAY_MS,
+    retryAfterMs: c.TRELLIS_SHED_RETRY_MS,
+  };
 }
 
 function rate(variable: string, text: string): RateLimit {

@@ -22,8 +22,12 @@ describe("server limits from the environment", () => {
 
   it("are each documented in the README's Limits and protections table", () => {
     const readme = readFileSync(new URL("../../../../README.md", import.meta.url), "utf8");
-    const section = readme.slice(readme.indexOf("## Limits and protections"), readme.indexOf("## ", readme.indexOf("## Limits and protections") + 3));
-    for (const { name } of Object.values(LIMIT_VARIABLES)) assert.ok(section.includes(`\`${name}\``), `${name} is not in the README's table`);
+    const section = readme.slice(
+      readme.indexOf("## Limits and protections"),
+      readme.indexOf("## ", readme.indexOf("## Limits and protections") + 3),
+    );
+    for (const { name } of Object.values(LIMIT_VARIABLES))
+      assert.ok(section.includes(`\`${name}\``), `${name} is not in the README's table`);
   });
 
   it("refuses a malformed value with one line naming the variable", () => {
@@ -31,7 +35,9 @@ describe("server limits from the environment", () => {
       name: "ConfigError",
       message: 'GRPC_REQUEST_TIMEOUT_MS must be an integer from 0 to 3600000 (got "soon")',
     });
-    assert.throws(() => readServerLimits({ GRPC_MAX_CONCURRENT_STREAMS: "0" }), { message: /GRPC_MAX_CONCURRENT_STREAMS must be an integer from 1/ });
+    assert.throws(() => readServerLimits({ GRPC_MAX_CONCURRENT_STREAMS: "0" }), {
+      message: /GRPC_MAX_CONCURRENT_STREAMS must be an integer from 1/,
+    });
   });
 });
 
@@ -43,9 +49,21 @@ describe("defaultServerLimits", () => {
   });
 
   it("reads the soft open-file limit from /proc/self/limits", () => {
-    const limits = "Limit                     Soft Limit           Hard Limit           Units\nMax open files            1024                 524288               files\n";
-    assert.equal(openFileLimit(() => limits), 1024);
-    assert.equal(openFileLimit(() => "Max open files            unlimited            unlimited            files\n"), undefined);
-    assert.equal(openFileLimit(() => { throw new Error("ENOENT"); }), undefined);
+    const limits =
+      "Limit                     Soft Limit           Hard Limit           Units\nMax open files            1024                 524288               files\n";
+    assert.equal(
+      openFileLimit(() => limits),
+      1024,
+    );
+    assert.equal(
+      openFileLimit(() => "Max open files            unlimited            unlimited            files\n"),
+      undefined,
+    );
+    assert.equal(
+      openFileLimit(() => {
+        throw new Error("ENOENT");
+      }),
+      undefined,
+    );
   });
 });

@@ -5,7 +5,9 @@ import { integer, oneOf, port, readConfig, text, type Env, type EnvReader } from
 export const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
 
 /** The variable that sets each server limit, and the largest value it takes (0 is allowed unless said). */
-export const LIMIT_VARIABLES: { readonly [K in keyof ServerLimits]: { readonly name: string; readonly min?: number; readonly max: number } } = {
+export const LIMIT_VARIABLES: {
+  readonly [K in keyof ServerLimits]: { readonly name: string; readonly min?: number; readonly max: number };
+} = {
   maxConnections: { name: "GRPC_MAX_CONNECTIONS", max: 1_000_000 },
   maxConnectionsPerAddress: { name: "GRPC_MAX_CONNECTIONS_PER_ADDRESS", max: 1_000_000 },
   prefaceTimeoutMs: { name: "GRPC_PREFACE_TIMEOUT_MS", max: 600_000 },
@@ -26,7 +28,10 @@ export const LIMIT_VARIABLES: { readonly [K in keyof ServerLimits]: { readonly n
 /** Reads the server limits from their GRPC_* variables; unset ones keep their defaults. */
 export function readServerLimits(env: Env = process.env, defaults: ServerLimits = defaultServerLimits()): ServerLimits {
   const spec = Object.fromEntries(
-    Object.entries(LIMIT_VARIABLES).map(([key, v]) => [v.name, integer({ default: defaults[key as keyof ServerLimits], min: v.min ?? 0, max: v.max })]),
+    Object.entries(LIMIT_VARIABLES).map(([key, v]) => [
+      v.name,
+      integer({ default: defaults[key as keyof ServerLimits], min: v.min ?? 0, max: v.max }),
+    ]),
   ) as Record<string, EnvReader<number>>;
   const values = readConfig(spec, env);
   return Object.fromEntries(Object.entries(LIMIT_VARIABLES).map(([key, v]) => [key, values[v.name]])) as unknown as ServerLimits;

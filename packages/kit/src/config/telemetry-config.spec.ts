@@ -11,8 +11,17 @@ describe("telemetry config", () => {
   });
 
   it("turns tracing on with an OTLP endpoint, with parent-based ratio sampling", () => {
-    const config = readTelemetryConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://127.0.0.1:4317", OTEL_TRACES_SAMPLER_ARG: "0.01", OTEL_SERVICE_NAME: "users" }, false);
-    assert.deepEqual(config.tracing, { exporter: "otlp", serviceName: "users", sampler: "parentbased_traceidratio", samplerArg: 0.01, maxQueueSize: 2048 });
+    const config = readTelemetryConfig(
+      { OTEL_EXPORTER_OTLP_ENDPOINT: "http://127.0.0.1:4317", OTEL_TRACES_SAMPLER_ARG: "0.01", OTEL_SERVICE_NAME: "users" },
+      false,
+    );
+    assert.deepEqual(config.tracing, {
+      exporter: "otlp",
+      serviceName: "users",
+      sampler: "parentbased_traceidratio",
+      samplerArg: 0.01,
+      maxQueueSize: 2048,
+    });
     assert.equal(readTelemetryConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://x:4317", OTEL_SDK_DISABLED: "true" }, false).tracing, false);
     assert.equal(readTelemetryConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://x:4317", OTEL_TRACES_EXPORTER: "none" }, false).tracing, false);
   });
@@ -31,7 +40,11 @@ describe("telemetry config", () => {
     it(`refuses ${name}=${value} with one line naming it`, () => {
       assert.throws(
         () => readTelemetryConfig({ [name]: value }, false),
-        (error: unknown) => error instanceof ConfigError && error.variable === name && error.message.startsWith(`${name} must`) && !error.message.includes("\n"),
+        (error: unknown) =>
+          error instanceof ConfigError &&
+          error.variable === name &&
+          error.message.startsWith(`${name} must`) &&
+          !error.message.includes("\n"),
       );
     });
   }

@@ -19,14 +19,16 @@ export interface TelemetryConfig {
    * `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) or `OTEL_TRACES_EXPORTER=console`, and
    * `OTEL_SDK_DISABLED` is not true. Off, no SDK is loaded.
    */
-  readonly tracing: false | {
-    readonly exporter: "otlp" | "console";
-    readonly serviceName: string | undefined;
-    readonly sampler: (typeof TRACE_SAMPLERS)[number];
-    readonly samplerArg: number;
-    /** Spans waiting for export at most; past it they are dropped (and counted). */
-    readonly maxQueueSize: number;
-  };
+  readonly tracing:
+    | false
+    | {
+        readonly exporter: "otlp" | "console";
+        readonly serviceName: string | undefined;
+        readonly sampler: (typeof TRACE_SAMPLERS)[number];
+        readonly samplerArg: number;
+        /** Spans waiting for export at most; past it they are dropped (and counted). */
+        readonly maxQueueSize: number;
+      };
   /** The share of successful calls whose access line is written (errors always are). */
   readonly logSuccessSampleRate: number;
   /** "json" (ECS lines) or "pretty" (readable, for a terminal). */
@@ -55,7 +57,8 @@ function endpoint(): EnvReader<string | undefined> {
     } catch {
       throw new ConfigError(name, `${name} must be a URL like http://collector:4317 (got "${value}")`);
     }
-    if (protocol !== "http:" && protocol !== "https:") throw new ConfigError(name, `${name} must use http or https (got "${protocol.slice(0, -1)}")`);
+    if (protocol !== "http:" && protocol !== "https:")
+      throw new ConfigError(name, `${name} must use http or https (got "${protocol.slice(0, -1)}")`);
     return value;
   };
 }
@@ -85,7 +88,10 @@ export function readTelemetryConfig(env: Env = process.env, isTerminal = process
     },
     env,
   );
-  const exporting = c.OTEL_TRACES_EXPORTER === "console" || c.OTEL_EXPORTER_OTLP_ENDPOINT !== undefined || c.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT !== undefined;
+  const exporting =
+    c.OTEL_TRACES_EXPORTER === "console" ||
+    c.OTEL_EXPORTER_OTLP_ENDPOINT !== undefined ||
+    c.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT !== undefined;
   const tracing =
     c.OTEL_SDK_DISABLED === "true" || c.OTEL_TRACES_EXPORTER === "none" || !exporting
       ? false

@@ -6,7 +6,9 @@ import { ConfigError, integer, oneOf, readConfig, text, type Env } from "./env.j
 /** A process' TLS configuration (off: `false`). */
 export interface TlsConfig {
   /** The server side: its certificate, key, and the CA clients are verified against. Undefined: plaintext server. */
-  readonly server: { readonly certFile: string; readonly keyFile: string; readonly caFile: string | undefined; readonly clientAuth: ClientAuth } | undefined;
+  readonly server:
+    | { readonly certFile: string; readonly keyFile: string; readonly caFile: string | undefined; readonly clientAuth: ClientAuth }
+    | undefined;
   /** The client side: the CA servers are verified against, and this process' certificate for mTLS. Undefined: plaintext clients. */
   readonly client: { readonly caFile: string; readonly certFile: string | undefined; readonly keyFile: string | undefined } | undefined;
   readonly trustDomain: string;
@@ -44,8 +46,16 @@ export function readTlsConfig(service: string, env: Env = process.env): TlsConfi
       TRELLIS_TLS_CLIENT_KEY: FILE,
       TRELLIS_TLS_CLIENT_CA: FILE,
       TRELLIS_TLS_CLIENT_AUTH: oneOf<ClientAuth | "">(["require", "request", "none"], ""),
-      TRELLIS_TLS_TRUST_DOMAIN: text({ default: DEFAULT_TRUST_DOMAIN, pattern: /^[a-z0-9.-]{1,255}$/, expected: "a trust domain such as trellis.local" }),
-      TRELLIS_TLS_NAMESPACE: text({ default: DEFAULT_NAMESPACE, pattern: NAME, expected: "a namespace name (lower-case letters, digits, . _ -)" }),
+      TRELLIS_TLS_TRUST_DOMAIN: text({
+        default: DEFAULT_TRUST_DOMAIN,
+        pattern: /^[a-z0-9.-]{1,255}$/,
+        expected: "a trust domain such as trellis.local",
+      }),
+      TRELLIS_TLS_NAMESPACE: text({
+        default: DEFAULT_NAMESPACE,
+        pattern: NAME,
+        expected: "a namespace name (lower-case letters, digits, . _ -)",
+      }),
       TRELLIS_TLS_VERIFY_SERVER: oneOf(["spiffe", "hostname"], "spiffe"),
       TRELLIS_TLS_RELOAD_MS: integer({ default: 30_000, min: 0, max: 86_400_000 }),
       TRELLIS_TLS_HANDSHAKE_TIMEOUT_MS: integer({ default: 10_000, min: 100, max: 600_000 }),
@@ -64,25 +74,40 @@ export function readTlsConfig(service: string, env: Env = process.env): TlsConfi
   const clientCa = from("TRELLIS_TLS_CLIENT_CA", c.TRELLIS_TLS_CLIENT_CA, ca.file, ca.name);
   if ((cert.file === "") !== (key.file === "")) {
     const missing = cert.file === "" ? "TRELLIS_TLS_CERT" : "TRELLIS_TLS_KEY";
-    throw new ConfigError(missing, `${missing} must be set with ${missing === "TRELLIS_TLS_CERT" ? "TRELLIS_TLS_KEY" : "TRELLIS_TLS_CERT"} (a certificate and its key)`);
+    throw new ConfigError(
+      missing,
+      `${missing} must be set with ${missing === "TRELLIS_TLS_CERT" ? "TRELLIS_TLS_KEY" : "TRELLIS_TLS_CERT"} (a certificate and its key)`,
+    );
   }
   if ((clientCert.file === "") !== (clientKey.file === "")) {
     throw new ConfigError("TRELLIS_TLS_CLIENT_CERT", "TRELLIS_TLS_CLIENT_CERT and TRELLIS_TLS_CLIENT_KEY must be set together");
   }
   if (cert.file === "" && clientCa.file === "") {
-    if (c.TRELLIS_TLS_CLIENT_AUTH !== "") throw new ConfigError("TRELLIS_TLS_CLIENT_AUTH", "TRELLIS_TLS_CLIENT_AUTH needs TLS: set TRELLIS_TLS_DIR or TRELLIS_TLS_CERT and TRELLIS_TLS_KEY");
+    if (c.TRELLIS_TLS_CLIENT_AUTH !== "")
+      throw new ConfigError(
+        "TRELLIS_TLS_CLIENT_AUTH",
+        "TRELLIS_TLS_CLIENT_AUTH needs TLS: set TRELLIS_TLS_DIR or TRELLIS_TLS_CERT and TRELLIS_TLS_KEY",
+      );
     return false;
   }
   const clientAuth: ClientAuth = c.TRELLIS_TLS_CLIENT_AUTH === "" ? (ca.file === "" ? "none" : "require") : c.TRELLIS_TLS_CLIENT_AUTH;
   if (clientAuth !== "none" && ca.file === "") {
-    throw new ConfigError("TRELLIS_TLS_CLIENT_AUTH", `TRELLIS_TLS_CLIENT_AUTH=${clientAuth} needs a CA bundle to verify clients against (TRELLIS_TLS_CA or TRELLIS_TLS_DIR)`);
+    throw new ConfigError(
+      "TRELLIS_TLS_CLIENT_AUTH",
+      `TRELLIS_TLS_CLIENT_AUTH=${clientAuth} needs a CA bundle to verify clients against (TRELLIS_TLS_CA or TRELLIS_TLS_DIR)`,
+    );
   }
   return {
-    server: cert.file === "" ? undefined : { certFile: cert.file, keyFile: key.file, caFile: ca.file === "" ? undefined : ca.file, clientAuth },
+    server:
+      cert.file === "" ? undefined : { certFile: cert.file, keyFile: key.file, caFile: ca.file === "" ? undefined : ca.file, clientAuth },
     client:
       clientCa.file === ""
         ? undefined
-        : { caFile: clientCa.file, certFile: clientCert.file === "" ? undefined : clientCert.file, keyFile: clientKey.file === "" ? undefined : clientKey.file },
+        : {
+            caFile: clientCa.file,
+            certFile: clientCert.file === "" ? undefined : clientCert.file,
+            keyFile: clientKey.file === "" ? undefined : clientKey.file,
+          },
     trustDomain: c.TRELLIS_TLS_TRUST_DOMAIN,
     namespace: c.TRELLIS_TLS_NAMESPACE,
     verifyServer: c.TRELLIS_TLS_VERIFY_SERVER as "spiffe" | "hostname",

@@ -91,7 +91,11 @@ export function createConsulHttp(options: ConsulHttpOptions): ConsulHttp {
         const where = path.split("?")[0] ?? path;
         const advice = aclAdvice(response.status, body, hasToken, tokenName);
         const said = advice === "" ? body : body.replace(/\.$/, "");
-        throw new ConsulError(`consul ${method} ${where} answered ${response.status}: ${said || response.statusText}${advice}`, response.status, body);
+        throw new ConsulError(
+          `consul ${method} ${where} answered ${response.status}: ${said || response.statusText}${advice}`,
+          response.status,
+          body,
+        );
       }
       return await read(response);
     } catch (error) {

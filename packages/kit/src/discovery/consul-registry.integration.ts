@@ -75,7 +75,11 @@ function follow(discovery: Discovery, service: string) {
     wake();
   })();
   return {
-    async until(what: string, predicate: (instances: readonly ServiceInstance[]) => boolean, timeoutMs = 20_000): Promise<readonly ServiceInstance[]> {
+    async until(
+      what: string,
+      predicate: (instances: readonly ServiceInstance[]) => boolean,
+      timeoutMs = 20_000,
+    ): Promise<readonly ServiceInstance[]> {
       const deadline = AbortSignal.timeout(timeoutMs);
       for (;;) {
         if (latest !== undefined && predicate(latest)) return latest;
@@ -149,7 +153,10 @@ describe("consul registry against a real agent", () => {
     // The agent itself called grpc.health.v1 on the instance: its check says so.
     const check = await until(
       "a gRPC probe by the agent",
-      async () => ((await consulGet("/v1/agent/checks")).body as Record<string, { Type: string; Status: string; Output: string }>)[`service:${a.instance.id}`],
+      async () =>
+        ((await consulGet("/v1/agent/checks")).body as Record<string, { Type: string; Status: string; Output: string }>)[
+          `service:${a.instance.id}`
+        ],
       (value) => value?.Output.startsWith("gRPC check") === true,
     );
     assert.equal(check?.Type, "grpc");
@@ -157,7 +164,10 @@ describe("consul registry against a real agent", () => {
     assert.match(check?.Output ?? "", new RegExp(`^gRPC check 127\\.0\\.0\\.1:${a.instance.port}: success`));
 
     await registrar.register(a.instance);
-    const listed = (await consulGet(`/v1/agent/services?filter=${encodeURIComponent(`Service == "${service}"`)}`)).body as Record<string, unknown>;
+    const listed = (await consulGet(`/v1/agent/services?filter=${encodeURIComponent(`Service == "${service}"`)}`)).body as Record<
+      string,
+      unknown
+    >;
     assert.deepEqual(Object.keys(listed), [a.instance.id], "one registration, not two");
 
     await registrar.deregister(a.instance);
@@ -174,16 +184,31 @@ describe("consul registry against a real agent", () => {
     await registrar.register(b.instance);
     // Two clients, each with its own registry: two processes' worth of channels.
     const clients = [client(`consul:///${service}`, registry()), client(`consul:///${service}`, registry())];
-    for (const echo of clients) await until("both instances answering", () => answers(echo), (who) => who.join() === "a,b");
+    for (const echo of clients)
+      await until(
+        "both instances answering",
+        () => answers(echo),
+        (who) => who.join() === "a,b",
+      );
     const watch = follow(registry(), service);
 
     a.server.server.health.set("", "NOT_SERVING");
     await watch.until("a out of ?passing", (set) => ids(set).join() === b.instance.id);
-    for (const echo of clients) await until("only b answering", () => answers(echo, 20), (who) => who.join() === "b");
+    for (const echo of clients)
+      await until(
+        "only b answering",
+        () => answers(echo, 20),
+        (who) => who.join() === "b",
+      );
 
     a.server.server.health.set("", "SERVING");
     await watch.until("a back in ?passing", (set) => set.length === 2);
-    for (const echo of clients) await until("a answering again", () => answers(echo), (who) => who.join() === "a,b");
+    for (const echo of clients)
+      await until(
+        "a answering again",
+        () => answers(echo),
+        (who) => who.join() === "a,b",
+      );
     watch.stop();
   });
 
@@ -194,7 +219,11 @@ describe("consul registry against a real agent", () => {
     await registrar.register(a.instance);
     await registrar.register(b.instance);
     const echo = client(`consul:///${service}`, registry());
-    await until("both instances answering", () => answers(echo), (who) => who.join() === "a,b");
+    await until(
+      "both instances answering",
+      () => answers(echo),
+      (who) => who.join() === "a,b",
+    );
     let calls = 0;
     const failures: string[] = [];
     let loading = true;
@@ -260,10 +289,16 @@ describe("consul registry against a real agent", () => {
   });
 
   it("agent down at start: register and watch fail with one line naming the agent, never an empty set", async () => {
-    const nowhere = createConsulRegistry({ address: "http://127.0.0.1:28519", startTimeoutMs: 1_000, backoff: { initialMs: 50, maxMs: 200 } });
+    const nowhere = createConsulRegistry({
+      address: "http://127.0.0.1:28519",
+      startTimeoutMs: 1_000,
+      backoff: { initialMs: 50, maxMs: 200 },
+    });
     const yielded: unknown[] = [];
     const oneLine = (error: unknown): boolean =>
-      error instanceof ConsulError && /^consul at http:\/\/127\.0\.0\.1:28519 is unreachable: .*ECONNREFUSED/.test(error.message) && !error.message.includes("\n");
+      error instanceof ConsulError &&
+      /^consul at http:\/\/127\.0\.0\.1:28519 is unreachable: .*ECONNREFUSED/.test(error.message) &&
+      !error.message.includes("\n");
     await assert.rejects(async () => {
       for await (const set of nowhere.watch("user", new AbortController().signal)) yielded.push(set);
     }, oneLine);
@@ -293,7 +328,9 @@ describe("consul registry across an agent restart", () => {
     };
     const servers = await Promise.all(
       ["grpc", "ttl"].map(async (name) => {
-        const server = await startTestServer((s) => s.addService(EchoService, { ...createEchoHandlers(), echo: async () => ({ text: name }) }));
+        const server = await startTestServer((s) =>
+          s.addService(EchoService, { ...createEchoHandlers(), echo: async () => ({ text: name }) }),
+        );
         cleanups.push(() => server.close());
         return { name, port: Number(server.address.split(":")[1]) };
       }),
@@ -306,7 +343,10 @@ describe("consul registry across an agent restart", () => {
     await watch.until("both instances", (set) => set.length === 2);
     const echo = createClient(EchoService, `consul:///${service}`, { discovery, loadBalancing: "round_robin" });
     cleanups.push(() => closeClient(echo));
-    const who = async (): Promise<string> => [...new Set(await Promise.all([1, 2, 3, 4].map(async () => (await echo.echo({ text: "x" }, { timeoutMs: 5_000 })).text)))].sort().join();
+    const who = async (): Promise<string> =>
+      [...new Set(await Promise.all([1, 2, 3, 4].map(async () => (await echo.echo({ text: "x" }, { timeoutMs: 5_000 })).text)))]
+        .sort()
+        .join();
     await until("both answering", who, (names) => names === "grpc,ttl");
 
     // Move the service's index well past where a fresh agent starts counting, as any
@@ -318,13 +358,18 @@ describe("consul registry across an agent restart", () => {
       await churn.register({ ...extra, metadata: { round: String(i) } });
       await churn.deregister(extra);
     }
-    const indexOf = async (): Promise<number> => Number((await fetch(`${restartable.httpAddress}/v1/health/service/${service}`)).headers.get("X-Consul-Index"));
+    const indexOf = async (): Promise<number> =>
+      Number((await fetch(`${restartable.httpAddress}/v1/health/service/${service}`)).headers.get("X-Consul-Index"));
     const before = await indexOf();
 
     await restartable.kill();
     await restartable.start();
     for (const instance of instances) {
-      await until(`${instance.id} registered again`, async () => (await consulGet(`/v1/agent/service/${instance.id}`, restartable.httpAddress)).status, (status) => status === 200);
+      await until(
+        `${instance.id} registered again`,
+        async () => (await consulGet(`/v1/agent/service/${instance.id}`, restartable.httpAddress)).status,
+        (status) => status === 200,
+      );
     }
     // A registration made after the restart: only a watcher that resumed on the new agent's
     // index can see it.
@@ -332,7 +377,11 @@ describe("consul registry across an agent restart", () => {
     await open().register(late);
     await watch.until("the watcher sees the instances restored and the one added after the restart", (set) => set.length === 3);
     assert.ok((await indexOf()) < before, "the restarted agent counts from a lower index (what this test is about)");
-    await until("both answering after the restart", () => who().catch((error: Error) => error.message), (names) => names === "grpc,ttl");
+    await until(
+      "both answering after the restart",
+      () => who().catch((error: Error) => error.message),
+      (names) => names === "grpc,ttl",
+    );
     watch.stop();
   });
 });
@@ -345,14 +394,24 @@ describe("consul registry with ACLs (default deny)", () => {
   const registries: Registry[] = [];
   const withToken = async (token: string | undefined): Promise<Registry> => {
     // Through the environment, as a service reads it.
-    const config = readDiscoveryConfig({ TRELLIS_REGISTRY: `consul://${secured.httpAddress.slice("http://".length)}`, ...(token === undefined ? {} : { CONSUL_HTTP_TOKEN: token }) });
-    const created = await createRegistryFromUrl(config.registryUrl, { ...registryOptionsFrom(config), consul: { ...FAST_CHECKS, startTimeoutMs: 2_000 } });
+    const config = readDiscoveryConfig({
+      TRELLIS_REGISTRY: `consul://${secured.httpAddress.slice("http://".length)}`,
+      ...(token === undefined ? {} : { CONSUL_HTTP_TOKEN: token }),
+    });
+    const created = await createRegistryFromUrl(config.registryUrl, {
+      ...registryOptionsFrom(config),
+      consul: { ...FAST_CHECKS, startTimeoutMs: 2_000 },
+    });
     registries.push(created);
     return created;
   };
   const createToken = async (name: string, rules: string): Promise<string> => {
     const put = async (path: string, body: unknown): Promise<Record<string, unknown>> => {
-      const response = await fetch(`${secured.httpAddress}${path}`, { method: "PUT", headers: { "X-Consul-Token": management }, body: JSON.stringify(body) });
+      const response = await fetch(`${secured.httpAddress}${path}`, {
+        method: "PUT",
+        headers: { "X-Consul-Token": management },
+        body: JSON.stringify(body),
+      });
       assert.equal(response.status, 200, await response.clone().text());
       return (await response.json()) as Record<string, unknown>;
     };
@@ -373,7 +432,8 @@ describe("consul registry with ACLs (default deny)", () => {
     await secured?.stop();
   });
 
-  const oneLine = (pattern: RegExp) => (error: unknown) => error instanceof Error && pattern.test(error.message) && !error.message.includes("\n");
+  const oneLine = (pattern: RegExp) => (error: unknown) =>
+    error instanceof Error && pattern.test(error.message) && !error.message.includes("\n");
   const someone = (service: string): ServiceInstance => ({ id: `${service}-1`, service, host: "127.0.0.1", port: 9 });
 
   it("a valid token registers and reads; a missing, unknown or too weak one fails with one line naming CONSUL_HTTP_TOKEN", async () => {
@@ -394,7 +454,9 @@ describe("consul registry with ACLs (default deny)", () => {
     const missing = await withToken(undefined);
     await assert.rejects(
       missing.register(someone(service)),
-      oneLine(/answered 403: Permission denied: anonymous token lacks permission 'service:write' on ".*"\..*; CONSUL_HTTP_TOKEN is not set, so Consul used its anonymous token/),
+      oneLine(
+        /answered 403: Permission denied: anonymous token lacks permission 'service:write' on ".*"\..*; CONSUL_HTTP_TOKEN is not set, so Consul used its anonymous token/,
+      ),
     );
     await assert.rejects(
       missing.watch(service, new AbortController().signal)[Symbol.asyncIterator]().next(),
@@ -409,7 +471,9 @@ describe("consul registry with ACLs (default deny)", () => {
     const reader = await withToken(readOnly);
     await assert.rejects(
       reader.register(someone(service)),
-      oneLine(/answered 403: Permission denied: token with AccessorID '[0-9a-f-]+' lacks permission 'service:write' on ".*"; the token in CONSUL_HTTP_TOKEN lacks that permission/),
+      oneLine(
+        /answered 403: Permission denied: token with AccessorID '[0-9a-f-]+' lacks permission 'service:write' on ".*"; the token in CONSUL_HTTP_TOKEN lacks that permission/,
+      ),
     );
     const writer = await withToken(writeOnly);
     await writer.register({ ...someone(service), id: `${service}-2`, port: 2 });
@@ -434,13 +498,18 @@ describe("Consul's DNS interface as a discovery path", () => {
     const names = ["a", "b", "c", "d", "e"]; // more than Consul's 3-answer limit for plain 512-byte UDP answers
     const servers: TestServer[] = [];
     for (const name of names) {
-      const server = await startTestServer((s) => s.addService(EchoService, { ...createEchoHandlers(), echo: async () => ({ text: name }) }));
+      const server = await startTestServer((s) =>
+        s.addService(EchoService, { ...createEchoHandlers(), echo: async () => ({ text: name }) }),
+      );
       cleanups.push(() => server.close());
       servers.push(server);
       await registrar.register({ id: `${service}-${name}`, service, host: "127.0.0.1", port: Number(server.address.split(":")[1]) });
     }
     const config = readDiscoveryConfig({ TRELLIS_REGISTRY: "dns", TRELLIS_DNS_SERVERS: dnsAddress });
-    const dns = await createRegistryFromUrl(config.registryUrl, { ...registryOptionsFrom(config), dns: { servers: config.dnsServers ?? [], refreshIntervalMs: 500 } });
+    const dns = await createRegistryFromUrl(config.registryUrl, {
+      ...registryOptionsFrom(config),
+      dns: { servers: config.dnsServers ?? [], refreshIntervalMs: 500 },
+    });
     cleanups.push(() => dns.close());
     const target = `${service}.service.consul`;
     const watch = follow(dns, target);

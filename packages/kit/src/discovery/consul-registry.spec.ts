@@ -4,7 +4,13 @@ import { ConsulError, createConsulRegistry, parseConsulUrl, type ConsulRegistryO
 import { startFakeConsul, type FakeConsul } from "../testing/fake-consul-server.js";
 import type { Registry, ServiceInstance } from "./registry.js";
 
-const instance = (id: string, port: number, host = "10.0.0.1"): ServiceInstance => ({ id, service: "user", host, port, metadata: { version: "1" } });
+const instance = (id: string, port: number, host = "10.0.0.1"): ServiceInstance => ({
+  id,
+  service: "user",
+  host,
+  port,
+  metadata: { version: "1" },
+});
 const ids = (instances: readonly ServiceInstance[] | undefined): string[] => (instances ?? []).map((item) => item.id);
 const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
@@ -50,7 +56,9 @@ describe("consul registry", () => {
     assert.deepEqual((await watch.next()).value, [], "the first answer is yielded even when empty");
 
     await registry.register(instance("user-a", 5001));
-    assert.deepEqual((await watch.next()).value, [{ id: "user-a", service: "user", host: "10.0.0.1", port: 5001, metadata: { version: "1" } }]);
+    assert.deepEqual((await watch.next()).value, [
+      { id: "user-a", service: "user", host: "10.0.0.1", port: 5001, metadata: { version: "1" } },
+    ]);
     const [registered] = fake.services();
     assert.equal(registered?.checkId, "service:user-a");
     assert.equal(registered?.status, "passing", "registered once SERVING, so the gRPC check starts passing");
@@ -60,7 +68,14 @@ describe("consul registry", () => {
       Address: "10.0.0.1",
       Port: 5001,
       Meta: { version: "1" },
-      Check: { Name: "trellis grpc.health.v1", GRPC: "10.0.0.1:5001", GRPCUseTLS: false, Interval: "5s", Status: "passing", DeregisterCriticalServiceAfter: "1m" },
+      Check: {
+        Name: "trellis grpc.health.v1",
+        GRPC: "10.0.0.1:5001",
+        GRPCUseTLS: false,
+        Interval: "5s",
+        Status: "passing",
+        DeregisterCriticalServiceAfter: "1m",
+      },
     });
 
     await registry.register(instance("user-b", 5002));
@@ -83,7 +98,10 @@ describe("consul registry", () => {
     const registry = open();
     await registry.register(instance("user-noaddr", 5004, ""));
     const watch = watcher(registry);
-    assert.deepEqual((await watch.next()).value?.map((item: ServiceInstance) => item.host), ["127.0.0.1"]);
+    assert.deepEqual(
+      (await watch.next()).value?.map((item: ServiceInstance) => item.host),
+      ["127.0.0.1"],
+    );
     watch.abort();
     await registry.deregister(instance("user-noaddr", 5004, ""));
   });
@@ -108,7 +126,11 @@ describe("consul registry", () => {
     const response = await fetch(`${fake.address}/v1/agent/service/deregister/user-hb`, { method: "PUT" });
     assert.equal(response.status, 200);
     await fake.waitFor(() => find()?.status === "passing");
-    assert.ok(errors.some((error) => error instanceof ConsulError && error.status === 404 && /Unknown check ID "service:user-hb"/.test(error.message)));
+    assert.ok(
+      errors.some(
+        (error) => error instanceof ConsulError && error.status === 404 && /Unknown check ID "service:user-hb"/.test(error.message),
+      ),
+    );
     await registry.deregister(instance("user-hb", 5005));
     assert.equal(find(), undefined);
   });
@@ -171,7 +193,10 @@ describe("consul registry", () => {
 
     fake.resetIndex(3); // e.g. a snapshot restore
     await fake.waitFor(() => fake.parked() === 1 && healthRequests(fake).at(-1)?.query.get("index") === "3");
-    const afterReset = fake.requests().slice(seen).filter((request) => request.path.startsWith("/v1/health/"));
+    const afterReset = fake
+      .requests()
+      .slice(seen)
+      .filter((request) => request.path.startsWith("/v1/health/"));
     assert.deepEqual(
       afterReset.map((request) => request.query.get("index")),
       [null, "3"],
@@ -303,8 +328,15 @@ describe("consul registry", () => {
     assert.deepEqual(ids(await back()), ["user-phoenix", "user-phoenix-ttl"], "both instances are back and seen");
     const after = healthRequests(fake).filter((request) => fake.requests().indexOf(request) >= seen);
     assert.equal(after[0]?.query.get("index"), null, "the first query after the drop does not block on the old index");
-    assert.ok(after.every((request) => Number(request.query.get("index") ?? "0") < before), "never blocks on the pre-restart index");
-    assert.ok(errors.some((error) => error instanceof ConsulError && error.status === 404 && /unknown service ID: user-phoenix/.test(error.message)));
+    assert.ok(
+      after.every((request) => Number(request.query.get("index") ?? "0") < before),
+      "never blocks on the pre-restart index",
+    );
+    assert.ok(
+      errors.some(
+        (error) => error instanceof ConsulError && error.status === 404 && /unknown service ID: user-phoenix/.test(error.message),
+      ),
+    );
     watch.abort();
     await registry.deregister(instance("user-phoenix", 5013));
     await ttl.deregister(instance("user-phoenix-ttl", 5014));
@@ -334,7 +366,8 @@ describe("consul registry: failures at start", () => {
         for await (const instances of registry.watch("user", new AbortController().signal)) yielded.push(instances);
       },
       (error: unknown) =>
-        error instanceof ConsulError && new RegExp(`^consul at ${address.replaceAll(".", "\\.")} is unreachable: .*ECONNREFUSED`).test(error.message),
+        error instanceof ConsulError &&
+        new RegExp(`^consul at ${address.replaceAll(".", "\\.")} is unreachable: .*ECONNREFUSED`).test(error.message),
     );
     assert.deepEqual(yielded, []);
     await assert.rejects(registry.register(instance("user-x", 1)), /is unreachable: .*ECONNREFUSED/);
@@ -355,11 +388,21 @@ describe("consul registry: failures at start", () => {
     const fake = await startFakeConsul();
     try {
       const errors: Error[] = [];
-      const registry = createConsulRegistry({ address: fake.address, backoff: { initialMs: 10, maxMs: 20 }, onError: (error) => errors.push(error) });
+      const registry = createConsulRegistry({
+        address: fake.address,
+        backoff: { initialMs: 10, maxMs: 20 },
+        onError: (error) => errors.push(error),
+      });
       fake.failNext(2, 500, "/v1/agent/service/register");
       await registry.register(instance("user-late", 5015));
-      assert.deepEqual(fake.services().map((service) => service.id), ["user-late"]);
-      assert.deepEqual(errors.map((error) => (error as ConsulError).status), [500, 500]);
+      assert.deepEqual(
+        fake.services().map((service) => service.id),
+        ["user-late"],
+      );
+      assert.deepEqual(
+        errors.map((error) => (error as ConsulError).status),
+        [500, 500],
+      );
       await registry.close();
     } finally {
       await fake.close();
@@ -374,10 +417,14 @@ describe("consul registry: failures at start", () => {
       const goodWatch = watcher(good);
       assert.deepEqual(ids((await goodWatch.next()).value), ["user-acl"]);
       goodWatch.abort();
-      assert.ok(fake.requests().every((request) => request.token === "s3cret"), "X-Consul-Token on every request");
+      assert.ok(
+        fake.requests().every((request) => request.token === "s3cret"),
+        "X-Consul-Token on every request",
+      );
 
       const wrong = createConsulRegistry({ address: fake.address, token: "wrong" });
-      const oneLine = (pattern: RegExp) => (error: unknown) => error instanceof ConsulError && error.status === 403 && pattern.test(error.message) && !error.message.includes("\n");
+      const oneLine = (pattern: RegExp) => (error: unknown) =>
+        error instanceof ConsulError && error.status === 403 && pattern.test(error.message) && !error.message.includes("\n");
       const unknownToken = /answered 403: ACL not found; CONSUL_HTTP_TOKEN holds a token this agent does not know/;
       await assert.rejects(wrong.register(instance("user-w", 1)), oneLine(unknownToken));
       await assert.rejects(watcher(wrong).next(), oneLine(unknownToken));
@@ -388,10 +435,16 @@ describe("consul registry: failures at start", () => {
         oneLine(/answered 403: Permission denied: anonymous token lacks permission 'service:write'.*; CONSUL_HTTP_TOKEN is not set/),
       );
       // Consul answers the anonymous token 200 [] without saying it filtered anything.
-      await assert.rejects(watcher(anonymous).next(), oneLine(/no instances of "user" to the anonymous token under ACL default policy deny: CONSUL_HTTP_TOKEN is not set/));
+      await assert.rejects(
+        watcher(anonymous).next(),
+        oneLine(/no instances of "user" to the anonymous token under ACL default policy deny: CONSUL_HTTP_TOKEN is not set/),
+      );
 
       const writeOnly = createConsulRegistry({ address: fake.address, token: "write-only", tokenName: "USER_CONSUL_TOKEN" });
-      await assert.rejects(watcher(writeOnly).next(), oneLine(/filtered every instance of "user" out by ACLs: the token in USER_CONSUL_TOKEN lacks service:read/));
+      await assert.rejects(
+        watcher(writeOnly).next(),
+        oneLine(/filtered every instance of "user" out by ACLs: the token in USER_CONSUL_TOKEN lacks service:read/),
+      );
 
       await good.close();
       assert.deepEqual(fake.services(), []);

@@ -160,7 +160,14 @@ export function createConsulRegistry(options: ConsulRegistryOptions): Registry {
             Status: "passing",
             DeregisterCriticalServiceAfter: deregisterAfter,
           };
-    const body = { ID: instance.id, Name: instance.service, Address: instance.host, Port: instance.port, Meta: instance.metadata ?? {}, Check: check };
+    const body = {
+      ID: instance.id,
+      Name: instance.service,
+      Address: instance.host,
+      Port: instance.port,
+      Meta: instance.metadata ?? {},
+      Check: check,
+    };
     return put("/v1/agent/service/register", body, signal);
   };
   const pass = (instance: ServiceInstance, signal?: AbortSignal): Promise<void> =>
@@ -261,10 +268,21 @@ export function createConsulRegistry(options: ConsulRegistryOptions): Registry {
     }
   };
 
-  const queryHealth = async (service: string, index: number, signal: AbortSignal, timeoutMs: number, first: boolean): Promise<HealthAnswer> => {
+  const queryHealth = async (
+    service: string,
+    index: number,
+    signal: AbortSignal,
+    timeoutMs: number,
+    first: boolean,
+  ): Promise<HealthAnswer> => {
     const blocking = index > 0 ? `&index=${index}&wait=${waitSeconds}s` : "";
     const path = `/v1/health/service/${encodeURIComponent(service)}?passing=true${blocking}`;
-    const { index: answered, body, filtered, denyByDefault } = await http.request("GET", path, { signal, timeoutMs }, async (response) => ({
+    const {
+      index: answered,
+      body,
+      filtered,
+      denyByDefault,
+    } = await http.request("GET", path, { signal, timeoutMs }, async (response) => ({
       index: Number(response.headers.get("X-Consul-Index") ?? "0"),
       filtered: response.headers.get("X-Consul-Results-Filtered-By-ACLs") === "true",
       denyByDefault: response.headers.get("X-Consul-Default-ACL-Policy") === "deny",
@@ -378,7 +396,8 @@ export function createConsulRegistry(options: ConsulRegistryOptions): Registry {
 }
 
 function toInstance(entry: unknown, service: string): ServiceInstance {
-  const record = (value: unknown): Record<string, unknown> => (typeof value === "object" && value !== null ? (value as Record<string, unknown>) : {});
+  const record = (value: unknown): Record<string, unknown> =>
+    typeof value === "object" && value !== null ? (value as Record<string, unknown>) : {};
   const node = record(record(entry)["Node"]);
   const svc = record(record(entry)["Service"]);
   const id = svc["ID"];

@@ -16,9 +16,23 @@ describe("parseRegistryUrl", () => {
     assert.deepEqual(parseRegistryUrl("consul://localhost"), { kind: "consul", address: "http://localhost:8500" });
   });
 
-  for (const bad of ["", "Static", "zookeeper://zk:2181", "etcd://", "etcd://host:port", "etcd://h:1,", "etcd:host:2379", "consul://a:1,b:2", "consul://c:8500/v1", "http://etcd:2379"]) {
+  for (const bad of [
+    "",
+    "Static",
+    "zookeeper://zk:2181",
+    "etcd://",
+    "etcd://host:port",
+    "etcd://h:1,",
+    "etcd:host:2379",
+    "consul://a:1,b:2",
+    "consul://c:8500/v1",
+    "http://etcd:2379",
+  ]) {
     it(`rejects ${JSON.stringify(bad)} with one line naming the variable`, () => {
-      assert.throws(() => parseRegistryUrl(bad), (error: Error) => MESSAGE.test(error.message) && error.message.includes(`"${bad}"`));
+      assert.throws(
+        () => parseRegistryUrl(bad),
+        (error: Error) => MESSAGE.test(error.message) && error.message.includes(`"${bad}"`),
+      );
     });
   }
 });
@@ -38,14 +52,20 @@ describe("createRegistryFromUrl", () => {
     const registry = await createRegistryFromUrl("static", { env: { TRELLIS_STATIC_SERVICES: "user=127.0.0.1:50051" } });
     assert.equal(registry.scheme, "static");
     for await (const instances of registry.watch("user", new AbortController().signal)) {
-      assert.deepEqual(instances.map((i) => i.id), ["127.0.0.1:50051"]);
+      assert.deepEqual(
+        instances.map((i) => i.id),
+        ["127.0.0.1:50051"],
+      );
       break;
     }
     await registry.close();
   });
 
   it("reports a bad TRELLIS_STATIC_SERVICES", async () => {
-    await assert.rejects(createRegistryFromUrl("static", { env: { TRELLIS_STATIC_SERVICES: "user" } }), /^Error: TRELLIS_STATIC_SERVICES entry "user"/);
+    await assert.rejects(
+      createRegistryFromUrl("static", { env: { TRELLIS_STATIC_SERVICES: "user" } }),
+      /^Error: TRELLIS_STATIC_SERVICES entry "user"/,
+    );
   });
 
   it("builds dns and etcd registries (etcd without connecting)", async () => {

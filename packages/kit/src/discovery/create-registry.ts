@@ -82,7 +82,12 @@ export async function createRegistryFromUrl(url: string, options: RegistryFromUr
       const { createConsulRegistry } = await import("./consul-registry.js");
       const fromEnv = env["CONSUL_HTTP_TOKEN"]?.trim();
       const token = options.consulToken ?? (fromEnv === "" ? undefined : fromEnv);
-      return createConsulRegistry({ tokenName: "CONSUL_HTTP_TOKEN", ...options.consul, address: parsed.address, ...(token === undefined ? {} : { token }) });
+      return createConsulRegistry({
+        tokenName: "CONSUL_HTTP_TOKEN",
+        ...options.consul,
+        address: parsed.address,
+        ...(token === undefined ? {} : { token }),
+      });
     }
   }
 }

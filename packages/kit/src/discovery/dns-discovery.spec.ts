@@ -240,7 +240,10 @@ describe("parseDnsServers", () => {
   });
   for (const bad of ["consul.local:8600", "127.0.0.1:dns", "127.0.0.1:70000", "", "1.2.3.4,"]) {
     it(`rejects ${JSON.stringify(bad)} with one line naming the entry`, () => {
-      assert.throws(() => parseDnsServers(bad), (error: Error) => /^DNS server ".*" is not an IP address/.test(error.message) && !error.message.includes("\n"));
+      assert.throws(
+        () => parseDnsServers(bad),
+        (error: Error) => /^DNS server ".*" is not an IP address/.test(error.message) && !error.message.includes("\n"),
+      );
     });
   }
 });

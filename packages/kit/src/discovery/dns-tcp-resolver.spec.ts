@@ -10,19 +10,30 @@ interface Rr {
   readonly data: Buffer;
 }
 
-const label = (name: string): Buffer => Buffer.concat([...name.split(".").map((part) => Buffer.concat([Buffer.from([part.length]), Buffer.from(part)])), Buffer.from([0])]);
+const label = (name: string): Buffer =>
+  Buffer.concat([...name.split(".").map((part) => Buffer.concat([Buffer.from([part.length]), Buffer.from(part)])), Buffer.from([0])]);
 const u16 = (value: number): Buffer => Buffer.from([value >> 8, value & 0xff]);
 const a = (name: string, ip: string): Rr => ({ name, type: 1, data: Buffer.from(ip.split(".").map(Number)) });
 const aaaa = (name: string, bytes: number[]): Rr => ({ name, type: 28, data: Buffer.from(bytes) });
 // The target is a compression pointer to offset 12, the question's name, as real servers write it.
-const srvToQuestion = (name: string, port: number): Rr => ({ name, type: 33, data: Buffer.concat([u16(1), u16(5), u16(port), Buffer.from([0xc0, 12])]) });
-const srv = (name: string, port: number, target: string): Rr => ({ name, type: 33, data: Buffer.concat([u16(1), u16(5), u16(port), label(target)]) });
+const srvToQuestion = (name: string, port: number): Rr => ({
+  name,
+  type: 33,
+  data: Buffer.concat([u16(1), u16(5), u16(port), Buffer.from([0xc0, 12])]),
+});
+const srv = (name: string, port: number, target: string): Rr => ({
+  name,
+  type: 33,
+  data: Buffer.concat([u16(1), u16(5), u16(port), label(target)]),
+});
 
 /** An answer to `query` (its id and question copied), with `rcode`, answers and additional records. */
 function answer(query: Buffer, rcode: number, answers: readonly Rr[], additional: readonly Rr[] = []): Buffer {
   const questionEnd = query.indexOf(0, 12) + 5;
   const header = Buffer.concat([query.subarray(0, 2), u16(0x8180 | rcode), u16(1), u16(answers.length), u16(0), u16(additional.length)]);
-  const records = [...answers, ...additional].map((rr) => Buffer.concat([label(rr.name), u16(rr.type), u16(1), Buffer.from([0, 0, 0, 0]), u16(rr.data.length), rr.data]));
+  const records = [...answers, ...additional].map((rr) =>
+    Buffer.concat([label(rr.name), u16(rr.type), u16(1), Buffer.from([0, 0, 0, 0]), u16(rr.data.length), rr.data]),
+  );
   return Buffer.concat([header, query.subarray(12, questionEnd), ...records]);
 }
 
@@ -40,7 +51,9 @@ function question(query: Buffer): { name: string; type: number } {
 type Behaviour = (query: Buffer, socket: Socket) => Buffer | undefined;
 
 /** A DNS-over-TCP server whose answers `behave` decides; undefined means "say nothing". */
-async function startDnsServer(behave: Behaviour): Promise<{ readonly address: string; readonly queries: string[]; close(): Promise<void> }> {
+async function startDnsServer(
+  behave: Behaviour,
+): Promise<{ readonly address: string; readonly queries: string[]; close(): Promise<void> }> {
   const queries: string[] = [];
   const sockets = new Set<Socket>();
   const server: Server = createServer((socket) => {
@@ -108,14 +121,21 @@ describe("createTcpDnsResolver", () => {
     assert.deepEqual(records[0] && [records[0].priority, records[0].weight], [1, 5]);
     assert.deepEqual(await resolver.resolve4("0a000005.addr.dc1.consul"), ["10.0.0.5"]);
     assert.deepEqual(await resolver.resolve6("v6.service.consul"), ["fd00::2"]);
-    assert.deepEqual((await resolver.resolveSrv("self.service.consul")).map((record) => record.name), ["self.service.consul"], "compressed target names");
+    assert.deepEqual(
+      (await resolver.resolveSrv("self.service.consul")).map((record) => record.name),
+      ["self.service.consul"],
+      "compressed target names",
+    );
   });
 
   it("reports no records the way node:dns does (ENOTFOUND, ENODATA), and server failures as errors", async () => {
     const resolver = createTcpDnsResolver({ servers: [consulLike.address] });
     await assert.rejects(resolver.resolveSrv("gone.service.consul"), { code: "ENOTFOUND" });
     await assert.rejects(resolver.resolve4("user.service.consul"), { code: "ENODATA" });
-    await assert.rejects(resolver.resolveSrv("fail.service.consul"), (error: Error & { code?: string }) => error.code === "ESERVFAIL" && /from 127\.0\.0\.1:\d+/.test(error.message));
+    await assert.rejects(
+      resolver.resolveSrv("fail.service.consul"),
+      (error: Error & { code?: string }) => error.code === "ESERVFAIL" && /from 127\.0\.0\.1:\d+/.test(error.message),
+    );
     await assert.rejects(resolver.resolveSrv("broken.service.consul"), { code: "EBADRESP" });
   });
 
@@ -129,7 +149,10 @@ describe("createTcpDnsResolver", () => {
     const downAddress = down.address;
     await down.close();
     try {
-      const resolver = createTcpDnsResolver({ servers: [downAddress, silent.address, closing.address, consulLike.address], timeoutMs: 200 });
+      const resolver = createTcpDnsResolver({
+        servers: [downAddress, silent.address, closing.address, consulLike.address],
+        timeoutMs: 200,
+      });
       assert.equal((await resolver.resolveSrv("user.service.consul")).length, 5);
       const alone = createTcpDnsResolver({ servers: [silent.address], timeoutMs: 200 });
       await assert.rejects(alone.resolve4("x.consul"), { code: "ETIMEOUT" });

@@ -56,7 +56,8 @@ export function createTcpDnsResolver(options: TcpDnsResolverOptions): DnsResolve
     if (matching.length === 0) throw dnsError("ENODATA", type, name);
     return matching;
   };
-  const addresses = async (name: string, type: number): Promise<string[]> => (await records(name, type)).map((record) => record.address ?? "");
+  const addresses = async (name: string, type: number): Promise<string[]> =>
+    (await records(name, type)).map((record) => record.address ?? "");
 
   return {
     resolve4: (host) => addresses(host, TYPE.A),
@@ -95,7 +96,10 @@ function splitServer(server: string): Server {
 
 function dnsError(code: string, type: number, name: string, server?: Server): Error {
   const kind = type === TYPE.SRV ? "querySrv" : type === TYPE.AAAA ? "queryAaaa" : "queryA";
-  return Object.assign(new Error(`${kind} ${code} ${name}${server === undefined ? "" : ` (from ${server.label})`}`), { code, hostname: name });
+  return Object.assign(new Error(`${kind} ${code} ${name}${server === undefined ? "" : ` (from ${server.label})`}`), {
+    code,
+    hostname: name,
+  });
 }
 
 /** One length-prefixed query and its answer over a fresh TCP connection. */
@@ -108,7 +112,9 @@ function exchange(server: Server, message: Buffer, timeoutMs: number): Promise<B
       socket.destroy();
       reject(error);
     };
-    socket.setTimeout(timeoutMs, () => fail(Object.assign(new Error(`DNS server ${server.label} did not answer within ${timeoutMs} ms`), { code: "ETIMEOUT" })));
+    socket.setTimeout(timeoutMs, () =>
+      fail(Object.assign(new Error(`DNS server ${server.label} did not answer within ${timeoutMs} ms`), { code: "ETIMEOUT" })),
+    );
     socket.once("error", fail);
     socket.once("connect", () => {
       const length = Buffer.alloc(2);
@@ -125,18 +131,24 @@ function exchange(server: Server, message: Buffer, timeoutMs: number): Promise<B
         resolve(all.subarray(2, 2 + all.readUInt16BE(0)));
       }
     });
-    socket.once("end", () => fail(Object.assign(new Error(`DNS server ${server.label} closed the connection before answering`), { code: "ECONNRESET" })));
+    socket.once("end", () =>
+      fail(Object.assign(new Error(`DNS server ${server.label} closed the connection before answering`), { code: "ECONNRESET" })),
+    );
   });
 }
 
 function encodeQuery(id: number, name: string, type: number): Buffer {
   const labels = name.replace(/\.$/, "").split(".");
-  if (labels.some((label) => label.length === 0 || label.length > 63)) throw Object.assign(new Error(`"${name}" is not a DNS name`), { code: "EBADNAME" });
+  if (labels.some((label) => label.length === 0 || label.length > 63))
+    throw Object.assign(new Error(`"${name}" is not a DNS name`), { code: "EBADNAME" });
   const header = Buffer.alloc(12);
   header.writeUInt16BE(id, 0);
   header.writeUInt16BE(0x0100, 2); // recursion desired
   header.writeUInt16BE(1, 4); // one question
-  const question = Buffer.concat([...labels.map((label) => Buffer.concat([Buffer.from([label.length]), Buffer.from(label, "ascii")])), Buffer.from([0, type >> 8, type & 0xff, 0, 1])]);
+  const question = Buffer.concat([
+    ...labels.map((label) => Buffer.concat([Buffer.from([label.length]), Buffer.from(label, "ascii")])),
+    Buffer.from([0, type >> 8, type & 0xff, 0, 1]),
+  ]);
   return Buffer.concat([header, question]);
 }
 
@@ -192,7 +204,12 @@ function decode(message: Buffer): DnsAnswer {
       if (type === TYPE.A && length === 4) records.push({ name, type, address: [...message.subarray(data, data + 4)].join(".") });
       else if (type === TYPE.AAAA && length === 16) records.push({ name, type, address: ipv6(message.subarray(data, data + 16)) });
       else if (type === TYPE.SRV && length >= 7) {
-        const srv = { priority: message.readUInt16BE(data), weight: message.readUInt16BE(data + 2), port: message.readUInt16BE(data + 4), name: readName(data + 6).name };
+        const srv = {
+          priority: message.readUInt16BE(data),
+          weight: message.readUInt16BE(data + 2),
+          port: message.readUInt16BE(data + 4),
+          name: readName(data + 6).name,
+        };
         records.push({ name, type, srv });
       } else records.push({ name, type });
     }

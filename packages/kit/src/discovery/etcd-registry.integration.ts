@@ -14,7 +14,9 @@ import type { Registry, ServiceInstance } from "./registry.js";
 
 const endpoint = process.env["TEST_ETCD_ENDPOINT"];
 if (!endpoint) {
-  throw new Error("TEST_ETCD_ENDPOINT is not set: start etcd and set it, e.g. TEST_ETCD_ENDPOINT=127.0.0.1:23790 (see .ci/lib.sh ci_start_etcd)");
+  throw new Error(
+    "TEST_ETCD_ENDPOINT is not set: start etcd and set it, e.g. TEST_ETCD_ENDPOINT=127.0.0.1:23790 (see .ci/lib.sh ci_start_etcd)",
+  );
 }
 const endpoints = [endpoint];
 /** A fresh prefix per run so that runs (and leftovers of killed runs) never meet. */
@@ -35,14 +37,19 @@ function follow(registry: Registry, service: string) {
   const iterator = registry.watch(service, controller.signal)[Symbol.asyncIterator]();
   let latest: readonly ServiceInstance[] | undefined;
   return {
-    async until(predicate: (instances: readonly ServiceInstance[]) => boolean, what: string, timeoutMs = 10_000): Promise<readonly ServiceInstance[]> {
+    async until(
+      predicate: (instances: readonly ServiceInstance[]) => boolean,
+      what: string,
+      timeoutMs = 10_000,
+    ): Promise<readonly ServiceInstance[]> {
       if (latest && predicate(latest)) return latest;
       const deadline = AbortSignal.timeout(timeoutMs);
       for (;;) {
         const next = iterator.next();
         const timedOut = once(deadline, "abort").then(() => "timeout" as const);
         const result = deadline.aborted ? "timeout" : await Promise.race([next, timedOut]);
-        if (result === "timeout") assert.fail(`${what}: not seen within ${timeoutMs} ms (last set: ${JSON.stringify(latest && ids(latest))})`);
+        if (result === "timeout")
+          assert.fail(`${what}: not seen within ${timeoutMs} ms (last set: ${JSON.stringify(latest && ids(latest))})`);
         if (result.done) assert.fail(`${what}: the watch ended`);
         latest = result.value;
         if (predicate(latest)) return latest;
@@ -66,7 +73,11 @@ describe("etcd registry", () => {
   });
   after(async () => {
     await Promise.all(registries.map((r) => r.close().catch(() => undefined)));
-    await raw.delete().prefix(prefix).exec().catch(() => undefined);
+    await raw
+      .delete()
+      .prefix(prefix)
+      .exec()
+      .catch(() => undefined);
     raw.close();
   });
 
@@ -93,7 +104,10 @@ describe("etcd registry", () => {
     assert.deepEqual(Object.keys(stored), [`${prefix}user/dup`]);
     const watch = follow(registry(), "user");
     const seen = await watch.until((set) => set.some((i) => i.id === "dup"), "dup");
-    assert.deepEqual(seen.filter((i) => i.id === "dup"), [instance("dup", 1, { version: "2" })]);
+    assert.deepEqual(
+      seen.filter((i) => i.id === "dup"),
+      [instance("dup", 1, { version: "2" })],
+    );
     await a.deregister(instance("dup", 1));
     watch.stop();
   });
@@ -145,7 +159,10 @@ describe("etcd registry", () => {
     await raw.leaseClient.leaseRevoke({ ID: leaseId }); // what a wiped etcd or an expired lease looks like
     await watch.until((set) => !set.some((i) => i.id === "phoenix"), "phoenix gone with its lease");
     await watch.until((set) => set.some((i) => i.id === "phoenix"), "phoenix back under a new lease");
-    assert.ok(warnings.some((w) => w.includes("lease lost")), `warnings: ${JSON.stringify(warnings)}`);
+    assert.ok(
+      warnings.some((w) => w.includes("lease lost")),
+      `warnings: ${JSON.stringify(warnings)}`,
+    );
     await a.deregister(instance("phoenix", 7));
     watch.stop();
   });

@@ -125,8 +125,7 @@ export function createEtcdRegistry(options: EtcdRegistryOptions): Registry {
   const where = options.endpoints.map((e) => e.replace(/^https?:\/\//, "")).join(",");
   const hosts = options.endpoints.map((e) => (/^https?:\/\//.test(e) ? e : `http://${e}`));
   const client = new Etcd3({ hosts, dialTimeout: timeoutMs });
-  const unreachable = (error: unknown): Error =>
-    new Error(`etcd at ${where} is unreachable: ${message(error)}`, { cause: error });
+  const unreachable = (error: unknown): Error => new Error(`etcd at ${where} is unreachable: ${message(error)}`, { cause: error });
   const timedOut = (): Error => unreachable(`no answer within ${timeoutMs} ms`);
   const request = <T>(promise: Promise<T>, ms = timeoutMs): Promise<T> =>
     within(promise, ms, () => unreachable(`no answer within ${ms} ms`)).catch((error: unknown) => {
@@ -311,7 +310,11 @@ export function createEtcdRegistry(options: EtcdRegistryOptions): Registry {
             if (stop.aborted) return;
             pending.length = 0;
             broken = undefined;
-            const fresh = client.watch().prefix(keyPrefix).startRevision(String(revision + 1)).watcher();
+            const fresh = client
+              .watch()
+              .prefix(keyPrefix)
+              .startRevision(String(revision + 1))
+              .watcher();
             fresh.on("data", (response) => {
               pending.push(response);
               wakeup.fire();

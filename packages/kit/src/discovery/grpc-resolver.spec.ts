@@ -34,7 +34,9 @@ interface FakeDiscovery extends Discovery {
   readonly signals: AbortSignal[];
 }
 
-function createFakeDiscovery(options: { readonly failWith?: Error; readonly failures?: number; readonly scheme?: string } = {}): FakeDiscovery {
+function createFakeDiscovery(
+  options: { readonly failWith?: Error; readonly failures?: number; readonly scheme?: string } = {},
+): FakeDiscovery {
   let failures = options.failures ?? Number.POSITIVE_INFINITY;
   let current: readonly ServiceInstance[] | undefined;
   let version = 0;
@@ -175,11 +177,15 @@ describe("grpc resolver bridge: discovery targets", () => {
     });
     clients.push(client);
     void discovery.push([a().instance]);
-    for (let i = 0; i < 5; i += 1) assert.equal((await rpcFailure(client.echo({ text: "x" }, { timeoutMs: 5_000 }))).code, Code.UNAVAILABLE);
+    for (let i = 0; i < 5; i += 1)
+      assert.equal((await rpcFailure(client.echo({ text: "x" }, { timeoutMs: 5_000 }))).code, Code.UNAVAILABLE);
     assert.equal(discovery.signals.length, 1, "failing calls do not restart the watch before the backoff ends");
     let answer: string | undefined;
     for (let attempt = 0; attempt < 100 && answer === undefined; attempt += 1) {
-      answer = await client.echo({ text: "x" }, { timeoutMs: 5_000 }).then((r) => r.text, () => undefined);
+      answer = await client.echo({ text: "x" }, { timeoutMs: 5_000 }).then(
+        (r) => r.text,
+        () => undefined,
+      );
       if (answer === undefined) await sleep(20);
     }
     assert.equal(answer, "a");
@@ -212,7 +218,10 @@ describe("grpc resolver bridge: discovery targets", () => {
 
   it("takes DNS names as trellis-dns targets: with a port, SRV names, Consul names", async () => {
     const seen: string[] = [];
-    const dns = { scheme: "dns", watch: (name: string, signal: AbortSignal) => (seen.push(name), createFakeDiscovery().watch(name, signal)) };
+    const dns = {
+      scheme: "dns",
+      watch: (name: string, signal: AbortSignal) => (seen.push(name), createFakeDiscovery().watch(name, signal)),
+    };
     for (const name of ["user:50051", "_grpc._tcp.user.default.svc.cluster.local", "user.service.consul", "[::1]:50051"]) {
       const client = createClient(EchoService, `trellis-dns:///${name}`, { channelOptions: discoveryChannelOptions(dns as Discovery) });
       clients.push(client);
@@ -221,19 +230,34 @@ describe("grpc resolver bridge: discovery targets", () => {
     assert.deepEqual(seen, ["user:50051", "_grpc._tcp.user.default.svc.cluster.local", "user.service.consul", "[::1]:50051"]);
     const options = { channelOptions: discoveryChannelOptions(dns as Discovery) };
     assert.throws(() => createClient(EchoService, "trellis-dns:///user:http", options), /"user:http" is not a DNS name/);
-    assert.throws(() => createClient(EchoService, "consul:///user:50051", { channelOptions: discoveryChannelOptions(createFakeDiscovery({ scheme: "consul" })) }), /"user:50051" is not a service name/);
+    assert.throws(
+      () =>
+        createClient(EchoService, "consul:///user:50051", {
+          channelOptions: discoveryChannelOptions(createFakeDiscovery({ scheme: "consul" })),
+        }),
+      /"user:50051" is not a service name/,
+    );
   });
 
   it("fails at client creation on a malformed target, a missing or mismatched Discovery, or a mistyped policy", () => {
     assert.throws(() => createClient(EchoService, "static:///127.0.0.1:50051,127.0.0.1:http"), /"127\.0\.0\.1:http" is not host:port/);
     assert.throws(() => createClient(EchoService, "static:///echo"), /needs a Discovery.*or list addresses inline/);
     assert.throws(() => createClient(EchoService, "etcd:///echo"), /etcd:\/\/\/echo needs a Discovery: pass discoveryChannelOptions/);
-    assert.throws(() => createClient(EchoService, "etcd://10.0.0.1:2379/echo", { channelOptions: discoveryChannelOptions(createFakeDiscovery()) }), /authority is not supported/);
+    assert.throws(
+      () => createClient(EchoService, "etcd://10.0.0.1:2379/echo", { channelOptions: discoveryChannelOptions(createFakeDiscovery()) }),
+      /authority is not supported/,
+    );
     const consul = discoveryChannelOptions(createFakeDiscovery({ scheme: "consul" }));
     assert.throws(() => createClient(EchoService, "etcd:///echo", { channelOptions: consul }), /is a "consul" registry, not "etcd"/);
     const typo = { ...consul, "grpc.service_config": JSON.stringify({ loadBalancingConfig: [{ round_robbin: {} }] }) };
-    assert.throws(() => createClient(EchoService, "consul:///echo", { channelOptions: typo }), /Unrecognized load balancing config name round_robbin/);
-    assert.throws(() => createClient(EchoService, "consul:///echo", { channelOptions: { ...consul, "grpc.lb_policy_name": "round_robin" } }), /lb_policy_name is ignored/);
+    assert.throws(
+      () => createClient(EchoService, "consul:///echo", { channelOptions: typo }),
+      /Unrecognized load balancing config name round_robbin/,
+    );
+    assert.throws(
+      () => createClient(EchoService, "consul:///echo", { channelOptions: { ...consul, "grpc.lb_policy_name": "round_robin" } }),
+      /lb_policy_name is ignored/,
+    );
     assert.throws(() => serviceConfigFor("p2c_ewmaa" as never), /unknown load-balancing policy "p2c_ewmaa"/);
   });
 

@@ -98,7 +98,9 @@ function targetString(target: ResolverTarget): string {
 function planFor(target: ResolverTarget, options: grpc.ChannelOptions): Plan {
   const text = targetString(target);
   if (target.authority) {
-    throw new Error(`${text}: an authority is not supported; the registry address comes from the Discovery in the channel options (use ${target.scheme}:///${target.path})`);
+    throw new Error(
+      `${text}: an authority is not supported; the registry address comes from the Discovery in the channel options (use ${target.scheme}:///${target.path})`,
+    );
   }
   const path = target.path;
   if (target.scheme === "static" && /[:,]/.test(path)) {
@@ -106,7 +108,8 @@ function planFor(target: ResolverTarget, options: grpc.ChannelOptions): Plan {
   }
   // DNS names may carry a port (`user:50051`) or be SRV names (`_grpc._tcp.user…`); the
   // DNS Discovery checks them in detail. Registry targets name a service.
-  const name = target.scheme === "trellis-dns" ? /^(?:[A-Za-z0-9_][A-Za-z0-9._-]*|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/ : /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+  const name =
+    target.scheme === "trellis-dns" ? /^(?:[A-Za-z0-9_][A-Za-z0-9._-]*|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/ : /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
   if (!name.test(path)) throw new Error(`${text}: "${path}" is not a ${target.scheme === "trellis-dns" ? "DNS name" : "service name"}`);
   const handle = options[DISCOVERY_CHANNEL_OPTION] as DiscoveryHandle | undefined;
   if (handle === undefined || typeof handle.discovery?.watch !== "function") {
@@ -129,7 +132,10 @@ function toEndpoints(instances: readonly ServiceInstance[]): Endpoint[] {
 }
 
 function endpointsKey(endpoints: readonly Endpoint[]): string {
-  return endpoints.map((endpoint) => grpc.experimental.endpointToString(endpoint)).sort().join(" ");
+  return endpoints
+    .map((endpoint) => grpc.experimental.endpointToString(endpoint))
+    .sort()
+    .join(" ");
 }
 
 function unavailable(details: string): grpc.experimental.StatusOr<Endpoint[]> {

@@ -14,11 +14,23 @@ describe("parseHostPort", () => {
     assert.deepEqual(parseHostPort("fd00::1", 7), { host: "fd00::1", port: 7 });
     assert.deepEqual(parseHostPort("user", 50051), { host: "user", port: 50051 });
   });
-  for (const bad of ["", "user", ":50051", "user:", "user:0", "user:65536", "user:5x", "[::1", "[nope]:1", "a b:1", "::1:50051x", "[::1]50051"]) {
+  for (const bad of [
+    "",
+    "user",
+    ":50051",
+    "user:",
+    "user:0",
+    "user:65536",
+    "user:5x",
+    "[::1",
+    "[nope]:1",
+    "a b:1",
+    "::1:50051x",
+    "[::1]50051",
+  ]) {
     it(`rejects ${JSON.stringify(bad)}`, () => assert.equal(parseHostPort(bad), undefined));
   }
 });
-
 
 describe("parseStaticConfig", () => {
   it("parses services and their addresses", () => {
@@ -100,6 +112,9 @@ describe("createStaticRegistry", () => {
   });
 
   it("rejects a malformed configured address", () => {
-    assert.throws(() => createStaticRegistry({ user: ["localhost"] }), /^Error: static registry: service "user" has a bad address "localhost"/);
+    assert.throws(
+      () => createStaticRegistry({ user: ["localhost"] }),
+      /^Error: static registry: service "user" has a bad address "localhost"/,
+    );
   });
 });

@@ -63,10 +63,13 @@ export function parseStaticConfig(text: string, variable = "TRELLIS_STATIC_SERVI
     const bad = (why: string): Error =>
       new Error(`${variable} entry "${entry}" ${why}; expected name=host:port[,host:port...] separated by ";"`);
     const eq = entry.indexOf("=");
-    if (eq === -1) throw bad("has no \"=\"");
+    if (eq === -1) throw bad('has no "="');
     const name = entry.slice(0, eq).trim();
     if (!/^[A-Za-z0-9_.-]+$/.test(name)) throw bad("has a bad service name");
-    const addresses = entry.slice(eq + 1).split(",").map((a) => a.trim());
+    const addresses = entry
+      .slice(eq + 1)
+      .split(",")
+      .map((a) => a.trim());
     for (const address of addresses) {
       if (!parseHostPort(address)) throw bad(`has a bad address "${address}"`);
     }

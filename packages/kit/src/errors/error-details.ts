@@ -43,11 +43,7 @@ export function errorInfo(
 }
 
 /** google.rpc.ResourceInfo: which resource the error is about. */
-export function resourceInfo(
-  resourceType: string,
-  resourceName: string,
-  description = "",
-): ErrorDetail<typeof ResourceInfoSchema> {
+export function resourceInfo(resourceType: string, resourceName: string, description = ""): ErrorDetail<typeof ResourceInfoSchema> {
   return {
     schema: ResourceInfoSchema,
     value: create(ResourceInfoSchema, { resourceType, resourceName, description }),

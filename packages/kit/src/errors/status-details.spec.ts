@@ -45,7 +45,10 @@ describe("boundStatus", () => {
 describe("invalidArgument", () => {
   it("names the first ten violations in the message and counts the rest", () => {
     const error = invalidArgument("CreateUserRequest", violations(100), 2_999_900);
-    assert.match(error.message, /^invalid CreateUserRequest: roles\[0\]: must be a defined Role value; .*roles\[9\]: must be a defined Role value; and 2999990 more$/);
+    assert.match(
+      error.message,
+      /^invalid CreateUserRequest: roles\[0\]: must be a defined Role value; .*roles\[9\]: must be a defined Role value; and 2999990 more$/,
+    );
     assert.equal(error.findDetail(BadRequestSchema)?.fieldViolations.length, 100);
   });
 });

@@ -106,12 +106,7 @@ export function createErrorDetailRegistry(...extra: Parameters<typeof createRegi
  * Decodes `grpc-status-details-bin` from trailers into an RpcError. Details of
  * unknown types are skipped; a malformed trailer yields an error without details.
  */
-export function decodeStatusDetails(
-  code: Code,
-  message: string,
-  trailers: Metadata | undefined,
-  registry: Registry,
-): RpcError {
+export function decodeStatusDetails(code: Code, message: string, trailers: Metadata | undefined, registry: Registry): RpcError {
   const raw = trailers?.get(STATUS_DETAILS_KEY)[0];
   if (!(raw instanceof Buffer)) return new RpcError(code, message);
   let details: ErrorDetail[] = [];

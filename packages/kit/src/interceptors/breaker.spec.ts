@@ -14,9 +14,11 @@ function request(method: DescMethod = EchoService.method.echo, target = "dns:///
   return createTestRequest({ side: "client", method, target, message: create(EchoRequestSchema) });
 }
 
-const failWith = (code: Code): Next => async () => {
-  throw new RpcError(code, "backend says no");
-};
+const failWith =
+  (code: Code): Next =>
+  async () => {
+    throw new RpcError(code, "backend says no");
+  };
 
 /** A breaker interceptor on a fake clock that never drops by chance: it drops whenever the ratio is positive. */
 function setup(next: Next, options: BreakerInterceptorOptions = {}) {
@@ -64,7 +66,14 @@ describe("breaker interceptor", () => {
     assert.equal(info?.metadata["method"], "trellis.kittest.v1.EchoService/Echo");
   });
 
-  for (const code of [Code.NOT_FOUND, Code.INVALID_ARGUMENT, Code.PERMISSION_DENIED, Code.FAILED_PRECONDITION, Code.CANCELLED, Code.ALREADY_EXISTS]) {
+  for (const code of [
+    Code.NOT_FOUND,
+    Code.INVALID_ARGUMENT,
+    Code.PERMISSION_DENIED,
+    Code.FAILED_PRECONDITION,
+    Code.CANCELLED,
+    Code.ALREADY_EXISTS,
+  ]) {
     it(`does not count ${codeName(code)} against the backend`, async () => {
       const { handler, breakers, sent } = setup(failWith(code));
       for (let i = 0; i < 200; i++) assert.equal((await settle(handler(request())))?.code, code);
@@ -74,7 +83,14 @@ describe("breaker interceptor", () => {
     });
   }
 
-  for (const code of [Code.UNAVAILABLE, Code.DEADLINE_EXCEEDED, Code.INTERNAL, Code.RESOURCE_EXHAUSTED, Code.DATA_LOSS, Code.UNIMPLEMENTED]) {
+  for (const code of [
+    Code.UNAVAILABLE,
+    Code.DEADLINE_EXCEEDED,
+    Code.INTERNAL,
+    Code.RESOURCE_EXHAUSTED,
+    Code.DATA_LOSS,
+    Code.UNIMPLEMENTED,
+  ]) {
     it(`counts ${codeName(code)} as a failure`, async () => {
       const { handler, breakers } = setup(failWith(code));
       await settle(handler(request()));
@@ -98,7 +114,10 @@ describe("breaker interceptor", () => {
     for (let i = 0; i < 50; i++) await settle(handler(request(EchoService.method.echo, "dns:///down")));
     for (let i = 0; i < 50; i++) assert.equal(await settle(handler(request(EchoService.method.echo, "dns:///up"))), undefined);
     const snapshot = breakers.snapshot();
-    assert.deepEqual(Object.keys(snapshot).sort(), ["dns:///down trellis.kittest.v1.EchoService/Echo", "dns:///up trellis.kittest.v1.EchoService/Echo"]);
+    assert.deepEqual(Object.keys(snapshot).sort(), [
+      "dns:///down trellis.kittest.v1.EchoService/Echo",
+      "dns:///up trellis.kittest.v1.EchoService/Echo",
+    ]);
     assert.equal(snapshot["dns:///down trellis.kittest.v1.EchoService/Echo"]?.state, "throttling");
     assert.equal(snapshot["dns:///up trellis.kittest.v1.EchoService/Echo"]?.state, "closed");
   });
@@ -119,7 +138,15 @@ describe("breaker interceptor", () => {
       for await (const message of response.messages) received.push(message);
     }, /connection reset/);
     assert.equal(received.length, 1);
-    assert.deepEqual(Object.values(breakers.snapshot())[0], { requests: 1, accepts: 0, failures: 1, drops: 0, totalDrops: 0, dropRatio: 0, state: "closed" });
+    assert.deepEqual(Object.values(breakers.snapshot())[0], {
+      requests: 1,
+      accepts: 0,
+      failures: 1,
+      drops: 0,
+      totalDrops: 0,
+      dropRatio: 0,
+      state: "closed",
+    });
   });
 
   it("accepts a stream that ends cleanly or that the consumer leaves", async () => {

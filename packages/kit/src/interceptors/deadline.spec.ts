@@ -154,7 +154,17 @@ describe("client deadline interceptor", () => {
     const own = await callContextStorage.run(serverCall({ requestId: "req-42" }), () =>
       sent({}, request({ headers: { "X-Request-Id": "mine", tenant: "a" } })),
     );
-    assert.deepEqual([...own.requestHeader], [["tenant", "a"], ["x-request-id", "mine"]]);
-    assert.deepEqual([...(await sent({}, request({ headers: { tenant: "a" } }))).requestHeader], [["tenant", "a"]], "no server call, no id");
+    assert.deepEqual(
+      [...own.requestHeader],
+      [
+        ["tenant", "a"],
+        ["x-request-id", "mine"],
+      ],
+    );
+    assert.deepEqual(
+      [...(await sent({}, request({ headers: { tenant: "a" } }))).requestHeader],
+      [["tenant", "a"]],
+      "no server call, no id",
+    );
   });
 });

@@ -83,7 +83,8 @@ export function createClientDeadlineInterceptor(options: ClientDeadlineIntercept
         inherited ? "the deadline of the call being handled has passed; not sending" : "deadline passed before the call was sent",
       );
     }
-    if (parent !== undefined && !context.requestHeader.has(REQUEST_ID_HEADER)) context.requestHeader.set(REQUEST_ID_HEADER, parent.requestId);
+    if (parent !== undefined && !context.requestHeader.has(REQUEST_ID_HEADER))
+      context.requestHeader.set(REQUEST_ID_HEADER, parent.requestId);
     if (deadline === context.deadline && (signal === undefined || signal === context.signal)) return next(request);
     return next({ ...request, context: withCallSettings(context, { deadline, ...(signal === undefined ? {} : { signal }) }) });
   };

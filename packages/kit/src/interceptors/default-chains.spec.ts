@@ -46,7 +46,10 @@ describe("default client interceptors", () => {
     );
     await handler(request());
     assert.deepEqual(stats.snapshot(), { attempts: 3, retries: 2, budgetExhausted: 0 });
-    assert.ok(seen.every((o) => o.deadline === NOW + 250), "every attempt carries the deadline");
+    assert.ok(
+      seen.every((o) => o.deadline === NOW + 250),
+      "every attempt carries the deadline",
+    );
     const snapshot = Object.values(breakers.snapshot());
     assert.equal(snapshot.length, 1);
     assert.deepEqual(snapshot[0], { requests: 1, accepts: 1, failures: 0, drops: 0, totalDrops: 0, dropRatio: 0, state: "closed" });

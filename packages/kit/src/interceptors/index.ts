@@ -3,7 +3,12 @@
  * chains. All have the one `Interceptor` type; client-side links let server
  * calls pass and the other way round.
  */
-export { defaultServerInterceptors, defaultClientInterceptors, type DefaultServerInterceptorOptions, type DefaultClientInterceptorsOptions } from "./default-chains.js";
+export {
+  defaultServerInterceptors,
+  defaultClientInterceptors,
+  type DefaultServerInterceptorOptions,
+  type DefaultClientInterceptorsOptions,
+} from "./default-chains.js";
 export { createLoggingInterceptor, type LoggingInterceptorOptions } from "./logging.js";
 export { createRecoverInterceptor } from "./recover.js";
 export { createValidationInterceptor } from "./validation.js";

@@ -33,7 +33,9 @@ describe("access log (the default server chain)", () => {
 
   it("gives a failed call's real duration and its code", async () => {
     const requestId = `failed-${process.pid}`;
-    const error = await rpcFailure(t.client(EchoService).echo({ text: "gone", delayMs: HANDLER_MS, failWith: "not_found" }, { headers: { "x-request-id": requestId } }));
+    const error = await rpcFailure(
+      t.client(EchoService).echo({ text: "gone", delayMs: HANDLER_MS, failWith: "not_found" }, { headers: { "x-request-id": requestId } }),
+    );
     assert.equal(error.message, "thing gone not found");
     const line = await accessLine(requestId);
     assert.equal(line["grpc.code"], "NOT_FOUND");

@@ -91,7 +91,8 @@ export function createLoggingInterceptor(options: LoggingInterceptorOptions = {}
       const error = thrown === undefined && signal?.aborted === true ? (signal.reason as unknown) : thrown;
       const durationMs = Math.round((now() - started) * 1000) / 1000;
       if (error === undefined) {
-        if (logSuccess && (sampleRate >= 1 || random() < sampleRate)) write(request, "info", { "grpc.code": "OK", "event.duration_ms": durationMs }, "call ok");
+        if (logSuccess && (sampleRate >= 1 || random() < sampleRate))
+          write(request, "info", { "grpc.code": "OK", "event.duration_ms": durationMs }, "call ok");
         return;
       }
       const rpcError = toRpcError(error);

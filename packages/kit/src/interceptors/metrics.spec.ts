@@ -17,7 +17,9 @@ async function value(registry: Registry, name: string, labels: Record<string, st
   const histogramPart = /_(count|sum)$/.exec(name);
   const metric = await registry.getSingleMetric(histogramPart === null ? name : name.slice(0, histogramPart.index))?.get();
   const found = metric?.values.find(
-    (v) => Object.entries(labels).every(([k, l]) => v.labels[k] === l) && (histogramPart === null || (v as { metricName?: string }).metricName === name),
+    (v) =>
+      Object.entries(labels).every(([k, l]) => v.labels[k] === l) &&
+      (histogramPart === null || (v as { metricName?: string }).metricName === name),
   );
   return found?.value ?? 0;
 }
@@ -41,7 +43,10 @@ describe("metrics interceptor", () => {
       const received: number[] = [];
       for await (const message of client.echoStream({ text: "s", count: 4 })) received.push(message.index);
       // Field 1 as a varint: not an EchoRequest. Then a method nobody serves.
-      assert.equal((await rawGrpcCall(t.address, "/trellis.kittest.v1.EchoService/Echo", { body: [grpcFrame(Buffer.from([0x08, 0x01]))] })).grpcStatus, Code.INVALID_ARGUMENT);
+      assert.equal(
+        (await rawGrpcCall(t.address, "/trellis.kittest.v1.EchoService/Echo", { body: [grpcFrame(Buffer.from([0x08, 0x01]))] })).grpcStatus,
+        Code.INVALID_ARGUMENT,
+      );
       const junk = toBinary(EchoRequestSchema, create(EchoRequestSchema, { text: "?" }));
       assert.equal((await rawGrpcCall(t.address, "/evil.Service/Method1", { body: [grpcFrame(junk)] })).grpcStatus, Code.UNIMPLEMENTED);
       assert.equal((await rawGrpcCall(t.address, "/evil.Service/Method2", { body: [grpcFrame(junk)] })).grpcStatus, Code.UNIMPLEMENTED);
@@ -56,7 +61,10 @@ describe("metrics interceptor", () => {
       assert.equal(await value(registry, "grpc_server_handled_total", { ...stream, grpc_code: "OK" }), 1);
       assert.equal(await value(registry, "grpc_server_handling_seconds_count", echo), 5);
       // Every unknown name is one label value: a client cannot grow the series.
-      assert.equal(await value(registry, "grpc_server_handled_total", { grpc_service: "unknown", grpc_method: "unknown", grpc_code: "Unimplemented" }), 2);
+      assert.equal(
+        await value(registry, "grpc_server_handled_total", { grpc_service: "unknown", grpc_method: "unknown", grpc_code: "Unimplemented" }),
+        2,
+      );
 
       assert.equal(await value(registry, "grpc_client_started_total", echo), 4);
       assert.equal(await value(registry, "grpc_client_handled_total", { ...echo, grpc_code: "NotFound" }), 1);
@@ -77,7 +85,10 @@ describe("metrics interceptor", () => {
     });
     try {
       await t.client(EchoService).echo({ text: "x" });
-      assert.match(await registry.metrics(), new RegExp(`grpc_server_handling_seconds_bucket\\{[^}]*grpc_method="Echo"[^}]*\\} 1 # \\{trace_id="${traceId}"\\}`));
+      assert.match(
+        await registry.metrics(),
+        new RegExp(`grpc_server_handling_seconds_bucket\\{[^}]*grpc_method="Echo"[^}]*\\} 1 # \\{trace_id="${traceId}"\\}`),
+      );
     } finally {
       await t.close();
     }

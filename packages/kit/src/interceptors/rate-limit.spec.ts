@@ -35,8 +35,14 @@ const peer = { spiffeId: "spiffe://trellis.local/ns/default/sa/chat", trustDomai
 
 describe("callerKey", () => {
   it("counts the verified user first, then the mTLS peer, then the address without its port", () => {
-    assert.equal(callerKey({ peer: "10.0.0.7:50123", values: createContextValues().set(principalKey, principal).set(peerIdentityKey, peer) }), "user:https://issuer.test|alice");
-    assert.equal(callerKey({ peer: "10.0.0.7:50123", values: createContextValues().set(peerIdentityKey, peer) }), "peer:spiffe://trellis.local/ns/default/sa/chat");
+    assert.equal(
+      callerKey({ peer: "10.0.0.7:50123", values: createContextValues().set(principalKey, principal).set(peerIdentityKey, peer) }),
+      "user:https://issuer.test|alice",
+    );
+    assert.equal(
+      callerKey({ peer: "10.0.0.7:50123", values: createContextValues().set(peerIdentityKey, peer) }),
+      "peer:spiffe://trellis.local/ns/default/sa/chat",
+    );
     assert.equal(callerKey({ peer: "10.0.0.7:50123", values: createContextValues() }), "addr:10.0.0.7");
     assert.equal(callerKey({ peer: "[::1]:50123", values: createContextValues() }), "addr:::1");
   });
@@ -55,8 +61,13 @@ describe("createRateLimitInterceptor", () => {
 
   it("refuses a call over the limit with RESOURCE_EXHAUSTED, RetryInfo and ErrorInfo, and never runs it", async () => {
     const refused: [DescMethod, RateLimitRefusal][] = [];
-    const interceptor = createRateLimitInterceptor({ limiterFor: () => scripted({ outcome: "limited", retryAfterMs: 1500 }), onRefused: (m, r) => refused.push([m, r]) });
-    const error = await rpcFailure(interceptor(async () => assert.fail("the handler ran"))(createTestRequest({ method: echo, message: {} })));
+    const interceptor = createRateLimitInterceptor({
+      limiterFor: () => scripted({ outcome: "limited", retryAfterMs: 1500 }),
+      onRefused: (m, r) => refused.push([m, r]),
+    });
+    const error = await rpcFailure(
+      interceptor(async () => assert.fail("the handler ran"))(createTestRequest({ method: echo, message: {} })),
+    );
     assert.equal(error.code, Code.RESOURCE_EXHAUSTED);
     assert.equal(error.message, "rate limit exceeded for trellis.kittest.v1.EchoService/Echo; retry in 1500 ms");
     const delay = error.findDetail(RetryInfoSchema)?.retryDelay;
@@ -81,7 +92,9 @@ describe("createRateLimitInterceptor", () => {
       limiterFor: () => scripted({ outcome: "store_failed", allowed: false, error: new Error("down") }),
       onRefused: (_m, r) => refused.push(r),
     });
-    const error = await rpcFailure(interceptor(async () => assert.fail("the handler ran"))(createTestRequest({ method: echo, message: {} })));
+    const error = await rpcFailure(
+      interceptor(async () => assert.fail("the handler ran"))(createTestRequest({ method: echo, message: {} })),
+    );
     assert.equal(error.code, Code.UNAVAILABLE);
     assert.equal(error.findDetail(RetryInfoSchema)?.retryDelay?.seconds, 1n);
     assert.deepEqual(refused, ["store_unavailable"]);

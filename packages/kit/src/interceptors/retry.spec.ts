@@ -143,7 +143,14 @@ describe("retry interceptor", () => {
     }
   });
 
-  for (const code of [Code.NOT_FOUND, Code.INVALID_ARGUMENT, Code.INTERNAL, Code.DEADLINE_EXCEEDED, Code.CANCELLED, Code.RESOURCE_EXHAUSTED]) {
+  for (const code of [
+    Code.NOT_FOUND,
+    Code.INVALID_ARGUMENT,
+    Code.INTERNAL,
+    Code.DEADLINE_EXCEEDED,
+    Code.CANCELLED,
+    Code.RESOURCE_EXHAUSTED,
+  ]) {
     it(`does not retry ${codeName(code)}`, async () => {
       const backend = scripted([failure(code)]);
       const { handler, sleeps } = setup(backend);
@@ -250,7 +257,11 @@ describe("retry interceptor", () => {
       const results = await Promise.allSettled(Array.from({ length: 8 }, () => handler(request())));
       return { failed: results.filter((r) => r.status === "rejected").length, retries: stats.snapshot().retries };
     };
-    assert.deepEqual(await outcome(0), { failed: 4, retries: 4 }, "gRPC's throttling alone: 10 tokens, each failure spends one, retries while more than 5 remain");
+    assert.deepEqual(
+      await outcome(0),
+      { failed: 4, retries: 4 },
+      "gRPC's throttling alone: 10 tokens, each failure spends one, retries while more than 5 remain",
+    );
     assert.deepEqual(await outcome(), { failed: 0, retries: 8 });
   });
 

@@ -42,11 +42,7 @@ function check(validate: Validator, message: MessageData, schema: DescMessage): 
   if (violations.length > 0) throw invalidArgument(schema.name, violations, violations.omitted);
 }
 
-async function* checkEach(
-  validate: Validator,
-  messages: AsyncIterable<MessageData>,
-  schema: DescMessage,
-): AsyncIterable<MessageData> {
+async function* checkEach(validate: Validator, messages: AsyncIterable<MessageData>, schema: DescMessage): AsyncIterable<MessageData> {
   for await (const message of messages) {
     check(validate, message, schema);
     yield message;

@@ -15,7 +15,18 @@ describe("routeGrpcLogs", () => {
     const lines: Record<string, unknown>[] = [];
     const logger = createLogger({
       level: "debug",
-      destination: new Writable({ write: (chunk: Buffer, _e, done) => (lines.push(...chunk.toString().trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>)), done()) }),
+      destination: new Writable({
+        write: (chunk: Buffer, _e, done) => (
+          lines.push(
+            ...chunk
+              .toString()
+              .trim()
+              .split("\n")
+              .map((l) => JSON.parse(l) as Record<string, unknown>),
+          ),
+          done()
+        ),
+      }),
     });
     const stderr: string[] = [];
     const write = process.stderr.write.bind(process.stderr);
@@ -29,7 +40,10 @@ describe("routeGrpcLogs", () => {
       });
       assert.equal(outcome.grpcStatus, 0);
       await new Promise((resolve) => setImmediate(resolve));
-      assert.ok(lines.some((l) => l["log.logger"] === "grpc-js" && l["log.level"] === "debug" && /x-a/.test(String(l["message"]))), JSON.stringify(lines));
+      assert.ok(
+        lines.some((l) => l["log.logger"] === "grpc-js" && l["log.level"] === "debug" && /x-a/.test(String(l["message"]))),
+        JSON.stringify(lines),
+      );
       assert.ok(!stderr.some((s) => /Failed to add metadata/.test(s)), stderr.join(""));
     } finally {
       process.stderr.write = write;

@@ -46,7 +46,11 @@ const LOG_EVERY_MS = 10_000;
  * lines: refused calls are on the access log already (RESOURCE_EXHAUSTED);
  * shed calls never reach it, so a summary line says how many were shed.
  */
-export function startLoadProtection(rate: RateLimitConfig | false, shed: SheddingConfig | false, options: LoadProtectionOptions): LoadProtection {
+export function startLoadProtection(
+  rate: RateLimitConfig | false,
+  shed: SheddingConfig | false,
+  options: LoadProtectionOptions,
+): LoadProtection {
   const { logger } = options;
   const now = options.now ?? Date.now;
   const metrics = options.metrics === undefined ? undefined : createLoadMetrics(options.metrics);
@@ -70,9 +74,14 @@ export function startLoadProtection(rate: RateLimitConfig | false, shed: Sheddin
       client.on("error", (error: Error) => {
         if (now() - lastError < LOG_EVERY_MS) return;
         lastError = now();
-        logger.warn({ "event.action": "rate-limit-store", error: { message: error.message } }, `rate limits: Redis unavailable (${error.message}); calls are ${rate.failMode === "open" ? "let through unlimited" : "refused"} meanwhile`);
+        logger.warn(
+          { "event.action": "rate-limit-store", error: { message: error.message } },
+          `rate limits: Redis unavailable (${error.message}); calls are ${rate.failMode === "open" ? "let through unlimited" : "refused"} meanwhile`,
+        );
       });
-      client.on("ready", () => logger.info({ "event.action": "rate-limit-store", "event.outcome": "success" }, "rate limits: Redis connected"));
+      client.on("ready", () =>
+        logger.info({ "event.action": "rate-limit-store", "event.outcome": "success" }, "rate limits: Redis connected"),
+      );
       closers.push(() => void client.disconnect());
       redis = client;
     }
@@ -81,7 +90,13 @@ export function startLoadProtection(rate: RateLimitConfig | false, shed: Sheddin
       const id = `${limit.points}/${limit.windowS}`;
       let limiter = limiters.get(id);
       if (limiter === undefined) {
-        limiter = createRateLimiter({ limit, failMode: rate.failMode, timeoutMs: rate.timeoutMs, keyPrefix: `trellis:rl:${id}`, ...(redis === undefined ? {} : { redis }) });
+        limiter = createRateLimiter({
+          limit,
+          failMode: rate.failMode,
+          timeoutMs: rate.timeoutMs,
+          keyPrefix: `trellis:rl:${id}`,
+          ...(redis === undefined ? {} : { redis }),
+        });
         limiters.set(id, limiter);
       }
       return limiter;
@@ -93,7 +108,8 @@ export function startLoadProtection(rate: RateLimitConfig | false, shed: Sheddin
       limiterFor: (method) => {
         if (byMethod.has(method)) return byMethod.get(method);
         const own = rate.methods.get(methodName(method));
-        const limiter = own === "off" ? undefined : own !== undefined ? limiterOf(own) : rate.limit === undefined ? undefined : limiterOf(rate.limit);
+        const limiter =
+          own === "off" ? undefined : own !== undefined ? limiterOf(own) : rate.limit === undefined ? undefined : limiterOf(rate.limit);
         byMethod.set(method, limiter);
         return limiter;
       },
@@ -104,12 +120,18 @@ export function startLoadProtection(rate: RateLimitConfig | false, shed: Sheddin
         if (now() - storeLoggedAt < LOG_EVERY_MS) return;
         storeLoggedAt = now();
         logger.warn(
-          { "event.action": "rate-limit-store", "event.outcome": "failure", "trellis.rate_limit.store_failures": storeFailures, error: { message: String((error as Error)?.message ?? error) } },
+          {
+            "event.action": "rate-limit-store",
+            "event.outcome": "failure",
+            "trellis.rate_limit.store_failures": storeFailures,
+            error: { message: String((error as Error)?.message ?? error) },
+          },
           `rate limits could not be checked (${storeFailures} calls so far); fail mode ${rate.failMode}: calls ${allowed ? "let through" : "refused with UNAVAILABLE"}`,
         );
       },
     });
-    describe["rate_limit"] = `${rate.limit === undefined ? "per method" : `${rate.limit.points}/${rate.limit.windowS}s per caller and method`}, ${redis === undefined ? "local" : `shared in Redis, fail ${rate.failMode}`}`;
+    describe["rate_limit"] =
+      `${rate.limit === undefined ? "per method" : `${rate.limit.points}/${rate.limit.windowS}s per caller and method`}, ${redis === undefined ? "local" : `shared in Redis, fail ${rate.failMode}`}`;
   }
 
   let shedding: ServerShedding | undefined;
@@ -144,7 +166,8 @@ export function startLoadProtection(rate: RateLimitConfig | false, shed: Sheddin
         shedSinceLog = 0;
       },
     };
-    describe["shedding"] = `on (event-loop utilisation ≥ ${Math.round(shed.utilizationThreshold * 100)} % or delay ≥ ${shed.delayThresholdMs} ms)`;
+    describe["shedding"] =
+      `on (event-loop utilisation ≥ ${Math.round(shed.utilizationThreshold * 100)} % or delay ≥ ${shed.delayThresholdMs} ms)`;
   }
 
   return {
@@ -176,11 +199,19 @@ function createLoadMetrics(registry: MetricsRegistry): LoadMetrics {
         if (shedder !== undefined) this.set(read(shedder));
       },
     });
-  gauge("trellis_shedder_in_flight", "Calls in flight as the load shedder counts them (unary and client-streaming calls admitted and not yet ended).", (s) => s.snapshot().inFlight);
-  gauge("trellis_shedder_limit", "Calls in flight past which new ones are shed; 0 while the event loop is not overloaded (no limit).", (s) => {
-    const { limit } = s.snapshot();
-    return Number.isFinite(limit) ? limit : 0;
-  });
+  gauge(
+    "trellis_shedder_in_flight",
+    "Calls in flight as the load shedder counts them (unary and client-streaming calls admitted and not yet ended).",
+    (s) => s.snapshot().inFlight,
+  );
+  gauge(
+    "trellis_shedder_limit",
+    "Calls in flight past which new ones are shed; 0 while the event loop is not overloaded (no limit).",
+    (s) => {
+      const { limit } = s.snapshot();
+      return Number.isFinite(limit) ? limit : 0;
+    },
+  );
   return {
     rateLimited: new Counter({
       name: "trellis_rate_limited_total",

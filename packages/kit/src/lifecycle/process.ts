@@ -28,7 +28,13 @@ export function runMain(service: string, main: () => Promise<void>): void {
 }
 
 /** Logs the one "listening" line a service prints at start, with where to reach it. */
-export function announceListening(logger: Logger, service: string, bound: BoundPorts, fields: Readonly<Record<string, unknown>>, suffix = ""): void {
+export function announceListening(
+  logger: Logger,
+  service: string,
+  bound: BoundPorts,
+  fields: Readonly<Record<string, unknown>>,
+  suffix = "",
+): void {
   const host = bound.host === "0.0.0.0" || bound.host === "::" ? "localhost" : bound.host;
   logger.info(
     { "server.address": bound.host, "server.port": bound.port, "admin.port": bound.adminPort, ...fields },

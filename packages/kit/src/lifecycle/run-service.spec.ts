@@ -18,7 +18,14 @@ function runToExit(env: Record<string, string>): Promise<{ code: number | null; 
     child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
     child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
     child.once("exit", (code) =>
-      resolve({ code, stderr, logs: stdout.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as Record<string, unknown>) }),
+      resolve({
+        code,
+        stderr,
+        logs: stdout
+          .split("\n")
+          .filter((l) => l.startsWith("{"))
+          .map((l) => JSON.parse(l) as Record<string, unknown>),
+      }),
     );
   });
 }

@@ -160,7 +160,11 @@ export function runService<C = undefined>(spec: ServiceSpec<C>, options: RunServ
   runMain(spec.name, async () => {
     try {
       const telemetry = own(await startTelemetry(config.telemetry, { serviceName: spec.name, logger }), (t) => t.shutdown(), "telemetry");
-      const tls = own(await startTls(config.tls, { serviceName: spec.name, logger, metrics: config.telemetry.metrics ? telemetry.registry : undefined }), (t) => t.close(), "TLS files");
+      const tls = own(
+        await startTls(config.tls, { serviceName: spec.name, logger, metrics: config.telemetry.metrics ? telemetry.registry : undefined }),
+        (t) => t.close(),
+        "TLS files",
+      );
       const auth = startAuth(config.auth, {
         logger,
         metrics: config.telemetry.metrics ? telemetry.registry : undefined,
@@ -169,7 +173,10 @@ export function runService<C = undefined>(spec: ServiceSpec<C>, options: RunServ
       });
       // Rate limits count verified callers, so they run after authentication and before authorization.
       const protection = own(
-        startLoadProtection(config.rateLimit, config.shedding, { logger, metrics: config.telemetry.metrics ? telemetry.registry : undefined }),
+        startLoadProtection(config.rateLimit, config.shedding, {
+          logger,
+          metrics: config.telemetry.metrics ? telemetry.registry : undefined,
+        }),
         (p) => p.close(),
         "rate limits and shedding",
       );
@@ -199,7 +206,11 @@ export function runService<C = undefined>(spec: ServiceSpec<C>, options: RunServ
         });
       }
       const clientMetrics = config.telemetry.metrics ? createClientMetrics(telemetry.registry) : undefined;
-      const registry = own(await createRegistryFromUrl(config.discovery.registryUrl, registryOptionsFrom(config.discovery)), (r) => r.close(), "registry");
+      const registry = own(
+        await createRegistryFromUrl(config.discovery.registryUrl, registryOptionsFrom(config.discovery)),
+        (r) => r.close(),
+        "registry",
+      );
       const runtime: ServiceRuntime<C> = {
         name: spec.name,
         config: config.own,
@@ -213,9 +224,10 @@ export function runService<C = undefined>(spec: ServiceSpec<C>, options: RunServ
         tracer: telemetry.tracer,
         own: (resource, close) => own(resource, close),
         client: (service, name, clientOptions = {}) => {
-          const fallback = config.discovery.registry.kind === "dns" && clientOptions.defaultPort === undefined
-            ? `trellis-dns:///${name}` // a DNS name without a port asks SRV for it
-            : serviceTarget(config.discovery, name, clientOptions.defaultPort ?? 0);
+          const fallback =
+            config.discovery.registry.kind === "dns" && clientOptions.defaultPort === undefined
+              ? `trellis-dns:///${name}` // a DNS name without a port asks SRV for it
+              : serviceTarget(config.discovery, name, clientOptions.defaultPort ?? 0);
           const target = clientTarget(env, spec.name, name, fallback);
           const credentials = tls.clientCredentials(name);
           const client = createClient(service, target, {
@@ -234,7 +246,12 @@ export function runService<C = undefined>(spec: ServiceSpec<C>, options: RunServ
       };
       const fields = (await spec.start(runtime)) ?? {};
       const bound = await created.listen({ host: config.server.host, port: config.server.grpcPort, adminPort: config.server.adminPort });
-      const instance = await registerWhileServing(created, { registry, service: spec.name, host: config.discovery.advertiseHost, port: bound.port });
+      const instance = await registerWhileServing(created, {
+        registry,
+        service: spec.name,
+        host: config.discovery.advertiseHost,
+        port: bound.port,
+      });
       const calls = targets.map(([name, target]) => `${name} at ${target}`).join(", ");
       announceListening(
         logger,
@@ -246,7 +263,10 @@ export function runService<C = undefined>(spec: ServiceSpec<C>, options: RunServ
           "registry.kind": config.discovery.registry.kind,
           "service.instance.id": instance.id,
           ...protection.describe,
-          "tls.server": tls.server === undefined ? "off" : `on, client certificates ${tls.server.clientAuth === "require" ? "required" : tls.server.clientAuth === "request" ? "verified when sent" : "not asked"}`,
+          "tls.server":
+            tls.server === undefined
+              ? "off"
+              : `on, client certificates ${tls.server.clientAuth === "require" ? "required" : tls.server.clientAuth === "request" ? "verified when sent" : "not asked"}`,
         },
         calls === "" ? "" : `; calls ${calls}`,
       );
@@ -261,6 +281,10 @@ export function runService<C = undefined>(spec: ServiceSpec<C>, options: RunServ
 /** `<NAME>_SERVICE_TARGET` (a gRPC target) if set, else `fallback`; a malformed one exits 2 naming it. */
 function clientTarget(env: Env, service: string, name: string, fallback: string): string {
   const variable = `${name.toUpperCase().replace(/[^A-Z0-9]/g, "_")}_SERVICE_TARGET`;
-  const reader = text({ default: fallback, pattern: /^[\w.+-]+:\/\/\/?\S*$|^[^\s/]+:\d+$/, expected: "a gRPC target such as etcd:///user or dns:///user:50051" });
+  const reader = text({
+    default: fallback,
+    pattern: /^[\w.+-]+:\/\/\/?\S*$|^[^\s/]+:\d+$/,
+    expected: "a gRPC target such as etcd:///user or dns:///user:50051",
+  });
   return configOrExit(service, () => readConfig({ [variable]: reader }, env)[variable] as string);
 }

@@ -80,7 +80,10 @@ export async function startTls(
         `this service's certificate names ${own.identity?.spiffeId ?? "no SPIFFE identity"}, not ${expected}: peers checking identities will refuse it`,
       );
     }
-    const onHandshake = options.metrics === undefined ? undefined : registerTlsMetrics(options.metrics, { ...(server ? { server } : {}), ...(client ? { client } : {}) });
+    const onHandshake =
+      options.metrics === undefined
+        ? undefined
+        : registerTlsMetrics(options.metrics, { ...(server ? { server } : {}), ...(client ? { client } : {}) });
     return {
       server:
         server === undefined || config.server === undefined
@@ -97,7 +100,9 @@ export async function startTls(
           ? undefined
           : createClientCredentials({
               files: client,
-              ...(config.verifyServer === "spiffe" ? { serverIdentity: spiffeId(name, { trustDomain: config.trustDomain, namespace: config.namespace }) } : {}),
+              ...(config.verifyServer === "spiffe"
+                ? { serverIdentity: spiffeId(name, { trustDomain: config.trustDomain, namespace: config.namespace }) }
+                : {}),
             }),
       files: { ...(server ? { server } : {}), ...(client ? { client } : {}) },
       close: () => {
@@ -161,9 +166,14 @@ export function startAuth(
         });
   const authentication: Interceptor[] = [];
   const authorization: Interceptor[] = [];
-  if (authenticator !== undefined) authentication.push(createAuthInterceptor({ authenticator, ...(metrics === undefined ? {} : { onFailure: metrics.failed }) }));
+  if (authenticator !== undefined)
+    authentication.push(createAuthInterceptor({ authenticator, ...(metrics === undefined ? {} : { onFailure: metrics.failed }) }));
   if (authenticator !== undefined || options.mtls) {
-    if (options.rules.length === 0) options.logger.warn({ "event.action": "authorization" }, "authentication is on and this service declares no authorization rules: every method is refused");
+    if (options.rules.length === 0)
+      options.logger.warn(
+        { "event.action": "authorization" },
+        "authentication is on and this service declares no authorization rules: every method is refused",
+      );
     authorization.push(
       createAuthorizationInterceptor({
         rules: options.rules,

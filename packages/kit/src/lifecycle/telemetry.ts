@@ -29,7 +29,10 @@ export interface Telemetry {
  * OpenTelemetry SDK — loaded only then, so a service without tracing pays
  * nothing for it.
  */
-export async function startTelemetry(config: TelemetryConfig, options: { readonly serviceName: string; readonly logger: Logger }): Promise<Telemetry> {
+export async function startTelemetry(
+  config: TelemetryConfig,
+  options: { readonly serviceName: string; readonly logger: Logger },
+): Promise<Telemetry> {
   // OpenMetrics, so that the latency histograms' exemplars (trace ids) reach Prometheus.
   const registry = new Registry<OpenMetricsContentType>();
   registry.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
@@ -42,7 +45,8 @@ export async function startTelemetry(config: TelemetryConfig, options: { readonl
     registry,
     grpc,
     tracer: tracing?.tracer,
-    interceptors: tracing === undefined ? metrics : [createTracingInterceptor({ tracer: tracing.tracer, sampleRoot: tracing.sampleRoot }), ...metrics],
+    interceptors:
+      tracing === undefined ? metrics : [createTracingInterceptor({ tracer: tracing.tracer, sampleRoot: tracing.sampleRoot }), ...metrics],
     shutdown: async () => {
       await tracing?.shutdown();
     },

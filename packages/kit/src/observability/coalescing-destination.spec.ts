@@ -65,8 +65,14 @@ describe("createCoalescingDestination", () => {
       for (let i = 0; i < 3; i++) log.info({ i }, "line " + i);
       process.exit(0);`;
     const { stdout } = await promisify(execFile)(process.execPath, ["--input-type=module", "-e", script]);
-    const lines = stdout.trim().split("\n").map((text) => JSON.parse(text) as Record<string, unknown>);
-    assert.deepEqual(lines.map((line) => line["message"]), ["line 0", "line 1", "line 2"]);
+    const lines = stdout
+      .trim()
+      .split("\n")
+      .map((text) => JSON.parse(text) as Record<string, unknown>);
+    assert.deepEqual(
+      lines.map((line) => line["message"]),
+      ["line 0", "line 1", "line 2"],
+    );
   });
 
   it("writes lines logged by exit hooks that run after its own", async () => {

@@ -72,8 +72,16 @@ describe("createGrpcMetrics", () => {
     series.handled(Code.OK, 0.03, "4bf92f3577b34da6a3ce929d0e0e4736");
     series.handled(Code.OK, 0.002);
     const text = (await open.metrics()).split("\n");
-    assert.ok(text.includes(`grpc_server_handling_seconds_bucket{${labels},le="0.05"} 2 # {trace_id="4bf92f3577b34da6a3ce929d0e0e4736"} 0.03 1700000000`), text.join("\n"));
-    assert.ok(text.includes(`grpc_server_handling_seconds_bucket{${labels},le="0.005"} 1`), "a bucket nothing traced fell in has no exemplar");
+    assert.ok(
+      text.includes(
+        `grpc_server_handling_seconds_bucket{${labels},le="0.05"} 2 # {trace_id="4bf92f3577b34da6a3ce929d0e0e4736"} 0.03 1700000000`,
+      ),
+      text.join("\n"),
+    );
+    assert.ok(
+      text.includes(`grpc_server_handling_seconds_bucket{${labels},le="0.005"} 1`),
+      "a bucket nothing traced fell in has no exemplar",
+    );
     assert.ok(text.includes(`grpc_server_handled_total{${labels},grpc_code="OK"} 2`), "counters keep their _total name in OpenMetrics");
 
     const plain = new Registry();

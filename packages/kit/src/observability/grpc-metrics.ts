@@ -1,5 +1,12 @@
 import type { DescMethod } from "@bufbuild/protobuf";
-import { Counter, Registry, type MetricObjectWithValues, type MetricValueWithName, type OpenMetricsContentType, type PrometheusContentType } from "prom-client";
+import {
+  Counter,
+  Registry,
+  type MetricObjectWithValues,
+  type MetricValueWithName,
+  type OpenMetricsContentType,
+  type PrometheusContentType,
+} from "prom-client";
 import type { Code } from "../errors/code.js";
 
 /** A prom-client registry of either exposition format. */
@@ -186,7 +193,11 @@ export function createGrpcMetrics(registry: MetricsRegistry, options: GrpcMetric
         const key = `${labels.grpc_type}\0${labels.grpc_service}\0${labels.grpc_method}`;
         let series = all.get(key);
         if (series === undefined) {
-          series = new Series({ grpc_type: labels.grpc_type, grpc_service: labels.grpc_service, grpc_method: labels.grpc_method }, bounds, now);
+          series = new Series(
+            { grpc_type: labels.grpc_type, grpc_service: labels.grpc_service, grpc_method: labels.grpc_method },
+            bounds,
+            now,
+          );
           all.set(key, series);
         }
         return series;

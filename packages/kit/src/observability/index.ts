@@ -8,7 +8,13 @@
 export { createLogger, type Logger, type LoggerOptions } from "./logger.js";
 export { createCoalescingDestination, type CoalescingDestination, type CoalescingDestinationOptions } from "./coalescing-destination.js";
 export { createDeferredQueue, type DeferredQueue } from "./after-responses.js";
-export { createGrpcMetrics, HANDLING_SECONDS_BUCKETS, type GrpcMetrics, type GrpcMetricsOptions, type MetricsRegistry } from "./grpc-metrics.js";
+export {
+  createGrpcMetrics,
+  HANDLING_SECONDS_BUCKETS,
+  type GrpcMetrics,
+  type GrpcMetricsOptions,
+  type MetricsRegistry,
+} from "./grpc-metrics.js";
 export { createMetricsInterceptor, type MetricsInterceptorOptions } from "../interceptors/metrics.js";
 export { createClientMetrics, type ClientMetrics, type ClientMetricsSource, type ClientObserver } from "../client/client-metrics.js";
 export { createTracingInterceptor, sampledTraceId, type TracingInterceptorOptions } from "./tracing.js";

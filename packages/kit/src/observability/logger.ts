@@ -38,7 +38,11 @@ export interface LoggerOptions {
  */
 export function createLogger(options: LoggerOptions = {}): Logger {
   const ecs = ecsFormat({ serviceName: options.serviceName ?? "trellis", convertErr: false, apmIntegration: false });
-  const destination = options.destination ?? (options.format === "pretty" ? pretty({ colorize: true, messageKey: "message", timestampKey: "@timestamp", ignore: "ecs.version,service.name" }) : createCoalescingDestination());
+  const destination =
+    options.destination ??
+    (options.format === "pretty"
+      ? pretty({ colorize: true, messageKey: "message", timestampKey: "@timestamp", ignore: "ecs.version,service.name" })
+      : createCoalescingDestination());
   return pino(
     {
       ...ecs,
@@ -47,7 +51,8 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       timestamp: createIsoTimestamp(),
       mixin: traceFields,
       // pino's default writes the line's fields into the mixin's object; ours is shared when empty.
-      mixinMergeStrategy: (mergeObject: object, mixinObject: object) => (mixinObject === NO_FIELDS ? mergeObject : { ...mixinObject, ...mergeObject }),
+      mixinMergeStrategy: (mergeObject: object, mixinObject: object) =>
+        mixinObject === NO_FIELDS ? mergeObject : { ...mixinObject, ...mergeObject },
       serializers: {
         error: (err: unknown) =>
           err instanceof Error ? { type: err.name, message: err.message, stack_trace: err.stack } : { message: String(err) },

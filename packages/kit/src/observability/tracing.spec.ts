@@ -1,7 +1,13 @@
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { SpanKind, SpanStatusCode } from "@opentelemetry/api";
-import { InMemorySpanExporter, NodeTracerProvider, ParentBasedSampler, SamplingDecision, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-node";
+import {
+  InMemorySpanExporter,
+  NodeTracerProvider,
+  ParentBasedSampler,
+  SamplingDecision,
+  SimpleSpanProcessor,
+} from "@opentelemetry/sdk-trace-node";
 import { EchoService } from "../gen-test/trellis/kittest/v1/echo_pb.js";
 import { closeClient, createClient } from "../client/create-client.js";
 import { Code } from "../errors/code.js";
@@ -26,7 +32,9 @@ describe("tracing interceptor", () => {
   let toBackend: ReturnType<typeof createClient<typeof EchoService>> | undefined;
 
   before(async () => {
-    backend = await startTestServer((s) => s.addService(EchoService, createEchoHandlers()), { interceptors: [tracing, ...defaultServerInterceptors()] });
+    backend = await startTestServer((s) => s.addService(EchoService, createEchoHandlers()), {
+      interceptors: [tracing, ...defaultServerInterceptors()],
+    });
     // A front service whose Echo calls the backend for the call it is handling, as chat calls user.
     const client = createClient(EchoService, backend.address, { interceptors: [tracing] });
     toBackend = client;
@@ -61,7 +69,12 @@ describe("tracing interceptor", () => {
     assert.equal(backendServer.parentSpanContext?.spanId, client.spanContext().spanId);
     assert.equal(frontServer.name, "trellis.kittest.v1.EchoService/Echo");
     assert.deepEqual(
-      { system: frontServer.attributes["rpc.system"], service: frontServer.attributes["rpc.service"], method: frontServer.attributes["rpc.method"], code: frontServer.attributes["rpc.grpc.status_code"] },
+      {
+        system: frontServer.attributes["rpc.system"],
+        service: frontServer.attributes["rpc.service"],
+        method: frontServer.attributes["rpc.method"],
+        code: frontServer.attributes["rpc.grpc.status_code"],
+      },
       { system: "grpc", service: "trellis.kittest.v1.EchoService", method: "Echo", code: Code.OK },
     );
     assert.equal(seenTraceIds.at(-1), frontServer.spanContext().traceId, "the handler sees its sampled trace id");
@@ -77,7 +90,10 @@ describe("tracing interceptor", () => {
     const client = spans.find((s) => s.kind === SpanKind.CLIENT);
     const servers = spans.filter((s) => s.kind === SpanKind.SERVER);
     assert.equal(client?.status.code, SpanStatusCode.ERROR, "a client span with a failed call is an error");
-    assert.ok(servers.every((s) => s.status.code !== SpanStatusCode.ERROR), "NOT_FOUND is not a server fault");
+    assert.ok(
+      servers.every((s) => s.status.code !== SpanStatusCode.ERROR),
+      "NOT_FOUND is not a server fault",
+    );
     assert.ok(servers.every((s) => s.attributes["rpc.grpc.status_code"] === Code.NOT_FOUND));
   });
 });
@@ -87,7 +103,9 @@ describe("tracing interceptor deciding roots before any span (sampleRoot)", () =
   let sdkRoot = SamplingDecision.NOT_RECORD;
   const rootsExporter = new InMemorySpanExporter();
   const rootsProvider = new NodeTracerProvider({
-    sampler: createPresampledSampler(new ParentBasedSampler({ root: { shouldSample: () => ({ decision: sdkRoot }), toString: () => "test root" } })),
+    sampler: createPresampledSampler(
+      new ParentBasedSampler({ root: { shouldSample: () => ({ decision: sdkRoot }), toString: () => "test root" } }),
+    ),
     spanProcessors: [new SimpleSpanProcessor(rootsExporter)],
   });
   // Each interceptor's decisions, in order; asking with none queued fails the test.
@@ -107,7 +125,9 @@ describe("tracing interceptor deciding roots before any span (sampleRoot)", () =
   before(async () => {
     const backendTracing = createTracingInterceptor({ tracer, sampleRoot: decide("backend") });
     const frontTracing = createTracingInterceptor({ tracer, sampleRoot: decide("front") });
-    backend = await startTestServer((s) => s.addService(EchoService, createEchoHandlers()), { interceptors: [backendTracing, ...defaultServerInterceptors()] });
+    backend = await startTestServer((s) => s.addService(EchoService, createEchoHandlers()), {
+      interceptors: [backendTracing, ...defaultServerInterceptors()],
+    });
     const client = createClient(EchoService, backend.address, { interceptors: [frontTracing] });
     toBackend = client;
     const relay: ServiceImpl<typeof EchoService> = {
@@ -118,7 +138,9 @@ describe("tracing interceptor deciding roots before any span (sampleRoot)", () =
         return { text: `relayed ${reply.text}` };
       },
     };
-    front = await startTestServer((s) => s.addService(EchoService, relay), { interceptors: [frontTracing, ...defaultServerInterceptors()] });
+    front = await startTestServer((s) => s.addService(EchoService, relay), {
+      interceptors: [frontTracing, ...defaultServerInterceptors()],
+    });
   });
   after(async () => {
     if (toBackend !== undefined) closeClient(toBackend);

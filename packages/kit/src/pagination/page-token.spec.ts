@@ -34,9 +34,7 @@ describe("page tokens", () => {
   }
 
   it("turns anything else the reader throws into INVALID_ARGUMENT, not INTERNAL", async () => {
-    const error = await rpcFailure(() =>
-      decodePageToken(encodePageToken({ s: "1e5" }), ({ s }) => BigInt(String(s))),
-    );
+    const error = await rpcFailure(() => decodePageToken(encodePageToken({ s: "1e5" }), ({ s }) => BigInt(String(s))));
     assert.equal(error.code, Code.INVALID_ARGUMENT);
     assert.equal(error.findDetail(BadRequestSchema)?.fieldViolations[0]?.field, "page_token");
   });

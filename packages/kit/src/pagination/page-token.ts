@@ -19,7 +19,8 @@ const MAX_TOKEN_LENGTH = 4096;
  */
 export function encodePageToken(payload: PageTokenPayload): string {
   for (const [key, value] of Object.entries(payload)) {
-    if (typeof value === "number" && !Number.isSafeInteger(value)) throw new RangeError(`page token field ${key} must be a safe integer (got ${value})`);
+    if (typeof value === "number" && !Number.isSafeInteger(value))
+      throw new RangeError(`page token field ${key} must be a safe integer (got ${value})`);
   }
   return Buffer.from(JSON.stringify({ v: VERSION, ...payload }), "utf8").toString("base64url");
 }

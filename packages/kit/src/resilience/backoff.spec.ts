@@ -12,14 +12,31 @@ describe("backoff", () => {
   });
 
   it("full jitter spreads over [0, cap), equal jitter over [cap/2, cap)", () => {
-    assert.equal(backoffDelay(3, full, () => 0), 0);
-    assert.equal(backoffDelay(3, equal, () => 0), 200);
-    assert.equal(backoffDelay(3, equal, () => 0.5), 300);
+    assert.equal(
+      backoffDelay(3, full, () => 0),
+      0,
+    );
+    assert.equal(
+      backoffDelay(3, equal, () => 0),
+      200,
+    );
+    assert.equal(
+      backoffDelay(3, equal, () => 0.5),
+      300,
+    );
   });
 
   it("fills defaults and refuses delays that would spin", () => {
-    assert.deepEqual(checkedBackoff(undefined, { initialMs: 50, maxMs: 500 }), { initialMs: 50, maxMs: 500, multiplier: 2, jitter: "full" });
-    assert.throws(() => checkedBackoff({ initialMs: 0 }, { initialMs: 50, maxMs: 500 }, "retry.backoff"), /^RangeError: retry\.backoff\.initialMs must be a positive number \(got 0\)$/);
+    assert.deepEqual(checkedBackoff(undefined, { initialMs: 50, maxMs: 500 }), {
+      initialMs: 50,
+      maxMs: 500,
+      multiplier: 2,
+      jitter: "full",
+    });
+    assert.throws(
+      () => checkedBackoff({ initialMs: 0 }, { initialMs: 50, maxMs: 500 }, "retry.backoff"),
+      /^RangeError: retry\.backoff\.initialMs must be a positive number \(got 0\)$/,
+    );
     assert.throws(() => checkedBackoff({ maxMs: 10 }, { initialMs: 50, maxMs: 500 }), /maxMs \(10\) is below backoff\.initialMs \(50\)/);
   });
 });

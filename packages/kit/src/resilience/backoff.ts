@@ -49,6 +49,7 @@ export function checkedBackoff(
     const value = resolved[key];
     if (!Number.isFinite(value) || value <= 0) throw new RangeError(`${name}.${key} must be a positive number (got ${value})`);
   }
-  if (resolved.maxMs < resolved.initialMs) throw new RangeError(`${name}.maxMs (${resolved.maxMs}) is below ${name}.initialMs (${resolved.initialMs})`);
+  if (resolved.maxMs < resolved.initialMs)
+    throw new RangeError(`${name}.maxMs (${resolved.maxMs}) is below ${name}.initialMs (${resolved.initialMs})`);
   return resolved;
 }

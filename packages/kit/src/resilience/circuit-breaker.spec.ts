@@ -22,7 +22,14 @@ interface Tally {
  * Drives a breaker at a steady rate on a fake clock: one call every `everyMs`
  * from `from` to `to`, the backend answering per `healthy(t)`. Returns per-second tallies.
  */
-function drive(breaker: Breaker, clock: { t: number }, from: number, to: number, everyMs: number, healthy: (t: number) => boolean): Tally[] {
+function drive(
+  breaker: Breaker,
+  clock: { t: number },
+  from: number,
+  to: number,
+  everyMs: number,
+  healthy: (t: number) => boolean,
+): Tally[] {
   const seconds: Tally[] = [];
   for (clock.t = from; clock.t < to; clock.t += everyMs) {
     const second = Math.floor((clock.t - from) / 1000);
@@ -74,9 +81,15 @@ describe("circuit breaker (SRE adaptive throttling)", () => {
   it("never throttles a backend that answers, whatever the answer", () => {
     const { breaker, clock } = setup({ random: () => 0 });
     const seconds = drive(breaker, clock, 0, 10_000, 10, () => true);
-    assert.equal(seconds.reduce((n, s) => n + s.dropped, 0), 0);
+    assert.equal(
+      seconds.reduce((n, s) => n + s.dropped, 0),
+      0,
+    );
     const snapshot = breaker.snapshot();
-    assert.deepEqual({ ...snapshot, requests: 0, accepts: 0 }, { requests: 0, accepts: 0, failures: 0, drops: 0, totalDrops: 0, dropRatio: 0, state: "closed" });
+    assert.deepEqual(
+      { ...snapshot, requests: 0, accepts: 0 },
+      { requests: 0, accepts: 0, failures: 0, drops: 0, totalDrops: 0, dropRatio: 0, state: "closed" },
+    );
     assert.equal(snapshot.accepts, snapshot.requests);
     assert.ok(snapshot.requests > 900, "the window holds about 10 s of calls");
   });
@@ -86,7 +99,10 @@ describe("circuit breaker (SRE adaptive throttling)", () => {
     let n = 0;
     // 1 in 5 fails: K·accepts = 1.5 × 0.8 × requests stays above requests.
     const seconds = drive(breaker, clock, 0, 20_000, 10, () => n++ % 5 !== 0);
-    assert.equal(seconds.reduce((sum, s) => sum + s.dropped, 0), 0);
+    assert.equal(
+      seconds.reduce((sum, s) => sum + s.dropped, 0),
+      0,
+    );
     assert.equal(breaker.snapshot().state, "closed");
   });
 
@@ -96,7 +112,10 @@ describe("circuit breaker (SRE adaptive throttling)", () => {
     // Half fail: K·accepts = 0.75 × requests, short of requests, so drops grow.
     const seconds = drive(breaker, clock, 0, 20_000, 10, () => n++ % 2 === 0);
     const last = seconds.slice(10);
-    assert.ok(last.every((s) => s.dropped > s.sent), JSON.stringify(last));
+    assert.ok(
+      last.every((s) => s.dropped > s.sent),
+      JSON.stringify(last),
+    );
   });
 
   it("recovers when the backend heals: accepts grow and drops return to zero", () => {
@@ -107,9 +126,15 @@ describe("circuit breaker (SRE adaptive throttling)", () => {
     const later = seconds.slice(32);
     assert.ok(atHeal && atHeal.dropped > 50, `just after healing: ${JSON.stringify(atHeal)}`);
     for (let s = 21; s < 30; s++) {
-      assert.ok((seconds[s]?.sent ?? 0) >= (seconds[s - 1]?.sent ?? 0) - 5, `sent per second grows: ${JSON.stringify(seconds.slice(20, 31))}`);
+      assert.ok(
+        (seconds[s]?.sent ?? 0) >= (seconds[s - 1]?.sent ?? 0) - 5,
+        `sent per second grows: ${JSON.stringify(seconds.slice(20, 31))}`,
+      );
     }
-    assert.ok(later.every((s) => s.dropped === 0), `after a window of health: ${JSON.stringify(later)}`);
+    assert.ok(
+      later.every((s) => s.dropped === 0),
+      `after a window of health: ${JSON.stringify(later)}`,
+    );
     assert.equal(breaker.snapshot().state, "closed");
     assert.equal(breaker.snapshot().failures, 0, "the outage has left the window");
   });

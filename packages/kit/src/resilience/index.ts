@@ -8,6 +8,14 @@ export { createBreakerRegistry, type BreakerRegistry } from "./breaker-registry.
 export { createRetryBudget, type RetryBudget, type RetryBudgetOptions, type RetryBudgetSnapshot } from "./retry-budget.js";
 export { createRetryStats, type RetryCounters, type RetryStats } from "./retry-stats.js";
 export { backoffDelay, checkedBackoff, type Backoff, type BackoffOptions } from "./backoff.js";
-export { createRateLimiter, parseRateLimit, type RateLimiter, type RateLimiterOptions, type RateLimit, type RateDecision, type FailMode } from "./rate-limiter.js";
+export {
+  createRateLimiter,
+  parseRateLimit,
+  type RateLimiter,
+  type RateLimiterOptions,
+  type RateLimit,
+  type RateDecision,
+  type FailMode,
+} from "./rate-limiter.js";
 export { createLoadShedder, type LoadShedder, type LoadShedderOptions, type Admission, type ShedderSnapshot } from "./load-shedder.js";
 export { createEventLoopSignal, type LoadSignal, type LoadReading, type EventLoopSignalOptions } from "./load-signal.js";

@@ -53,7 +53,8 @@ describe("parseRateLimit", () => {
   });
 
   it("refuses anything else", () => {
-    for (const bad of ["", "100", "100/", "100/d", "0/s", "5/0s", "-1/s", "1.5/s", "abc"]) assert.throws(() => parseRateLimit(bad), RangeError, bad);
+    for (const bad of ["", "100", "100/", "100/d", "0/s", "5/0s", "-1/s", "1.5/s", "abc"])
+      assert.throws(() => parseRateLimit(bad), RangeError, bad);
   });
 });
 

@@ -1,4 +1,10 @@
-import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract, type RateLimiterStoreAbstract } from "rate-limiter-flexible";
+import {
+  RateLimiterMemory,
+  RateLimiterRedis,
+  RateLimiterRes,
+  type RateLimiterAbstract,
+  type RateLimiterStoreAbstract,
+} from "rate-limiter-flexible";
 import type { Redis } from "ioredis";
 
 /** `points` calls per `windowS` seconds (a fixed window, as rate-limiter-flexible counts). */
@@ -51,14 +57,18 @@ export interface RateLimiterOptions {
  */
 export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
   const { limit } = options;
-  if (!Number.isInteger(limit.points) || limit.points < 1) throw new RangeError(`a rate limit needs at least 1 call per window (got ${limit.points})`);
-  if (!Number.isInteger(limit.windowS) || limit.windowS < 1) throw new RangeError(`a rate limit's window is a whole number of seconds (got ${limit.windowS})`);
+  if (!Number.isInteger(limit.points) || limit.points < 1)
+    throw new RangeError(`a rate limit needs at least 1 call per window (got ${limit.points})`);
+  if (!Number.isInteger(limit.windowS) || limit.windowS < 1)
+    throw new RangeError(`a rate limit's window is a whole number of seconds (got ${limit.windowS})`);
   const keyPrefix = options.keyPrefix ?? "trellis:rl";
   const failMode = options.failMode ?? "open";
   const timeoutMs = options.timeoutMs ?? 250;
   const common = { points: limit.points, duration: limit.windowS, keyPrefix };
   const store: RateLimiterAbstract | RateLimiterStoreAbstract =
-    options.redis === undefined ? new RateLimiterMemory(common) : new RateLimiterRedis({ ...common, storeClient: options.redis, rejectIfRedisNotReady: true });
+    options.redis === undefined
+      ? new RateLimiterMemory(common)
+      : new RateLimiterRedis({ ...common, storeClient: options.redis, rejectIfRedisNotReady: true });
   const local = options.redis === undefined;
   return {
     limit,
@@ -77,7 +87,8 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
         return { outcome: "allowed", remaining: result.remainingPoints };
       } catch (rejection) {
         // rate-limiter-flexible rejects with a RateLimiterRes when over the limit, with an Error when its store failed.
-        if (rejection instanceof RateLimiterRes) return { outcome: "limited", retryAfterMs: Math.max(1, Math.ceil(rejection.msBeforeNext)) };
+        if (rejection instanceof RateLimiterRes)
+          return { outcome: "limited", retryAfterMs: Math.max(1, Math.ceil(rejection.msBeforeNext)) };
         return { outcome: "store_failed", allowed: failMode === "open", error: rejection };
       } finally {
         if (timer !== undefined) clearTimeout(timer);

@@ -29,12 +29,18 @@ describe("retry budget", () => {
     const budget = createRetryBudget({ minRetriesPerSecond: 3, now: () => clock.t });
     for (let i = 0; i < 10; i++) budget.onFailure();
     assert.deepEqual(budget.snapshot(), { tokens: 0, maxTokens: 10, retriesAllowed: true, reserveLeft: 3 });
-    assert.deepEqual(Array.from({ length: 5 }, () => budget.allowRetry()), [true, true, true, false, false]);
+    assert.deepEqual(
+      Array.from({ length: 5 }, () => budget.allowRetry()),
+      [true, true, true, false, false],
+    );
     assert.deepEqual(budget.snapshot(), { tokens: 0, maxTokens: 10, retriesAllowed: false, reserveLeft: 0 });
     clock.t = 999;
     assert.equal(budget.allowRetry(), false, "still the same second");
     clock.t = 1000;
-    assert.deepEqual(Array.from({ length: 4 }, () => budget.allowRetry()), [true, true, true, false]);
+    assert.deepEqual(
+      Array.from({ length: 4 }, () => budget.allowRetry()),
+      [true, true, true, false],
+    );
     assert.throws(() => createRetryBudget({ minRetriesPerSecond: -1 }), /minRetriesPerSecond must be a whole number/);
   });
 

@@ -58,7 +58,11 @@ export function createRollingWindow(options: RollingWindowOptions): RollingWindo
     },
     totals() {
       const current = sliceAt();
-      let s = 0, f = 0, d = 0, failingBuckets = 0, workingBuckets = 0;
+      let s = 0,
+        f = 0,
+        d = 0,
+        failingBuckets = 0,
+        workingBuckets = 0;
       for (let slice = current - buckets + 1; slice <= current; slice++) {
         const i = indexOf(slice);
         if (slices[i] !== slice) continue;

@@ -21,7 +21,8 @@ export interface AuthInterceptorOptions {
 export function bearerToken(authorization: string | null | undefined): string | undefined {
   if (authorization === null || authorization === undefined || authorization === "") return undefined;
   const space = authorization.indexOf(" ");
-  if (space < 0 || authorization.slice(0, space).toLowerCase() !== "bearer") throw new AuthenticationFailure("malformed", "the authorization header is not a Bearer token");
+  if (space < 0 || authorization.slice(0, space).toLowerCase() !== "bearer")
+    throw new AuthenticationFailure("malformed", "the authorization header is not a Bearer token");
   return authorization.slice(space + 1).trim();
 }
 
@@ -46,7 +47,12 @@ export function createAuthInterceptor(options: AuthInterceptorOptions): Intercep
       const failure = error instanceof AuthenticationFailure ? error : new AuthenticationFailure("keys_unavailable", String(error));
       options.onFailure?.(failure.reason);
       context.logger.info(
-        { "event.action": "authentication", "event.outcome": "failure", "event.reason": failure.reason, "error.message": failure.detail.slice(0, 300) },
+        {
+          "event.action": "authentication",
+          "event.outcome": "failure",
+          "event.reason": failure.reason,
+          "error.message": failure.detail.slice(0, 300),
+        },
         `bearer token refused: ${failure.reason}`,
       );
       throw new RpcError(Code.UNAUTHENTICATED, AUTHENTICATION_FAILED);

@@ -62,9 +62,13 @@ export function defineRules<S extends DescService>(service: S, rules: ServiceRul
 }
 
 /** The user themself (the request names their subject) or a holder of one of `roles`. */
-export function selfOrRole<I>(subjectOf: (request: I) => string | undefined, ...roles: string[]): (principal: Principal, request: I | undefined) => boolean {
+export function selfOrRole<I>(
+  subjectOf: (request: I) => string | undefined,
+  ...roles: string[]
+): (principal: Principal, request: I | undefined) => boolean {
   return (principal, request) =>
-    principal.roles.some((role) => roles.includes(role)) || (request !== undefined && subjectOf(request) === principal.subject && principal.subject !== "");
+    principal.roles.some((role) => roles.includes(role)) ||
+    (request !== undefined && subjectOf(request) === principal.subject && principal.subject !== "");
 }
 
 /** Why a call was refused, for metrics and the log. */
@@ -113,10 +117,18 @@ export function createAuthorizationInterceptor(options: AuthorizationOptions): I
     const denied = (reason: DenialReason, why: string): RpcError => {
       options.onDenied?.(reason, method);
       context.logger.info(
-        { "event.action": "authorization", "event.outcome": "failure", "event.reason": reason, "tls.client.identity": peer?.spiffeId, "user.id": principal?.subject },
+        {
+          "event.action": "authorization",
+          "event.outcome": "failure",
+          "event.reason": reason,
+          "tls.client.identity": peer?.spiffeId,
+          "user.id": principal?.subject,
+        },
         `call refused: ${why}`,
       );
-      return reason === "no_identity" ? new RpcError(Code.UNAUTHENTICATED, "authentication required") : new RpcError(Code.PERMISSION_DENIED, "permission denied");
+      return reason === "no_identity"
+        ? new RpcError(Code.UNAUTHENTICATED, "authentication required")
+        : new RpcError(Code.PERMISSION_DENIED, "permission denied");
     };
     if (rule === undefined) throw denied("no_rule", `no authorization rule for ${methodName(method)}`);
     let missingIdentity = false;
@@ -125,7 +137,12 @@ export function createAuthorizationInterceptor(options: AuthorizationOptions): I
       if (verdict === "allow") return next(request);
       if (verdict === "no_identity") missingIdentity = true;
     }
-    const who = [peer === undefined ? undefined : `peer ${peer.spiffeId}`, principal === undefined ? undefined : `user ${principal.subject}`].filter(Boolean).join(", ");
+    const who = [
+      peer === undefined ? undefined : `peer ${peer.spiffeId}`,
+      principal === undefined ? undefined : `user ${principal.subject}`,
+    ]
+      .filter(Boolean)
+      .join(", ");
     throw missingIdentity
       ? denied("no_identity", `${methodName(method)} needs an identity the caller did not present (${who === "" ? "none presented" : who})`)
       : denied("not_allowed", `${who} may not call ${methodName(method)}`);
@@ -170,5 +187,8 @@ function userAllowed(requirement: UserRequirement<never>, principal: Principal, 
   }
   const roles = requirement.anyRole;
   const scopes = requirement.allScopes;
-  return (roles === undefined || roles.some((role) => principal.roles.includes(role))) && (scopes === undefined || scopes.every((scope) => principal.scopes.includes(scope)));
+  return (
+    (roles === undefined || roles.some((role) => principal.roles.includes(role))) &&
+    (scopes === undefined || scopes.every((scope) => principal.scopes.includes(scope)))
+  );
 }

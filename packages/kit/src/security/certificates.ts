@@ -36,7 +36,10 @@ export function createCertificateAuthority(options: CertificateAuthorityOptions 
   cert.serialNumber = serialNumber();
   cert.validity.notBefore = notBefore;
   cert.validity.notAfter = options.notAfter ?? new Date(notBefore.getTime() + 365 * 86_400_000);
-  const subject = [{ name: "commonName", value: options.commonName ?? "Trellis local CA" }, { name: "organizationName", value: "Trellis" }];
+  const subject = [
+    { name: "commonName", value: options.commonName ?? "Trellis local CA" },
+    { name: "organizationName", value: "Trellis" },
+  ];
   cert.setSubject(subject);
   cert.setIssuer(subject);
   cert.setExtensions([
@@ -78,7 +81,10 @@ export function issueCertificate(ca: KeyPairPem, options: IssueOptions): KeyPair
   cert.serialNumber = serialNumber();
   cert.validity.notBefore = notBefore;
   cert.validity.notAfter = options.notAfter ?? new Date(notBefore.getTime() + 90 * 86_400_000);
-  cert.setSubject([{ name: "commonName", value: options.service }, { name: "organizationName", value: "Trellis" }]);
+  cert.setSubject([
+    { name: "commonName", value: options.service },
+    { name: "organizationName", value: "Trellis" },
+  ]);
   cert.setIssuer(caCert.subject.attributes);
   const uri = options.uri === undefined ? spiffeId(options.service, { ...pick(options) }) : options.uri;
   const altNames: { type: number; value?: string; ip?: string }[] = [];
@@ -105,7 +111,11 @@ function pick(options: IssueOptions): { trustDomain?: string; namespace?: string
 }
 
 function newKeyPair(): { publicKey: forge.pki.rsa.PublicKey; pem: string } {
-  const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048, privateKeyEncoding: { type: "pkcs8", format: "pem" }, publicKeyEncoding: { type: "spki", format: "pem" } });
+  const { privateKey } = generateKeyPairSync("rsa", {
+    modulusLength: 2048,
+    privateKeyEncoding: { type: "pkcs8", format: "pem" },
+    publicKeyEncoding: { type: "spki", format: "pem" },
+  });
   const key = forge.pki.privateKeyFromPem(privateKey) as forge.pki.rsa.PrivateKey;
   return { pem: privateKey, publicKey: forge.pki.setRsaPublicKey(key.n, key.e) };
 }

@@ -35,9 +35,7 @@ export function createClientCredentials(options: ClientCredentialsOptions): grpc
           if (identity?.spiffeId === expected) return undefined;
           return new Error(`the server at ${host} presented ${identity?.spiffeId ?? "no SPIFFE identity"}, expected ${expected}`);
         };
-  return grpc.experimental.createCertificateProviderChannelCredentials(
-    options.files,
-    material.cert === undefined ? null : options.files,
-    { checkServerIdentity: verify ?? checkServerIdentity },
-  );
+  return grpc.experimental.createCertificateProviderChannelCredentials(options.files, material.cert === undefined ? null : options.files, {
+    checkServerIdentity: verify ?? checkServerIdentity,
+  });
 }

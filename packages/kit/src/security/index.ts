@@ -14,10 +14,23 @@ export {
   type PeerIdentity,
 } from "./spiffe-id.js";
 export { loadTlsFiles, type TlsFiles, type TlsFilesOptions, type TlsFilePaths, type TlsMaterial } from "./tls-files.js";
-export { createTlsAcceptor, peerIdentityOfSocket, type ServerTls, type ClientAuth, type HandshakeOutcome, type TlsAcceptor } from "./tls-acceptor.js";
+export {
+  createTlsAcceptor,
+  peerIdentityOfSocket,
+  type ServerTls,
+  type ClientAuth,
+  type HandshakeOutcome,
+  type TlsAcceptor,
+} from "./tls-acceptor.js";
 export { createClientCredentials, type ClientCredentialsOptions } from "./client-credentials.js";
 export { registerTlsMetrics } from "./tls-metrics.js";
-export { createCertificateAuthority, issueCertificate, type KeyPairPem, type CertificateAuthorityOptions, type IssueOptions } from "./certificates.js";
+export {
+  createCertificateAuthority,
+  issueCertificate,
+  type KeyPairPem,
+  type CertificateAuthorityOptions,
+  type IssueOptions,
+} from "./certificates.js";
 export { principalKey, type Principal } from "./principal.js";
 export { createJwksKeys, type JwksKeys, type JwksOptions, type JwksLocation } from "./jwks.js";
 export {
@@ -28,7 +41,13 @@ export {
   type AuthenticationFailureReason,
   type JwtAuthenticatorOptions,
 } from "./jwt-authenticator.js";
-export { createAuthInterceptor, createAuthForwardingInterceptor, bearerToken, AUTHENTICATION_FAILED, type AuthInterceptorOptions } from "./auth-interceptor.js";
+export {
+  createAuthInterceptor,
+  createAuthForwardingInterceptor,
+  bearerToken,
+  AUTHENTICATION_FAILED,
+  type AuthInterceptorOptions,
+} from "./auth-interceptor.js";
 export {
   defineRules,
   selfOrRole,

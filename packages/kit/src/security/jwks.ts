@@ -75,7 +75,10 @@ export function createJwksKeys(options: JwksOptions): JwksKeys {
       .catch((error: unknown) => {
         failedAt = now();
         options.onRefresh?.("failed");
-        options.logger?.warn({ "event.action": "jwks-refresh", "error.message": (error as Error).message }, `could not refresh the JWKS: ${(error as Error).message}`);
+        options.logger?.warn(
+          { "event.action": "jwks-refresh", "error.message": (error as Error).message },
+          `could not refresh the JWKS: ${(error as Error).message}`,
+        );
         throw error;
       })
       .finally(() => (pending = undefined));

@@ -8,7 +8,12 @@ import { join } from "node:path";
 import { exportSPKI, SignJWT, UnsecuredJWT } from "jose";
 import { createTestIssuer, type TestIssuer } from "../testing/test-issuer.js";
 import { createJwksKeys, type JwksKeys } from "./jwks.js";
-import { AuthenticationFailure, createJwtAuthenticator, type AuthenticationFailureReason, type Authenticator } from "./jwt-authenticator.js";
+import {
+  AuthenticationFailure,
+  createJwtAuthenticator,
+  type AuthenticationFailureReason,
+  type Authenticator,
+} from "./jwt-authenticator.js";
 
 const T0 = Date.UTC(2030, 0, 1);
 
@@ -31,7 +36,13 @@ describe("bearer tokens against a JWKS", () => {
     clock = T0;
     refreshes = [];
     keys = createJwksKeys({ location: { file: join(dir, "jwks.json") }, now, cooldownMs: 30_000, onRefresh: (o) => refreshes.push(o) });
-    authenticator = createJwtAuthenticator({ keys: keys.getKey, issuer: issuer.issuer, audience: issuer.audience, now, clockToleranceS: 30 });
+    authenticator = createJwtAuthenticator({
+      keys: keys.getKey,
+      issuer: issuer.issuer,
+      audience: issuer.audience,
+      now,
+      clockToleranceS: 30,
+    });
   };
   const refusal = async (token: string): Promise<AuthenticationFailureReason> => {
     try {
@@ -56,14 +67,40 @@ describe("bearer tokens against a JWKS", () => {
     ["not yet valid (nbf beyond the skew)", () => issuer.token({ notBefore: T0 + 31_000 }), "not_yet_valid"],
     ["for another audience", () => issuer.token({ audience: "someone-else" }), "bad_claims"],
     ["from another issuer", () => issuer.token({ issuer: "https://evil.test" }), "bad_claims"],
-    ["signed by another key under a known kid", async () => issuer.token({ key: await issuer.newKey(), kid: issuer.keys[0]!.kid }), "bad_signature"],
-    ["alg none (unsigned)", async () => new UnsecuredJWT({ sub: "u", iss: issuer.issuer, aud: issuer.audience, exp: T0 / 1000 + 60 }).encode(), "malformed"],
-    ["HS256 with the public key as the secret (key confusion)", async () => {
-      const pem = await exportSPKI((await issuer.newKey()).privateKey).catch(() => "-----BEGIN PUBLIC KEY-----");
-      return new SignJWT({ sub: "u" }).setProtectedHeader({ alg: "HS256", kid: issuer.keys[0]!.kid }).setIssuer(issuer.issuer).setAudience(issuer.audience).setExpirationTime(T0 / 1000 + 60).sign(new TextEncoder().encode(pem));
-    }, "algorithm_not_allowed"],
+    [
+      "signed by another key under a known kid",
+      async () => issuer.token({ key: await issuer.newKey(), kid: issuer.keys[0]!.kid }),
+      "bad_signature",
+    ],
+    [
+      "alg none (unsigned)",
+      async () => new UnsecuredJWT({ sub: "u", iss: issuer.issuer, aud: issuer.audience, exp: T0 / 1000 + 60 }).encode(),
+      "malformed",
+    ],
+    [
+      "HS256 with the public key as the secret (key confusion)",
+      async () => {
+        const pem = await exportSPKI((await issuer.newKey()).privateKey).catch(() => "-----BEGIN PUBLIC KEY-----");
+        return new SignJWT({ sub: "u" })
+          .setProtectedHeader({ alg: "HS256", kid: issuer.keys[0]!.kid })
+          .setIssuer(issuer.issuer)
+          .setAudience(issuer.audience)
+          .setExpirationTime(T0 / 1000 + 60)
+          .sign(new TextEncoder().encode(pem));
+      },
+      "algorithm_not_allowed",
+    ],
     ["signed by an unpublished key", async () => issuer.token({ key: await issuer.newKey() }), "unknown_key"],
-    ["without exp", async () => new SignJWT({ sub: "u" }).setProtectedHeader({ alg: "RS256", kid: issuer.keys[0]!.kid }).setIssuer(issuer.issuer).setAudience(issuer.audience).sign(issuer.keys[0]!.privateKey), "bad_claims"],
+    [
+      "without exp",
+      async () =>
+        new SignJWT({ sub: "u" })
+          .setProtectedHeader({ alg: "RS256", kid: issuer.keys[0]!.kid })
+          .setIssuer(issuer.issuer)
+          .setAudience(issuer.audience)
+          .sign(issuer.keys[0]!.privateKey),
+      "bad_claims",
+    ],
     ["garbage", async () => "not-a-token", "malformed"],
     ["a 64 KiB token", async () => `${"a".repeat(65_536)}.b.c`, "too_large"],
   ];
@@ -116,7 +153,8 @@ describe("bearer tokens against a JWKS", () => {
       server = createHttpServer((request, response) => {
         hits += 1;
         if (behaviour === "down") return void response.writeHead(503).end();
-        if (behaviour === "slow") return void setTimeout(() => response.end(JSON.stringify({ keys: issuer.keys.map((k) => k.publicJwk) })), 2000).unref();
+        if (behaviour === "slow")
+          return void setTimeout(() => response.end(JSON.stringify({ keys: issuer.keys.map((k) => k.publicJwk) })), 2000).unref();
         if (behaviour === "not-json") return void response.end("<html>");
         if (behaviour === "huge") {
           response.writeHead(200, { "content-type": "application/json" });
@@ -156,7 +194,8 @@ describe("bearer tokens against a JWKS", () => {
         const auth = remote();
         const token = await issuer.token();
         hits = 0;
-        for (let i = 0; i < 5; i += 1) await assert.rejects(auth.verify(token), (e: unknown) => e instanceof AuthenticationFailure && e.reason === "keys_unavailable");
+        for (let i = 0; i < 5; i += 1)
+          await assert.rejects(auth.verify(token), (e: unknown) => e instanceof AuthenticationFailure && e.reason === "keys_unavailable");
         assert.equal(hits, 1, `the endpoint was asked ${hits} times`);
         assert.deepEqual(refreshes, ["failed"]);
         behaviour = "ok";
@@ -185,8 +224,16 @@ describe("bearer tokens against a JWKS", () => {
   it("reads a JWKS file that is not one as unavailable keys, not a crash", async () => {
     const bad = join(dir, "bad.json");
     await writeFile(bad, '{"keys": "nope"}');
-    const auth = createJwtAuthenticator({ keys: createJwksKeys({ location: { file: bad } }).getKey, issuer: issuer.issuer, audience: issuer.audience, now });
-    await assert.rejects(auth.verify(await issuer.token()), (e: unknown) => e instanceof AuthenticationFailure && e.reason === "keys_unavailable");
+    const auth = createJwtAuthenticator({
+      keys: createJwksKeys({ location: { file: bad } }).getKey,
+      issuer: issuer.issuer,
+      audience: issuer.audience,
+      now,
+    });
+    await assert.rejects(
+      auth.verify(await issuer.token()),
+      (e: unknown) => e instanceof AuthenticationFailure && e.reason === "keys_unavailable",
+    );
   });
 });
 

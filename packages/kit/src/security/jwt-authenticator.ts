@@ -68,7 +68,19 @@ export interface Authenticator {
 }
 
 /** The asymmetric algorithms jose verifies; anything else in the configuration is refused at start. */
-export const ASYMMETRIC_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA", "Ed25519"] as const;
+export const ASYMMETRIC_ALGORITHMS = [
+  "RS256",
+  "RS384",
+  "RS512",
+  "PS256",
+  "PS384",
+  "PS512",
+  "ES256",
+  "ES384",
+  "ES512",
+  "EdDSA",
+  "Ed25519",
+] as const;
 
 const COMPACT_JWS = /^[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]{2,}$/;
 const MAX_LIST = 256;
@@ -82,7 +94,8 @@ const MAX_LIST = 256;
 export function createJwtAuthenticator(options: JwtAuthenticatorOptions): Authenticator {
   const algorithms = [...(options.algorithms ?? ["RS256", "ES256", "EdDSA"])];
   for (const alg of algorithms) {
-    if (!(ASYMMETRIC_ALGORITHMS as readonly string[]).includes(alg)) throw new Error(`the JWT algorithm ${alg} is not an asymmetric signature algorithm jose verifies`);
+    if (!(ASYMMETRIC_ALGORITHMS as readonly string[]).includes(alg))
+      throw new Error(`the JWT algorithm ${alg} is not an asymmetric signature algorithm jose verifies`);
   }
   const now = options.now ?? Date.now;
   const maxTokenBytes = options.maxTokenBytes ?? 8192;
@@ -100,7 +113,8 @@ export function createJwtAuthenticator(options: JwtAuthenticatorOptions): Authen
   };
   return {
     async verify(token) {
-      if (token.length > maxTokenBytes) throw new AuthenticationFailure("too_large", `a ${token.length}-byte token (at most ${maxTokenBytes})`);
+      if (token.length > maxTokenBytes)
+        throw new AuthenticationFailure("too_large", `a ${token.length}-byte token (at most ${maxTokenBytes})`);
       const at = now();
       const remembered = verified.get(token);
       if (remembered !== undefined) {
@@ -153,8 +167,10 @@ function failureOf(error: unknown): AuthenticationFailure {
     return new AuthenticationFailure(error.claim === "nbf" ? "not_yet_valid" : "bad_claims", `${error.claim}: ${message}`);
   }
   if (error instanceof errors.JWSSignatureVerificationFailed) return new AuthenticationFailure("bad_signature", message);
-  if (error instanceof errors.JOSEAlgNotAllowed || error instanceof errors.JOSENotSupported) return new AuthenticationFailure("algorithm_not_allowed", message);
-  if (error instanceof errors.JWKSNoMatchingKey || error instanceof errors.JWKSMultipleMatchingKeys) return new AuthenticationFailure("unknown_key", message);
+  if (error instanceof errors.JOSEAlgNotAllowed || error instanceof errors.JOSENotSupported)
+    return new AuthenticationFailure("algorithm_not_allowed", message);
+  if (error instanceof errors.JWKSNoMatchingKey || error instanceof errors.JWKSMultipleMatchingKeys)
+    return new AuthenticationFailure("unknown_key", message);
   if (error instanceof errors.JWSInvalid || error instanceof errors.JWTInvalid) return new AuthenticationFailure("malformed", message);
   return new AuthenticationFailure("keys_unavailable", message);
 }

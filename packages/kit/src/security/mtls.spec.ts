@@ -44,8 +44,16 @@ describe("TLS and mTLS on the kit's server and clients", () => {
     otherPki = await createTestPki(join(dir, "other"), createCertificateAuthority({ commonName: "Someone else's CA" }));
     ids["user"] = await pki.issue("user");
     ids["chat"] = await pki.issue("chat");
-    ids["expired"] = await pki.issue("chat-expired", { service: "chat", notBefore: new Date(Date.now() - 10 * DAY), notAfter: new Date(Date.now() - DAY) });
-    ids["future"] = await pki.issue("chat-future", { service: "chat", notBefore: new Date(Date.now() + DAY), notAfter: new Date(Date.now() + 10 * DAY) });
+    ids["expired"] = await pki.issue("chat-expired", {
+      service: "chat",
+      notBefore: new Date(Date.now() - 10 * DAY),
+      notAfter: new Date(Date.now() - DAY),
+    });
+    ids["future"] = await pki.issue("chat-future", {
+      service: "chat",
+      notBefore: new Date(Date.now() + DAY),
+      notAfter: new Date(Date.now() + 10 * DAY),
+    });
     ids["foreign"] = await pki.issue("chat-foreign", { service: "chat", trustDomain: "evil.example" });
     ids["anonymous"] = await pki.issue("anonymous", { uri: null });
     ids["otherCa"] = await otherPki.issue("chat");
@@ -57,7 +65,12 @@ describe("TLS and mTLS on the kit's server and clients", () => {
   });
 
   const files = async (id: PemFiles | undefined, ca = pki.caFile): Promise<TlsFiles> => {
-    const loaded = await loadTlsFiles({ caFile: ca, ...(id === undefined ? {} : { certFile: id.certFile, keyFile: id.keyFile }), watch: false, checkIntervalMs: 0 });
+    const loaded = await loadTlsFiles({
+      caFile: ca,
+      ...(id === undefined ? {} : { certFile: id.certFile, keyFile: id.keyFile }),
+      watch: false,
+      checkIntervalMs: 0,
+    });
     opened.push(loaded);
     return loaded;
   };
@@ -78,7 +91,11 @@ describe("TLS and mTLS on the kit's server and clients", () => {
   };
 
   /** One echo call as the holder of `id` (none: no client certificate), expecting the server to be `serverIdentity`. */
-  const callAs = async (address: string, id: PemFiles | undefined, options: { ca?: string; serverIdentity?: string } = {}): Promise<string> => {
+  const callAs = async (
+    address: string,
+    id: PemFiles | undefined,
+    options: { ca?: string; serverIdentity?: string } = {},
+  ): Promise<string> => {
     const client = createClient(EchoService, address, {
       credentials: createClientCredentials({ files: await files(id, options.ca), serverIdentity: options.serverIdentity ?? USER_ID }),
       resilience: false,
@@ -144,7 +161,15 @@ describe("TLS and mTLS on the kit's server and clients", () => {
     });
     const chat = ids["chat"]!;
     await new Promise<void>((resolve) => {
-      const socket = tlsConnect({ port, host: "127.0.0.1", ca: pki.ca.certPem, cert: chat.pair.certPem, key: chat.pair.keyPem, ALPNProtocols: ["http/1.1"], checkServerIdentity: () => undefined });
+      const socket = tlsConnect({
+        port,
+        host: "127.0.0.1",
+        ca: pki.ca.certPem,
+        cert: chat.pair.certPem,
+        key: chat.pair.keyPem,
+        ALPNProtocols: ["http/1.1"],
+        checkServerIdentity: () => undefined,
+      });
       socket.on("error", () => undefined);
       socket.on("close", () => resolve());
     });

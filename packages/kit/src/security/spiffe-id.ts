@@ -34,7 +34,11 @@ const SPIFFE = /^spiffe:\/\/([a-z0-9.-]{1,255})\/ns\/([^/]{1,63})\/sa\/([^/]{1,6
 export function spiffeId(service: string, options: { readonly trustDomain?: string; readonly namespace?: string } = {}): string {
   const trustDomain = options.trustDomain ?? DEFAULT_TRUST_DOMAIN;
   const namespace = options.namespace ?? DEFAULT_NAMESPACE;
-  for (const [what, value] of [["trust domain", trustDomain], ["namespace", namespace], ["service", service]] as const) {
+  for (const [what, value] of [
+    ["trust domain", trustDomain],
+    ["namespace", namespace],
+    ["service", service],
+  ] as const) {
     if (!LABEL.test(value)) throw new Error(`${what} "${value}" is not a valid SPIFFE path segment (lower-case letters, digits, . _ -)`);
   }
   return `spiffe://${trustDomain}/ns/${namespace}/sa/${service}`;

@@ -62,7 +62,8 @@ export function peerIdentityOfSocket(socket: object | undefined): PeerIdentity |
  */
 export function createTlsAcceptor(tls: ServerTls, logger: Logger, ready: (socket: TLSSocket) => void): TlsAcceptor {
   const clientAuth = tls.clientAuth ?? (tls.files.current().ca === undefined ? "none" : "require");
-  if (clientAuth !== "none" && tls.files.current().ca === undefined) throw new Error(`client authentication "${clientAuth}" needs a CA bundle to verify clients against`);
+  if (clientAuth !== "none" && tls.files.current().ca === undefined)
+    throw new Error(`client authentication "${clientAuth}" needs a CA bundle to verify clients against`);
   const count = tls.onHandshake ?? (() => undefined);
   const material = tls.files.current();
   const server = createTlsServer({
@@ -75,7 +76,9 @@ export function createTlsAcceptor(tls: ServerTls, logger: Logger, ready: (socket
     rejectUnauthorized: clientAuth === "require",
     handshakeTimeout: tls.handshakeTimeoutMs ?? 10_000,
   });
-  const unsubscribe = tls.files.onChange((next) => server.setSecureContext({ cert: next.cert, key: next.key, ca: next.ca, minVersion: "TLSv1.2" }));
+  const unsubscribe = tls.files.onChange((next) =>
+    server.setSecureContext({ cert: next.cert, key: next.key, ca: next.ca, minVersion: "TLSv1.2" }),
+  );
   const warn = createRareWarning(logger);
 
   server.on("tlsClientError", (error: NodeJS.ErrnoException, socket: TLSSocket) => {
@@ -95,13 +98,19 @@ export function createTlsAcceptor(tls: ServerTls, logger: Logger, ready: (socket
     if (presented && !socket.authorized) {
       // "request": a certificate was sent and does not verify.
       count("bad_client_certificate");
-      warn("bad_client_certificate", `closed a TLS connection from ${remote(socket)}: its certificate does not verify (${String(socket.authorizationError)})`);
+      warn(
+        "bad_client_certificate",
+        `closed a TLS connection from ${remote(socket)}: its certificate does not verify (${String(socket.authorizationError)})`,
+      );
       return void socket.destroy();
     }
     const identity = presented ? identityOfCertificate(certificate) : undefined;
     if (identity !== undefined && tls.trustDomain !== undefined && identity.trustDomain !== tls.trustDomain) {
       count("foreign_trust_domain");
-      warn("foreign_trust_domain", `closed a TLS connection from ${remote(socket)}: its identity ${identity.spiffeId} is not of trust domain ${tls.trustDomain}`);
+      warn(
+        "foreign_trust_domain",
+        `closed a TLS connection from ${remote(socket)}: its identity ${identity.spiffeId} is not of trust domain ${tls.trustDomain}`,
+      );
       return void socket.destroy();
     }
     (socket as TLSSocket & { [PEER_IDENTITY]?: PeerIdentity })[PEER_IDENTITY] = identity;

@@ -23,7 +23,14 @@ describe("TLS files", () => {
   });
   const load = async (watch = false): Promise<TlsFiles> => {
     const { certFile, keyFile } = { certFile: join(dir, "user", "cert.pem"), keyFile: join(dir, "user", "key.pem") };
-    const files = await loadTlsFiles({ certFile, keyFile, caFile: pki.caFile, names: { cert: "TRELLIS_TLS_CERT", key: "TRELLIS_TLS_KEY" }, watch, checkIntervalMs: 0 });
+    const files = await loadTlsFiles({
+      certFile,
+      keyFile,
+      caFile: pki.caFile,
+      names: { cert: "TRELLIS_TLS_CERT", key: "TRELLIS_TLS_KEY" },
+      watch,
+      checkIntervalMs: 0,
+    });
     opened.push(files);
     return files;
   };

@@ -102,7 +102,11 @@ export async function loadTlsFiles(options: TlsFilesOptions): Promise<TlsFiles> 
       raw = next;
       lastFailure = "";
       options.logger?.info(
-        { "event.action": "tls-reload", "tls.server.hash.sha256": loaded.fingerprint, "tls.server.not_after": loaded.notAfter?.toISOString() },
+        {
+          "event.action": "tls-reload",
+          "tls.server.hash.sha256": loaded.fingerprint,
+          "tls.server.not_after": loaded.notAfter?.toISOString(),
+        },
         `TLS certificates reloaded (version ${loaded.version})`,
       );
       publish();
@@ -110,7 +114,11 @@ export async function loadTlsFiles(options: TlsFilesOptions): Promise<TlsFiles> 
     } catch (error) {
       const message = (error as Error).message;
       // A rotation in progress fails the same way on every event: say it once.
-      if (message !== lastFailure) options.logger?.warn({ "event.action": "tls-reload", "error.message": message }, `TLS certificates not reloaded, keeping the current ones: ${message}`);
+      if (message !== lastFailure)
+        options.logger?.warn(
+          { "event.action": "tls-reload", "error.message": message },
+          `TLS certificates not reloaded, keeping the current ones: ${message}`,
+        );
       lastFailure = message;
       return false;
     }
@@ -180,7 +188,10 @@ export async function loadTlsFiles(options: TlsFilesOptions): Promise<TlsFiles> 
     removeCaCertificateListener: (listener) => void caListeners.delete(listener),
     addIdentityCertificateListener(listener) {
       identityListeners.add(listener);
-      process.nextTick(listener, material.cert === undefined || material.key === undefined ? null : { certificate: material.cert, privateKey: material.key });
+      process.nextTick(
+        listener,
+        material.cert === undefined || material.key === undefined ? null : { certificate: material.cert, privateKey: material.key },
+      );
     },
     removeIdentityCertificateListener: (listener) => void identityListeners.delete(listener),
   };
@@ -192,7 +203,9 @@ interface RawFiles {
   readonly ca: Buffer | undefined;
 }
 
-type NamedPaths = TlsFilePaths & { readonly names: { readonly cert?: string | undefined; readonly key?: string | undefined; readonly ca?: string | undefined } };
+type NamedPaths = TlsFilePaths & {
+  readonly names: { readonly cert?: string | undefined; readonly key?: string | undefined; readonly ca?: string | undefined };
+};
 
 async function readRaw(paths: NamedPaths): Promise<RawFiles> {
   const read = async (file: string | undefined, name: string | undefined): Promise<Buffer | undefined> => {
@@ -203,12 +216,17 @@ async function readRaw(paths: NamedPaths): Promise<RawFiles> {
       throw new Error(`cannot read ${name ?? file} (${file}): ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
     }
   };
-  const [cert, key, ca] = await Promise.all([read(paths.certFile, paths.names.cert), read(paths.keyFile, paths.names.key), read(paths.caFile, paths.names.ca)]);
+  const [cert, key, ca] = await Promise.all([
+    read(paths.certFile, paths.names.cert),
+    read(paths.keyFile, paths.names.key),
+    read(paths.caFile, paths.names.ca),
+  ]);
   return { cert, key, ca };
 }
 
 function sameRaw(a: RawFiles, b: RawFiles): boolean {
-  const same = (x: Buffer | undefined, y: Buffer | undefined): boolean => (x === undefined ? y === undefined : y !== undefined && x.equals(y));
+  const same = (x: Buffer | undefined, y: Buffer | undefined): boolean =>
+    x === undefined ? y === undefined : y !== undefined && x.equals(y);
   return same(a.cert, b.cert) && same(a.key, b.key) && same(a.ca, b.ca);
 }
 

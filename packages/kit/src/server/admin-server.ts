@@ -25,9 +25,7 @@ export interface AdminServerOptions {
 export function createAdminServer(options: AdminServerOptions): AdminServer {
   const routes = new Map<string, AdminRoute>();
   routes.set("/healthz", (_req, res) => text(res, 200, "ok\n"));
-  routes.set("/readyz", (_req, res) =>
-    options.ready() ? text(res, 200, "ready\n") : text(res, 503, "not ready\n"),
-  );
+  routes.set("/readyz", (_req, res) => (options.ready() ? text(res, 200, "ready\n") : text(res, 503, "not ready\n")));
   const server: Server = createHttpServer((req, res) => {
     const path = (req.url ?? "/").split("?")[0] ?? "/";
     const route = routes.get(path);

@@ -70,7 +70,7 @@ function invokeHandler(method: DescMethod, handler: AnyHandler): Next {
     if (method.methodKind === "server_streaming" || method.methodKind === "bidi_streaming") {
       return { stream: true, messages: result as AsyncIterable<MessageData> };
     }
-    return { stream: false, message: (await (result as Promise<MessageData>)) };
+    return { stream: false, message: await (result as Promise<MessageData>) };
   };
 }
 
@@ -197,4 +197,3 @@ function singleMessage(response: CallResponse): MessageData {
   if (response.stream) throw new Error("expected a single response message");
   return response.message;
 }
-

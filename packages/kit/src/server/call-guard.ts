@@ -93,7 +93,11 @@ export function createCallGuard(options: CallGuardOptions): CallGuard {
   const shedHeaders: OutgoingHttpHeaders | undefined =
     shedding === undefined
       ? undefined
-      : { "grpc-status-details-bin": encodeStatusDetails(RpcCode.UNAVAILABLE, SHED_MESSAGE, [retryInfo(shedding.retryAfterMs)]).toString("base64").replace(/=+$/, "") };
+      : {
+          "grpc-status-details-bin": encodeStatusDetails(RpcCode.UNAVAILABLE, SHED_MESSAGE, [retryInfo(shedding.retryAfterMs)])
+            .toString("base64")
+            .replace(/=+$/, ""),
+        };
   /** Admitted calls the shedder times, until their stream closes. */
   const admissions = new Map<ServerHttp2Stream, Admission>();
   /** Single-request streams whose request is still arriving, with their deadline. */
@@ -112,7 +116,12 @@ export function createCallGuard(options: CallGuardOptions): CallGuard {
         return answerCall(stream, path, Code.INVALID_ARGUMENT, malformedTimeout(timeout));
       }
       if (maxConcurrentCalls > 0 && active > maxConcurrentCalls && !exempt.some((prefix) => path.startsWith(prefix))) {
-        return answerCall(stream, path, Code.RESOURCE_EXHAUSTED, `the server is at its limit of ${maxConcurrentCalls} calls in progress; retry later`);
+        return answerCall(
+          stream,
+          path,
+          Code.RESOURCE_EXHAUSTED,
+          `the server is at its limit of ${maxConcurrentCalls} calls in progress; retry later`,
+        );
       }
       if (shedding !== undefined && !shedding.exemptPrefixes.some((prefix) => path.startsWith(prefix))) {
         const admission = shedding.shedder.admit();
@@ -188,7 +197,11 @@ function original(stream: ServerHttp2Stream): ServerStreamMethods {
  * fails to decompress), where no interceptor could see them. Shared functions,
  * so a stream costs two property writes, not two closures.
  */
-function clarifiedRespond(this: ServerHttp2Stream, headers?: OutgoingHttpHeaders, options?: Parameters<ServerHttp2Stream["respond"]>[1]): void {
+function clarifiedRespond(
+  this: ServerHttp2Stream,
+  headers?: OutgoingHttpHeaders,
+  options?: Parameters<ServerHttp2Stream["respond"]>[1],
+): void {
   original(this).respond.call(this, headers === undefined ? headers : clarifyHeaders(headers), options);
 }
 
@@ -208,7 +221,9 @@ function clarifyHeaders(headers: OutgoingHttpHeaders): OutgoingHttpHeaders {
     details = message;
   }
   const clarified = clarify(code, details);
-  return clarified === undefined ? headers : { ...headers, "grpc-status": String(Code.INVALID_ARGUMENT), "grpc-message": encodeURI(clarified) };
+  return clarified === undefined
+    ? headers
+    : { ...headers, "grpc-status": String(Code.INVALID_ARGUMENT), "grpc-message": encodeURI(clarified) };
 }
 
 /**

@@ -96,7 +96,10 @@ export function createConnectionGuard(options: ConnectionGuardOptions): Connecti
       }
       if (fromAddress >= maxPerAddress) {
         stats.refused.perAddress += 1;
-        warn("max_connections_per_address", `refused a connection from ${address}: it already has ${fromAddress} open (the limit per address)`);
+        warn(
+          "max_connections_per_address",
+          `refused a connection from ${address}: it already has ${fromAddress} open (the limit per address)`,
+        );
         socket.destroy();
         return false;
       }
@@ -130,7 +133,12 @@ export function createConnectionGuard(options: ConnectionGuardOptions): Connecti
         streams.close(this);
         if (this.aborted && limits.maxResetsPerWindow > 0 && resetWindow.add() > limits.maxResetsPerWindow) {
           stats.tooManyResets += 1;
-          calmDown(session, address, "too_many_resets", `a client reset more than ${limits.maxResetsPerWindow} calls within ${limits.resetWindowMs} ms`);
+          calmDown(
+            session,
+            address,
+            "too_many_resets",
+            `a client reset more than ${limits.maxResetsPerWindow} calls within ${limits.resetWindowMs} ms`,
+          );
         }
       };
       // Before grpc-js' own listener, so that a stream answered here is never started.
@@ -152,7 +160,12 @@ export function createConnectionGuard(options: ConnectionGuardOptions): Connecti
           lastPing = at;
           if (strikes > 2) {
             stats.tooManyPings += 1;
-            calmDown(session, address, "too_many_pings", `a client pinged an idle connection more often than every ${limits.minPingIntervalMs} ms`);
+            calmDown(
+              session,
+              address,
+              "too_many_pings",
+              `a client pinged an idle connection more often than every ${limits.minPingIntervalMs} ms`,
+            );
           }
         });
       }

@@ -17,10 +17,16 @@ async function* from<T>(items: readonly T[]): AsyncIterable<T> {
 function rawUnary(address: string, path: string, payload: Buffer): Promise<grpc.ServiceError | undefined> {
   const client = new grpc.Client(address, grpc.credentials.createInsecure());
   return new Promise((resolve) => {
-    client.makeUnaryRequest(path, (b: Buffer) => b, (b: Buffer) => b, payload, (error) => {
-      client.close();
-      resolve(error ?? undefined);
-    });
+    client.makeUnaryRequest(
+      path,
+      (b: Buffer) => b,
+      (b: Buffer) => b,
+      payload,
+      (error) => {
+        client.close();
+        resolve(error ?? undefined);
+      },
+    );
   });
 }
 
@@ -94,7 +100,10 @@ describe("createServer: calls", () => {
     const error = await rpcFailure(t.client(EchoService).echo({ text: "boom", failWith: "internal" }));
     assert.equal(error.code, Code.INTERNAL);
     assert.equal(error.message, "internal error");
-    const sent = JSON.stringify(error.details.map((d) => d.value), (_k, v: unknown) => (typeof v === "bigint" ? String(v) : v));
+    const sent = JSON.stringify(
+      error.details.map((d) => d.value),
+      (_k, v: unknown) => (typeof v === "bigint" ? String(v) : v),
+    );
     assert.ok(!sent.includes("hunter2") && !sent.includes(" at "), "no internal detail reaches the client");
     const logged = t.logs.find((line) => line.message === "handler failed");
     assert.match(String((logged?.error as { stack_trace?: string } | undefined)?.stack_trace), /hunter2[\s\S]*at /);

@@ -160,7 +160,11 @@ export function createServer(options: ServerOptions = {}): Server {
   const limits: ServerLimits = { ...defaultServerLimits(), ...options.limits };
   const now = options.now ?? Date.now;
   // Paths of the methods that take one request message (unary, server streaming).
-  const singleRequestPaths = new Set<string>(["/grpc.health.v1.Health/Check", "/grpc.health.v1.Health/Watch", "/grpc.health.v1.Health/List"]);
+  const singleRequestPaths = new Set<string>([
+    "/grpc.health.v1.Health/Check",
+    "/grpc.health.v1.Health/Watch",
+    "/grpc.health.v1.Health/List",
+  ]);
   // Every served method by path, for the calls answered before the chain.
   const methodsByPath = new Map<string, DescMethod>();
   const shedding = options.shedding;
@@ -262,7 +266,8 @@ export function createServer(options: ServerOptions = {}): Server {
       bind(service, impl);
       services.push(service);
       for (const method of service.methods) {
-        if (method.methodKind === "unary" || method.methodKind === "server_streaming") singleRequestPaths.add(`/${service.typeName}/${method.name}`);
+        if (method.methodKind === "unary" || method.methodKind === "server_streaming")
+          singleRequestPaths.add(`/${service.typeName}/${method.name}`);
       }
       health.set(service.typeName, "NOT_SERVING");
     },

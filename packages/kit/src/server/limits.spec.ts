@@ -48,12 +48,28 @@ describe("malformed requests get INVALID_ARGUMENT with a clear message (not grpc
   after(() => t.close());
 
   const cases: [string, { body?: Buffer[]; headers?: Record<string, string> }, RegExp][] = [
-    ["a length prefix longer than the body", { body: [grpcFrame(echoBody("hi"), { declaredLength: 100 })] }, /takes exactly one request message; the request ended without a complete one/],
+    [
+      "a length prefix longer than the body",
+      { body: [grpcFrame(echoBody("hi"), { declaredLength: 100 })] },
+      /takes exactly one request message; the request ended without a complete one/,
+    ],
     ["a truncated frame", { body: [grpcFrame(echoBody("hello")).subarray(0, 7)] }, /ended without a complete one/],
     ["no message at all", { body: [] }, /ended without a complete one/],
-    ["two messages to a unary method", { body: [grpcFrame(echoBody("a")), grpcFrame(echoBody("b"))] }, /takes exactly one request message; the client sent more than one/],
-    ["a malformed grpc-timeout", { body: [grpcFrame(echoBody("a"))], headers: { "grpc-timeout": "soon" } }, /grpc-timeout header "soon" is malformed/],
-    ["a gzip call whose body is not gzip", { body: [grpcFrame(Buffer.from("not gzip at all"), { compressed: true })], headers: { "grpc-encoding": "gzip" } }, /could not be decompressed/],
+    [
+      "two messages to a unary method",
+      { body: [grpcFrame(echoBody("a")), grpcFrame(echoBody("b"))] },
+      /takes exactly one request message; the client sent more than one/,
+    ],
+    [
+      "a malformed grpc-timeout",
+      { body: [grpcFrame(echoBody("a"))], headers: { "grpc-timeout": "soon" } },
+      /grpc-timeout header "soon" is malformed/,
+    ],
+    [
+      "a gzip call whose body is not gzip",
+      { body: [grpcFrame(Buffer.from("not gzip at all"), { compressed: true })], headers: { "grpc-encoding": "gzip" } },
+      /could not be decompressed/,
+    ],
   ];
   for (const [name, request, message] of cases) {
     it(name, async () => {
@@ -89,7 +105,10 @@ describe("what the fuzz suite found", () => {
   it("survives a malformed grpc-timeout on an unknown method or a non-gRPC content type (grpc-js answers those itself)", async () => {
     const unknown = await rawGrpcCall(t.address, "/x.Y/Z", { body: [grpcFrame(Buffer.alloc(0))], headers: { "grpc-timeout": "abc" } });
     assert.equal(unknown.grpcStatus, Code.UNIMPLEMENTED);
-    const text = await rawGrpcCall(t.address, ECHO, { body: [grpcFrame(echoBody("x"))], headers: { "grpc-timeout": "abc", "content-type": "text/plain" } });
+    const text = await rawGrpcCall(t.address, ECHO, {
+      body: [grpcFrame(echoBody("x"))],
+      headers: { "grpc-timeout": "abc", "content-type": "text/plain" },
+    });
     assert.equal(text.httpStatus, 415);
     await stillServes(t);
   });
@@ -131,7 +150,9 @@ describe("limits applied before the handler starts", () => {
     const t = await start({ maxConcurrentCalls: 2 });
     try {
       const held = [0, 1].map(() =>
-        rawGrpcCall(t.address, ECHO_STREAM, { body: [grpcFrame(toBinary(EchoStreamRequestSchema, create(EchoStreamRequestSchema, { text: "x" })))] }),
+        rawGrpcCall(t.address, ECHO_STREAM, {
+          body: [grpcFrame(toBinary(EchoStreamRequestSchema, create(EchoStreamRequestSchema, { text: "x" })))],
+        }),
       );
       await waitFor(() => t.server.inFlight === 2);
       const refused = await rawGrpcCall(t.address, ECHO, { body: [grpcFrame(echoBody("no room"))] });
@@ -340,7 +361,10 @@ describe("response streams past their deadline end on the wire", () => {
     return c;
   }
   const streamEnd = (c: RawHttp2Connection, id: number) =>
-    c.waitForFrame((f) => f.streamId === id && (f.type === FrameType.RST_STREAM || (f.type === FrameType.HEADERS && (f.flags & FrameFlag.END_STREAM) !== 0)));
+    c.waitForFrame(
+      (f) =>
+        f.streamId === id && (f.type === FrameType.RST_STREAM || (f.type === FrameType.HEADERS && (f.flags & FrameFlag.END_STREAM) !== 0)),
+    );
 
   it("ends a stream whose deadline passed with messages still queued, also once the client reads them (grpc-js then wrote to the stream it had ended, which never closed)", async () => {
     const t = await startTestServer((s) => s.addService(EchoService, handlers));
@@ -349,7 +373,9 @@ describe("response streams past their deadline end on the wire", () => {
       c.headers(1, ECHO_STREAM, { extra: { "grpc-timeout": "100m" } });
       c.data(1, streamRequest("then wait"), true);
       // The server has given up on the call (its deadline passed) with its three messages still queued for this client.
-      await waitFor(() => t.logs.some((l) => l["rpc.method"] === "trellis.kittest.v1.EchoService/EchoStream" && l["grpc.code"] === "DEADLINE_EXCEEDED"));
+      await waitFor(() =>
+        t.logs.some((l) => l["rpc.method"] === "trellis.kittest.v1.EchoService/EchoStream" && l["grpc.code"] === "DEADLINE_EXCEEDED"),
+      );
       const windowUpdate = Buffer.alloc(4);
       windowUpdate.writeUInt32BE(1 << 20);
       c.frame(FrameType.WINDOW_UPDATE, 0, 1, windowUpdate);
@@ -372,7 +398,10 @@ describe("response streams past their deadline end on the wire", () => {
       const end = await streamEnd(c, 1);
       assert.equal(end.type, FrameType.RST_STREAM);
       assert.equal(end.payload.readUInt32BE(0), http2.NGHTTP2_CANCEL);
-      assert.ok(t.logs.some((l) => l["rpc.method"] === "trellis.kittest.v1.EchoService/EchoStream" && l["grpc.code"] === "OK"), "the handler had finished");
+      assert.ok(
+        t.logs.some((l) => l["rpc.method"] === "trellis.kittest.v1.EchoService/EchoStream" && l["grpc.code"] === "OK"),
+        "the handler had finished",
+      );
       await stillServes(t);
     } finally {
       c.destroy();

@@ -21,7 +21,12 @@ import { fromBinary, type DescService } from "@bufbuild/protobuf";
 import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
 import { Code, RpcError } from "../errors/rpc-error.js";
 import { buildDescriptorSet, repositoryRoot } from "../testing/descriptor-set.js";
-import { createReflectionClient, type ReflectionClient, type ReflectionReply, type ReflectionRequest } from "../testing/reflection-client.js";
+import {
+  createReflectionClient,
+  type ReflectionClient,
+  type ReflectionReply,
+  type ReflectionRequest,
+} from "../testing/reflection-client.js";
 import { startTestServer, type TestServer } from "../testing/start-test-server.js";
 
 const PEER_DIR = join(repositoryRoot, "packages/kit/testdata/reflection-peer");
@@ -84,7 +89,11 @@ describe("server reflection, byte for byte with grpc-go's", () => {
     await writeFile(
       set,
       await buildDescriptorSet({
-        paths: ["packages/api/proto/trellis/user/v1/user.proto", "packages/api/proto/trellis/chat/v1/chat.proto", "packages/kit/proto/google/rpc"],
+        paths: [
+          "packages/api/proto/trellis/user/v1/user.proto",
+          "packages/api/proto/trellis/chat/v1/chat.proto",
+          "packages/kit/proto/google/rpc",
+        ],
       }),
     );
     const peer = await startPeer(binary, ["-descriptors", set, ...SERVICES.flatMap((name) => ["-service", name])]);
@@ -106,7 +115,10 @@ describe("server reflection, byte for byte with grpc-go's", () => {
     const request: ReflectionRequest = { messageRequest: { case: "listServices", value: "" } };
     const [ours, theirs] = await Promise.all([trellis.exchange([request]), grpcGo.exchange([request])]);
     assert.deepEqual(serviceNames(ours[0]), serviceNames(theirs[0]));
-    assert.deepEqual(serviceNames(ours[0]), [...SERVICES, "grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection"].sort());
+    assert.deepEqual(
+      serviceNames(ours[0]),
+      [...SERVICES, "grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection"].sort(),
+    );
   });
 
   it("answers file_by_filename and file_containing_symbol with the same bytes, each on a new stream", async (t) => {
@@ -121,14 +133,18 @@ describe("server reflection, byte for byte with grpc-go's", () => {
 
   it("answers the extension queries with the same bytes", async (t) => {
     const tally = newTally();
-    const numbers = EXTENDEES.map((extendee): ReflectionRequest => ({ messageRequest: { case: "allExtensionNumbersOfType", value: extendee } }));
+    const numbers = EXTENDEES.map((extendee): ReflectionRequest => ({
+      messageRequest: { case: "allExtensionNumbersOfType", value: extendee },
+    }));
     await assertSameAnswers(numbers, "v1", tally);
     const extensions: ReflectionRequest[] = [];
     for (const reply of await grpcGo.exchange(numbers)) {
       const response = reply.message.messageResponse;
       if (response.case !== "allExtensionNumbersResponse") continue;
       for (const extensionNumber of [...response.value.extensionNumber, 1]) {
-        extensions.push({ messageRequest: { case: "fileContainingExtension", value: { containingType: response.value.baseTypeName, extensionNumber } } });
+        extensions.push({
+          messageRequest: { case: "fileContainingExtension", value: { containingType: response.value.baseTypeName, extensionNumber } },
+        });
       }
     }
     assert.ok(extensions.length > 2, "grpc-go knows trellis.validate.v1.field");
@@ -141,7 +157,12 @@ describe("server reflection, byte for byte with grpc-go's", () => {
       { host: "localhost", messageRequest: { case: "listServices", value: "" } },
       ...SYMBOLS.map((symbol): ReflectionRequest => ({ messageRequest: { case: "fileContainingSymbol", value: symbol } })),
       ...FILES.map((name): ReflectionRequest => ({ messageRequest: { case: "fileByFilename", value: name } })),
-      { messageRequest: { case: "fileContainingExtension", value: { containingType: "google.protobuf.FieldOptions", extensionNumber: 51071 } } },
+      {
+        messageRequest: {
+          case: "fileContainingExtension",
+          value: { containingType: "google.protobuf.FieldOptions", extensionNumber: 51071 },
+        },
+      },
     ];
     const tally = newTally();
     await assertSameAnswers(session, "v1", tally);
@@ -150,7 +171,11 @@ describe("server reflection, byte for byte with grpc-go's", () => {
   });
 
   /** Sends `requests` on one stream to each server and compares the answers one by one. */
-  async function assertSameAnswers(requests: readonly ReflectionRequest[], version: "v1" | "v1alpha" = "v1", tally = newTally()): Promise<void> {
+  async function assertSameAnswers(
+    requests: readonly ReflectionRequest[],
+    version: "v1" | "v1alpha" = "v1",
+    tally = newTally(),
+  ): Promise<void> {
     const [ours, theirs] = await Promise.all([trellis.exchange(requests, { version }), grpcGo.exchange(requests, { version })]);
     assert.equal(ours.length, theirs.length, `number of answers to ${describeRequests(requests)}`);
     ours.forEach((reply, i) => {
@@ -164,12 +189,19 @@ describe("server reflection, byte for byte with grpc-go's", () => {
           return;
         case "errorResponse":
           // The messages are each server's own words; the code is the contract.
-          assert.equal(other.message.messageResponse.case, "errorResponse", `${what}: grpc-go found it (Trellis said ${response.value.errorMessage})`);
+          assert.equal(
+            other.message.messageResponse.case,
+            "errorResponse",
+            `${what}: grpc-go found it (Trellis said ${response.value.errorMessage})`,
+          );
           assert.equal(response.value.errorCode, (other.message.messageResponse.value as { errorCode: number }).errorCode, what);
           tally.errors += 1;
           return;
         default:
-          assert.ok(reply.bytes.equals(other.bytes), `${what}: Trellis answered\n  ${describeReply(reply)}\ngrpc-go answered\n  ${describeReply(other)}`);
+          assert.ok(
+            reply.bytes.equals(other.bytes),
+            `${what}: Trellis answered\n  ${describeReply(reply)}\ngrpc-go answered\n  ${describeReply(other)}`,
+          );
           tally.identical += 1;
       }
     });
@@ -253,6 +285,8 @@ function describeRequests(requests: readonly ReflectionRequest[]): string {
 function describeReply(reply: ReflectionReply): string {
   const response = reply.message.messageResponse;
   if (response.case !== "fileDescriptorResponse") return `${reply.bytes.length} bytes: ${JSON.stringify(response)}`;
-  const files = response.value.fileDescriptorProto.map((bytes) => `${fromBinary(FileDescriptorProtoSchema, bytes).name} (${bytes.length} bytes)`);
+  const files = response.value.fileDescriptorProto.map(
+    (bytes) => `${fromBinary(FileDescriptorProtoSchema, bytes).name} (${bytes.length} bytes)`,
+  );
   return `${reply.bytes.length} bytes: ${files.join(", ")}`;
 }

@@ -36,7 +36,12 @@ describe("server reflection", () => {
       assert.equal(response?.case, "listServicesResponse", version);
       assert.deepEqual(
         response.value.service.map((s) => s.name),
-        ["grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection", "trellis.kittest.v1.EchoService"],
+        [
+          "grpc.health.v1.Health",
+          "grpc.reflection.v1.ServerReflection",
+          "grpc.reflection.v1alpha.ServerReflection",
+          "trellis.kittest.v1.EchoService",
+        ],
         version,
       );
     }
@@ -44,7 +49,14 @@ describe("server reflection", () => {
 
   it("serves every file byte for byte as buf compiles it (the bytes grpc-go serves), imports included", async () => {
     const compiled = descriptorSetFiles(
-      await buildDescriptorSet({ paths: ["packages/kit/proto/google", "packages/kit/proto/grpc", "packages/kit/proto/trellis", "packages/kit/testdata/proto/trellis"] }),
+      await buildDescriptorSet({
+        paths: [
+          "packages/kit/proto/google",
+          "packages/kit/proto/grpc",
+          "packages/kit/proto/trellis",
+          "packages/kit/testdata/proto/trellis",
+        ],
+      }),
     );
     const replies = await reflection.exchange(
       [
@@ -97,7 +109,9 @@ describe("server reflection", () => {
   });
 
   it("describes itself with gRPC's canonical reflection.proto, so clients can call it", async () => {
-    const [reply] = await reflection.exchange([{ messageRequest: { case: "fileContainingSymbol", value: "grpc.reflection.v1.ServerReflection" } }]);
+    const [reply] = await reflection.exchange([
+      { messageRequest: { case: "fileContainingSymbol", value: "grpc.reflection.v1.ServerReflection" } },
+    ]);
     assert.ok(reply);
     const [file] = servedFiles(reply);
     assert.equal(file?.name, "grpc/reflection/v1/reflection.proto");
@@ -113,7 +127,12 @@ describe("server reflection", () => {
   it("answers extension queries by the spec's name, without a leading dot", async () => {
     const [numbers, file] = await reflection.exchange([
       { messageRequest: { case: "allExtensionNumbersOfType", value: "google.protobuf.FieldOptions" } },
-      { messageRequest: { case: "fileContainingExtension", value: { containingType: "google.protobuf.FieldOptions", extensionNumber: VALIDATE_FIELD_NUMBER } } },
+      {
+        messageRequest: {
+          case: "fileContainingExtension",
+          value: { containingType: "google.protobuf.FieldOptions", extensionNumber: VALIDATE_FIELD_NUMBER },
+        },
+      },
     ]);
     assert.deepEqual(numbers?.message.messageResponse.value, {
       $typeName: "grpc.reflection.v1.ExtensionNumberResponse",
@@ -163,7 +182,9 @@ describe("server reflection", () => {
       { messageRequest: { case: "fileContainingSymbol", value: "trellis.nope.v1.Nope" } },
       { messageRequest: { case: "fileContainingSymbol", value: "trellis.kittest.v1.EchoService.Nope" } },
       { messageRequest: { case: "fileByFilename", value: "trellis/nope/v1/nope.proto" } },
-      { messageRequest: { case: "fileContainingExtension", value: { containingType: "google.protobuf.FieldOptions", extensionNumber: 1 } } },
+      {
+        messageRequest: { case: "fileContainingExtension", value: { containingType: "google.protobuf.FieldOptions", extensionNumber: 1 } },
+      },
       { messageRequest: { case: "allExtensionNumbersOfType", value: "trellis.nope.v1.Nope" } },
       { messageRequest: { case: "fileByFilename", value: ECHO_PROTO } },
     ]);
@@ -175,7 +196,10 @@ describe("server reflection", () => {
   });
 
   it("answers v1alpha with the same bytes as v1", async () => {
-    const request = { host: "localhost", messageRequest: { case: "fileContainingSymbol", value: "trellis.kittest.v1.EchoService" } } as const;
+    const request = {
+      host: "localhost",
+      messageRequest: { case: "fileContainingSymbol", value: "trellis.kittest.v1.EchoService" },
+    } as const;
     const [v1] = await reflection.exchange([request]);
     const [v1alpha] = await reflection.exchange([request], { version: "v1alpha" });
     assert.ok(v1 && v1alpha);

@@ -49,7 +49,11 @@ export function addReflection(add: AddService, services: readonly DescService[])
     async *serverReflectionInfo(requests) {
       const sent = new Set<string>();
       for await (const request of requests) {
-        yield create(v1.ServerReflectionResponseSchema, { validHost: request.host, originalRequest: request, messageResponse: answer(index, request, sent) });
+        yield create(v1.ServerReflectionResponseSchema, {
+          validHost: request.host,
+          originalRequest: request,
+          messageResponse: answer(index, request, sent),
+        });
       }
     },
   });
@@ -57,7 +61,11 @@ export function addReflection(add: AddService, services: readonly DescService[])
     async *serverReflectionInfo(requests) {
       const sent = new Set<string>();
       for await (const request of requests) {
-        yield create(v1alpha.ServerReflectionResponseSchema, { validHost: request.host, originalRequest: request, messageResponse: answer(index, request, sent) });
+        yield create(v1alpha.ServerReflectionResponseSchema, {
+          validHost: request.host,
+          originalRequest: request,
+          messageResponse: answer(index, request, sent),
+        });
       }
     },
   });
@@ -85,11 +93,18 @@ function answer(index: ReflectionIndex, request: ReflectionRequest, sent: Set<st
       return files(index.fileContainingSymbol(query.value), `symbol ${JSON.stringify(query.value)}`);
     case "fileContainingExtension": {
       const { containingType, extensionNumber } = query.value;
-      return files(index.fileContainingExtension(containingType, extensionNumber), `extension ${extensionNumber} of ${JSON.stringify(containingType)}`);
+      return files(
+        index.fileContainingExtension(containingType, extensionNumber),
+        `extension ${extensionNumber} of ${JSON.stringify(containingType)}`,
+      );
     }
     case "allExtensionNumbersOfType": {
       const numbers = index.extensionNumbers(query.value);
-      if (!numbers) return { case: "errorResponse", value: { errorCode: Code.NOT_FOUND, errorMessage: `type ${JSON.stringify(query.value)} not found` } };
+      if (!numbers)
+        return {
+          case: "errorResponse",
+          value: { errorCode: Code.NOT_FOUND, errorMessage: `type ${JSON.stringify(query.value)} not found` },
+        };
       return { case: "allExtensionNumbersResponse", value: { baseTypeName: query.value, extensionNumber: [...numbers] } };
     }
     case "listServices":

@@ -106,7 +106,9 @@ export class ServerCall implements CallContext, TrackedCall {
   }
 
   [READ_REQUEST_HEADER](name: string): string | undefined {
-    return this.#requestHeader === undefined ? metadataHeader(this.#call.metadata, name.toLowerCase()) : (this.#requestHeader.get(name) ?? undefined);
+    return this.#requestHeader === undefined
+      ? metadataHeader(this.#call.metadata, name.toLowerCase())
+      : (this.#requestHeader.get(name) ?? undefined);
   }
 
   get responseHeader(): Headers {
@@ -295,8 +297,7 @@ export class ServerCall implements CallContext, TrackedCall {
    * fitted into STATUS_LIMITS so that every client can read them.
    */
   toServiceError(error: unknown): grpc.ServiceError {
-    const rpcError =
-      error instanceof RpcError ? error : new RpcError(Code.INTERNAL, INTERNAL_ERROR_MESSAGE, { cause: error });
+    const rpcError = error instanceof RpcError ? error : new RpcError(Code.INTERNAL, INTERNAL_ERROR_MESSAGE, { cause: error });
     const metadata = this.trailerMetadata() ?? new grpc.Metadata();
     for (const [key, value] of Object.entries(rpcError.metadata)) metadata.set(key, value);
     const status = boundStatus(rpcError.code, rpcError.message, [...rpcError.details, requestInfo(this.requestId)]);
@@ -310,7 +311,11 @@ export class ServerCall implements CallContext, TrackedCall {
 
   #cancelledByClient(): void {
     const pastDeadline = this.#clientDeadline !== undefined && this.#options.now() >= this.#clientDeadline - DEADLINE_TIMER_SLACK_MS;
-    this.abort(pastDeadline ? new RpcError(Code.DEADLINE_EXCEEDED, "deadline exceeded") : new RpcError(Code.CANCELLED, "call cancelled by the client"));
+    this.abort(
+      pastDeadline
+        ? new RpcError(Code.DEADLINE_EXCEEDED, "deadline exceeded")
+        : new RpcError(Code.CANCELLED, "call cancelled by the client"),
+    );
   }
 }
 

@@ -21,6 +21,5 @@ export type MethodImpl<M> = M extends { methodKind: "unary"; input: infer I exte
  * (an async iterable where the method streams responses), keyed by the
  * method's local name (`getUser`).
  */
-export type ServiceImpl<S extends DescService> = S extends GenService<infer Shape extends GenServiceMethods>
-  ? { readonly [K in keyof Shape]: MethodImpl<Shape[K]> }
-  : never;
+export type ServiceImpl<S extends DescService> =
+  S extends GenService<infer Shape extends GenServiceMethods> ? { readonly [K in keyof Shape]: MethodImpl<Shape[K]> } : never;

@@ -52,7 +52,9 @@ export async function startConsulTestAgent(options: ConsulTestAgentOptions): Pro
     "127.0.0.1",
     "-bind",
     "127.0.0.1",
-    ...["-http-port", "-dns-port", "-grpc-port", "-grpc-tls-port", "-serf-lan-port", "-serf-wan-port", "-server-port"].flatMap((flag, i) => [flag, String(base + i)]),
+    ...["-http-port", "-dns-port", "-grpc-port", "-grpc-tls-port", "-serf-lan-port", "-serf-wan-port", "-server-port"].flatMap(
+      (flag, i) => [flag, String(base + i)],
+    ),
     ...(options.hcl === undefined ? [] : ["-hcl", options.hcl]),
   ];
   let child: ChildProcess | undefined;
@@ -95,7 +97,9 @@ export async function startConsulTestAgent(options: ConsulTestAgentOptions): Pro
     while (!(await leader())) {
       if (started.exitCode !== null || Date.now() > deadline) {
         await kill();
-        throw new Error(`consul agent on ${httpAddress} did not elect a leader within ${startTimeoutMs} ms; last output:\n${output.join("\n")}`);
+        throw new Error(
+          `consul agent on ${httpAddress} did not elect a leader within ${startTimeoutMs} ms; last output:\n${output.join("\n")}`,
+        );
       }
       await delay(100);
     }

@@ -120,7 +120,10 @@ interface Entry {
 }
 
 class HttpError extends Error {
-  constructor(readonly status: number, message: string) {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -191,7 +194,16 @@ export async function startFakeConsul(options: FakeConsulOptions = {}): Promise<
     const meta = parseMeta(body["Meta"]);
     const previous = entries.get(id);
     const check = parseCheck(body["Check"], id, previous?.check);
-    const entry: Entry = { id, name, address: typeof body["Address"] === "string" ? body["Address"] : "", port, meta, check, definition: body, passes: 0 };
+    const entry: Entry = {
+      id,
+      name,
+      address: typeof body["Address"] === "string" ? body["Address"] : "",
+      port,
+      meta,
+      check,
+      definition: body,
+      passes: 0,
+    };
     if (previous !== undefined) stopTimers(previous);
     entries.set(id, entry);
     if (check !== undefined) {
@@ -220,12 +232,29 @@ export async function startFakeConsul(options: FakeConsulOptions = {}): Promise<
       .filter((entry) => entry.name === name && (!passingOnly || (entry.check?.status ?? "passing") === "passing"))
       .map((entry) => ({
         Node: { ...NODE, TaggedAddresses: { lan: NODE.Address, wan: NODE.Address }, Meta: {} },
-        Service: { ID: entry.id, Service: entry.name, Tags: [], Address: entry.address, Meta: entry.meta, Port: entry.port, Weights: { Passing: 1, Warning: 1 } },
+        Service: {
+          ID: entry.id,
+          Service: entry.name,
+          Tags: [],
+          Address: entry.address,
+          Meta: entry.meta,
+          Port: entry.port,
+          Weights: { Passing: 1, Warning: 1 },
+        },
         Checks: [
           { Node: NODE.Node, CheckID: "serfHealth", Name: "Serf Health Status", Status: "passing", ServiceID: "", ServiceName: "" },
           ...(entry.check === undefined
             ? []
-            : [{ Node: NODE.Node, CheckID: entry.check.id, Name: `Service '${entry.name}' check`, Status: entry.check.status, ServiceID: entry.id, ServiceName: entry.name }]),
+            : [
+                {
+                  Node: NODE.Node,
+                  CheckID: entry.check.id,
+                  Name: `Service '${entry.name}' check`,
+                  Status: entry.check.status,
+                  ServiceID: entry.id,
+                  ServiceName: entry.name,
+                },
+              ]),
         ],
       }));
 
@@ -270,7 +299,12 @@ export async function startFakeConsul(options: FakeConsulOptions = {}): Promise<
   // hash differs from `hash` (or it is gone), or `wait` expires.
   const agentService = (request: IncomingMessage, response: ServerResponse, id: string, query: URLSearchParams): void => {
     const hashOf = (entry: Entry | undefined): string | undefined =>
-      entry === undefined ? undefined : createHash("sha256").update(JSON.stringify([entry.name, entry.address, entry.port, entry.meta])).digest("hex").slice(0, 16);
+      entry === undefined
+        ? undefined
+        : createHash("sha256")
+            .update(JSON.stringify([entry.name, entry.address, entry.port, entry.meta]))
+            .digest("hex")
+            .slice(0, 16);
     const answer = (): void => {
       const entry = entries.get(id);
       const hash = hashOf(entry);
@@ -309,7 +343,10 @@ export async function startFakeConsul(options: FakeConsulOptions = {}): Promise<
     if (aclOn && token !== undefined && token !== options.token && !readOnlyFiltered) throw new HttpError(403, "ACL not found");
     const write = (permission: string, on: string): void => {
       if (anonymous) {
-        throw new HttpError(403, `Permission denied: anonymous token lacks permission '${permission}' on "${on}". The anonymous token is used implicitly when a request does not specify a token.`);
+        throw new HttpError(
+          403,
+          `Permission denied: anonymous token lacks permission '${permission}' on "${on}". The anonymous token is used implicitly when a request does not specify a token.`,
+        );
       }
     };
     const method = (allowed: string): void => {
@@ -326,7 +363,8 @@ export async function startFakeConsul(options: FakeConsulOptions = {}): Promise<
       method("PUT");
       const id = path.slice("/v1/agent/service/deregister/".length);
       write("service:write", entries.get(id)?.name ?? id);
-      if (!removeEntry(id)) throw new HttpError(404, `Unknown service ID "${id}". Ensure that the service ID is passed, not the service name.`);
+      if (!removeEntry(id))
+        throw new HttpError(404, `Unknown service ID "${id}". Ensure that the service ID is passed, not the service name.`);
       return send(response, 200, "");
     }
     if (path.startsWith("/v1/agent/check/pass/")) {
@@ -338,7 +376,13 @@ export async function startFakeConsul(options: FakeConsulOptions = {}): Promise<
     }
     if (path.startsWith("/v1/health/service/")) {
       method("GET");
-      return health(request, response, path.slice("/v1/health/service/".length), url.searchParams, anonymous ? "anonymous" : readOnlyFiltered ? "filtered" : "allowed");
+      return health(
+        request,
+        response,
+        path.slice("/v1/health/service/".length),
+        url.searchParams,
+        anonymous ? "anonymous" : readOnlyFiltered ? "filtered" : "allowed",
+      );
     }
     if (path.startsWith("/v1/agent/service/")) {
       method("GET");
@@ -475,7 +519,15 @@ function parseDuration(text: string, field: string): number {
 
 function sameEntry(a: Entry, b: Entry): boolean {
   const plain = (entry: Entry): string =>
-    JSON.stringify([entry.name, entry.address, entry.port, entry.meta, entry.check?.id, entry.check?.ttlMs, entry.check?.deregisterAfterMs]);
+    JSON.stringify([
+      entry.name,
+      entry.address,
+      entry.port,
+      entry.meta,
+      entry.check?.id,
+      entry.check?.ttlMs,
+      entry.check?.deregisterAfterMs,
+    ]);
   return plain(a) === plain(b);
 }
 

@@ -1,9 +1,24 @@
 export { startTestServer, type TestServer } from "./start-test-server.js";
 export { rpcFailure } from "./rpc-failure.js";
 export { rawGrpcCall, grpcFrame, type RawGrpcOutcome, type RawGrpcCallOptions } from "./raw-grpc.js";
-export { connectRawHttp2, encodeHeaderBlock, FrameType, FrameFlag, type RawFrame, type RawHttp2Connection, type RawHttp2Options } from "./raw-http2.js";
+export {
+  connectRawHttp2,
+  encodeHeaderBlock,
+  FrameType,
+  FrameFlag,
+  type RawFrame,
+  type RawHttp2Connection,
+  type RawHttp2Options,
+} from "./raw-http2.js";
 export { createTestCallContext, createTestRequest, type TestCallContext, type TestCallContextOptions } from "./test-call-context.js";
-export { startFakeConsul, type FakeConsul, type FakeConsulOptions, type FakeConsulService, type FakeConsulRequest, type FakeCheckStatus } from "./fake-consul-server.js";
+export {
+  startFakeConsul,
+  type FakeConsul,
+  type FakeConsulOptions,
+  type FakeConsulService,
+  type FakeConsulRequest,
+  type FakeCheckStatus,
+} from "./fake-consul-server.js";
 export { startConsulTestAgent, type ConsulTestAgent, type ConsulTestAgentOptions } from "./consul-test-agent.js";
 export {
   startServiceProcess,

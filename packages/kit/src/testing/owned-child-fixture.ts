@@ -13,7 +13,10 @@ const keepAlive = (): void => void setInterval(() => undefined, 60_000);
 if (process.env["FIXTURE_ROLE"] === "child") {
   keepAlive();
 } else {
-  const child = spawnOwnedNode(fileURLToPath(import.meta.url), { env: { ...process.env, FIXTURE_ROLE: "child" }, stdio: ["ignore", "ignore", "ignore"] });
+  const child = spawnOwnedNode(fileURLToPath(import.meta.url), {
+    env: { ...process.env, FIXTURE_ROLE: "child" },
+    stdio: ["ignore", "ignore", "ignore"],
+  });
   const dir = createTempDir("trellis-owned-child-");
   process.stdout.write(`${JSON.stringify({ childPid: child.pid, tempDir: dir.path })}\n`);
   const exitCode = process.env["FIXTURE_EXIT"];

@@ -69,7 +69,8 @@ export function rawGrpcCall(address: string, path: string, options: RawGrpcCallO
         for (const [name, value] of Object.entries(h)) statusHeaderBytes += name.length + String(value).length + 32;
       }
       if (h["grpc-message"] !== undefined) grpcMessage = safeDecode(String(h["grpc-message"]));
-      if (typeof h["grpc-status-details-bin"] === "string") statusDetails = new Uint8Array(Buffer.from(h["grpc-status-details-bin"], "base64"));
+      if (typeof h["grpc-status-details-bin"] === "string")
+        statusDetails = new Uint8Array(Buffer.from(h["grpc-status-details-bin"], "base64"));
       if (h["grpc-status"] !== undefined) {
         grpcStatus = Number(h["grpc-status"]);
         // The call is over; a request we never half-closed would keep the stream open.
@@ -88,7 +89,15 @@ export function rawGrpcCall(address: string, path: string, options: RawGrpcCallO
     else stream.pause();
     stream.on("close", () => {
       session.destroy();
-      resolve({ httpStatus, grpcStatus, grpcMessage, rstCode: rstCode ?? stream.rstCode ?? 0, dataBytes, statusHeaderBytes, statusDetails });
+      resolve({
+        httpStatus,
+        grpcStatus,
+        grpcMessage,
+        rstCode: rstCode ?? stream.rstCode ?? 0,
+        dataBytes,
+        statusHeaderBytes,
+        statusDetails,
+      });
     });
     stream.on("error", () => undefined);
     for (const chunk of options.body ?? []) stream.write(chunk);

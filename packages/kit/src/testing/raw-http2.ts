@@ -39,7 +39,11 @@ export interface RawHttp2Connection {
    * A HEADERS frame for a gRPC POST to `path` (HPACK literals, no Huffman,
    * no dynamic table), with extra headers appended.
    */
-  headers(streamId: number, path: string, options?: { readonly endStream?: boolean; readonly extra?: Readonly<Record<string, string>> }): void;
+  headers(
+    streamId: number,
+    path: string,
+    options?: { readonly endStream?: boolean; readonly extra?: Readonly<Record<string, string>> },
+  ): void;
   /** A DATA frame carrying `payload` as is (gRPC framing: `grpcFrame` from ./raw-grpc). */
   data(streamId: number, payload: Buffer, endStream?: boolean): void;
   /** RST_STREAM with `code` (default CANCEL). */

@@ -55,7 +55,22 @@ export async function startRedisTestServer(options: RedisTestServerOptions = {})
   const start = async (): Promise<void> => {
     await kill();
     output = "";
-    const args = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir.path, "--daemonize", "no", "--protected-mode", "no"];
+    const args = [
+      "--port",
+      String(port),
+      "--bind",
+      "127.0.0.1",
+      "--save",
+      "",
+      "--appendonly",
+      "no",
+      "--dir",
+      dir.path,
+      "--daemonize",
+      "no",
+      "--protected-mode",
+      "no",
+    ];
     const started = spawn(bin, args, { stdio: ["ignore", "pipe", "pipe"] });
     child = started;
     const collect = (chunk: Buffer): void => void (output = (output + chunk.toString()).slice(-4000));
@@ -65,8 +80,10 @@ export async function startRedisTestServer(options: RedisTestServerOptions = {})
     release = onProcessEnd(() => started.kill("SIGKILL"));
     const deadline = Date.now() + startTimeoutMs;
     while (!(await ping(port))) {
-      if (started.exitCode !== null || started.signalCode !== null || child !== started) throw new Error(`${bin} exited before answering: ${output.trim()}`);
-      if (Date.now() > deadline) throw new Error(`${bin} did not answer PING on port ${port} within ${startTimeoutMs} ms: ${output.trim()}`);
+      if (started.exitCode !== null || started.signalCode !== null || child !== started)
+        throw new Error(`${bin} exited before answering: ${output.trim()}`);
+      if (Date.now() > deadline)
+        throw new Error(`${bin} did not answer PING on port ${port} within ${startTimeoutMs} ms: ${output.trim()}`);
       await delay(50);
     }
   };

@@ -44,7 +44,8 @@ export function createReflectionClient(address: string): ReflectionClient {
       const path = `/grpc.reflection.${options.version ?? "v1"}.ServerReflection/ServerReflectionInfo`;
       const call = client.makeBidiStreamRequest(
         path,
-        (request: ReflectionRequest) => Buffer.from(toBinary(ServerReflectionRequestSchema, create(ServerReflectionRequestSchema, request))),
+        (request: ReflectionRequest) =>
+          Buffer.from(toBinary(ServerReflectionRequestSchema, create(ServerReflectionRequestSchema, request))),
         (bytes: Buffer) => bytes,
         new grpc.Metadata(),
         { deadline: Date.now() + (options.timeoutMs ?? 20_000) },

@@ -68,7 +68,10 @@ export async function startServiceProcess(main: string, options: StartServiceOpt
   };
   try {
     const { port, adminPort } = await new Promise<{ port: number; adminPort: number }>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`${main} did not start within ${options.startTimeoutMs ?? 60_000} ms`)), options.startTimeoutMs ?? 60_000);
+      const timer = setTimeout(
+        () => reject(new Error(`${main} did not start within ${options.startTimeoutMs ?? 60_000} ms`)),
+        options.startTimeoutMs ?? 60_000,
+      );
       createInterface({ input: child.stdout! }).on("line", (line) => {
         let entry: Record<string, unknown>;
         try {

@@ -29,10 +29,7 @@ export interface TestServer {
  * await t.close();
  * ```
  */
-export async function startTestServer(
-  register: (server: Server) => void,
-  options: ServerOptions = {},
-): Promise<TestServer> {
+export async function startTestServer(register: (server: Server) => void, options: ServerOptions = {}): Promise<TestServer> {
   const logs: Record<string, unknown>[] = [];
   const logger: Logger =
     options.logger ??

@@ -73,7 +73,9 @@ export function createTestCallContext(options: TestCallContextOptions): TestCall
 }
 
 /** A unary request on a test context, to drive an interceptor directly. */
-export function createTestRequest(options: TestCallContextOptions & { readonly message: object }): UnaryRequest & { readonly context: TestCallContext } {
+export function createTestRequest(
+  options: TestCallContextOptions & { readonly message: object },
+): UnaryRequest & { readonly context: TestCallContext } {
   const { message, ...contextOptions } = options;
   return { stream: false, method: options.method, context: createTestCallContext(contextOptions), message };
 }

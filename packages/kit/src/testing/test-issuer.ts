@@ -46,7 +46,10 @@ export interface TestIssuer {
  * RS256 key. Tokens default to subject "user-1", one hour of validity, the
  * issuer's `issuer` and `audience`.
  */
-export async function createTestIssuer(jwksFile: string, options: { readonly issuer?: string; readonly audience?: string; readonly now?: () => number } = {}): Promise<TestIssuer> {
+export async function createTestIssuer(
+  jwksFile: string,
+  options: { readonly issuer?: string; readonly audience?: string; readonly now?: () => number } = {},
+): Promise<TestIssuer> {
   const now = options.now ?? Date.now;
   let counter = 0;
   const newKey = async (alg: "RS256" | "ES256" = "RS256"): Promise<TestSigningKey> => {
@@ -70,7 +73,11 @@ export async function createTestIssuer(jwksFile: string, options: { readonly iss
       const key = t.key ?? issuer.keys.at(-1);
       if (key === undefined) throw new Error("the test issuer has no key");
       const at = now();
-      const jwt = new SignJWT({ ...(t.roles === undefined ? {} : { roles: [...t.roles] }), ...(t.scope === undefined ? {} : { scope: t.scope }), ...t.claims })
+      const jwt = new SignJWT({
+        ...(t.roles === undefined ? {} : { roles: [...t.roles] }),
+        ...(t.scope === undefined ? {} : { scope: t.scope }),
+        ...t.claims,
+      })
         .setProtectedHeader({ alg: key.alg, kid: t.kid ?? key.kid, typ: "JWT" })
         .setSubject(t.subject ?? "user-1")
         .setIssuer(t.issuer ?? issuer.issuer)

@@ -26,11 +26,19 @@ export function textFieldsOf(schema: DescMessage): TextField[] {
         out.push({ path: `${prefix}${field.name}`, with: (value) => create(schema, wrap(place(value))) });
       } else if (field.fieldKind === "list" && field.listKind === "scalar" && field.scalar === ScalarType.STRING) {
         out.push({ path: `${prefix}${field.name}[0]`, with: (value) => create(schema, wrap(place([value]))) });
-      } else if ((field.fieldKind === "message" || (field.fieldKind === "list" && field.listKind === "message")) && field.message !== undefined) {
+      } else if (
+        (field.fieldKind === "message" || (field.fieldKind === "list" && field.listKind === "message")) &&
+        field.message !== undefined
+      ) {
         const child = field.message;
         if (child.typeName.startsWith("google.protobuf.") || seen.has(child.typeName)) continue;
         const list = field.fieldKind === "list";
-        walk(child, `${prefix}${field.name}${list ? "[0]" : ""}.`, (init) => wrap(place(list ? [init] : init)), new Set([...seen, child.typeName]));
+        walk(
+          child,
+          `${prefix}${field.name}${list ? "[0]" : ""}.`,
+          (init) => wrap(place(list ? [init] : init)),
+          new Set([...seen, child.typeName]),
+        );
       }
     }
   };

@@ -4,11 +4,7 @@
 // without rules as the floor.
 import { create } from "@bufbuild/protobuf";
 import type { DescMessage, Message } from "@bufbuild/protobuf";
-import {
-  Color,
-  CreateAccountRequestSchema,
-  PlainSchema,
-} from "../gen-test/trellis/kittest/v1/validation_test_pb.js";
+import { Color, CreateAccountRequestSchema, PlainSchema } from "../gen-test/trellis/kittest/v1/validation_test_pb.js";
 import { compileValidator, createValidatorCache } from "./index.js";
 
 const ITERATIONS = 1e6;

@@ -116,8 +116,7 @@ describe("compileValidator", () => {
   describe("string rules", () => {
     const validate = compileValidator(StringRulesCaseSchema);
     const base = { bounded: "abc", pattern: "a-b", email: "a@b.co", uuid: UUID };
-    const check = (patch: MessageInitShape<typeof StringRulesCaseSchema>) =>
-      validate(create(StringRulesCaseSchema, { ...base, ...patch }));
+    const check = (patch: MessageInitShape<typeof StringRulesCaseSchema>) => validate(create(StringRulesCaseSchema, { ...base, ...patch }));
 
     it("accepts valid values", () => {
       assert.deepEqual(check({}), []);
@@ -241,14 +240,8 @@ describe("compileValidator", () => {
     });
 
     it("applies items rules to each element, with its index in the path", () => {
-      assert.deepEqual(brief(check({ tags: ["ok", "", "long"] })), [
-        "tags[1] string.min_len",
-        "tags[2] string.max_len",
-      ]);
-      assert.deepEqual(brief(check({ scores: [5, -1, 101] })), [
-        "scores[1] int32.gte",
-        "scores[2] int32.lte",
-      ]);
+      assert.deepEqual(brief(check({ tags: ["ok", "", "long"] })), ["tags[1] string.min_len", "tags[2] string.max_len"]);
+      assert.deepEqual(brief(check({ scores: [5, -1, 101] })), ["scores[1] int32.gte", "scores[2] int32.lte"]);
       assert.deepEqual(brief(check({ ids: [UUID, "", "x"] })), ["ids[1] required", "ids[2] string.uuid"]);
     });
 
@@ -310,10 +303,7 @@ describe("compileValidator", () => {
         name: "root",
         children: [{ name: "a" }, { name: "b", children: [{ name: "" }], next: { name: "too long name" } }],
       });
-      assert.deepEqual(brief(validateTree(tree)), [
-        "children[1].children[0].name required",
-        "children[1].next.name string.max_len",
-      ]);
+      assert.deepEqual(brief(validateTree(tree)), ["children[1].children[0].name required", "children[1].next.name string.max_len"]);
       // Deep recursion only costs depth, not compilation.
       let deep = create(TreeNodeSchema, { name: "leaf" });
       for (let i = 0; i < 100; i++) deep = create(TreeNodeSchema, { name: "n", next: deep });
@@ -343,7 +333,11 @@ describe("compileValidator", () => {
   describe("a bound on violations", () => {
     it("collects at most MAX_VIOLATIONS and counts the rest", () => {
       // 300,000 invalid list items: every one is checked, MAX_VIOLATIONS are kept.
-      const message = create(RepeatedRulesCaseSchema, { tags: ["a"], scores: [0, 1], ids: Array.from({ length: 300_000 }, () => "not-a-uuid") });
+      const message = create(RepeatedRulesCaseSchema, {
+        tags: ["a"],
+        scores: [0, 1],
+        ids: Array.from({ length: 300_000 }, () => "not-a-uuid"),
+      });
       const found = compileValidator(RepeatedRulesCaseSchema)(message);
       assert.equal(found.length, MAX_VIOLATIONS);
       assert.equal(found.omitted, 300_000 - MAX_VIOLATIONS);

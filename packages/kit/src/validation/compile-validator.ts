@@ -1,13 +1,7 @@
 import type { DescEnum, DescField, DescMessage, Message } from "@bufbuild/protobuf";
 import { ScalarType, getOption, hasOption } from "@bufbuild/protobuf";
 import { field as rulesOption } from "../gen/trellis/validate/v1/validate_pb.js";
-import type {
-  EnumRules,
-  FieldRules,
-  Int32Rules,
-  RepeatedRules,
-  StringRules,
-} from "../gen/trellis/validate/v1/validate_pb.js";
+import type { EnumRules, FieldRules, Int32Rules, RepeatedRules, StringRules } from "../gen/trellis/validate/v1/validate_pb.js";
 
 /** One broken rule, shaped like google.rpc.BadRequest.FieldViolation plus a rule id. */
 export interface FieldViolation {
@@ -73,10 +67,7 @@ export function createValidatorCache(): ValidatorCache {
  * @param cache Where compiled types are kept and looked up.
  * @default cache a fresh cache, used for this call only
  */
-export function compileValidator(
-  schema: DescMessage,
-  cache: ValidatorCache = createValidatorCache(),
-): Validator {
+export function compileValidator(schema: DescMessage, cache: ValidatorCache = createValidatorCache()): Validator {
   const cached = cache.get(schema.typeName);
   if (cached !== undefined) return cached.validator;
   const added: string[] = [];
@@ -147,9 +138,8 @@ function compileTree(root: DescMessage, cache: Map<string, Entry>, added: string
     }
     pending.set(desc.typeName, { desc, children, rules });
   }
-  const hasRules = (name: string): boolean =>
-    pending.get(name)?.rules ?? cache.get(name)?.hasRules ?? false;
-  for (let changed = true; changed; ) {
+  const hasRules = (name: string): boolean => pending.get(name)?.rules ?? cache.get(name)?.hasRules ?? false;
+  for (let changed = true; changed;) {
     changed = false;
     for (const node of pending.values()) {
       if (!node.rules && node.children.some((child) => hasRules(child.typeName))) {
@@ -195,10 +185,7 @@ function generateMessageCheck(fields: readonly CompiledField[]): MessageCheck {
   const lines = ["let out, s;"];
   fields.forEach(({ localName, oneof }, i) => {
     const key = JSON.stringify(localName);
-    const value =
-      oneof === undefined
-        ? `m[${key}]`
-        : `((s = m[${JSON.stringify(oneof)}]).case === ${key} ? s.value : undefined)`;
+    const value = oneof === undefined ? `m[${key}]` : `((s = m[${JSON.stringify(oneof)}]).case === ${key} ? s.value : undefined)`;
     lines.push(`out = c${i}(${value}, out);`);
   });
   lines.push("return out;");
@@ -220,9 +207,7 @@ function compileField(field: DescField, rules: FieldRules | undefined, child: En
       if (check === undefined) return undefined;
       // Unset explicit presence (`optional`, oneof member): only `required` applies.
       return (value, out) =>
-        value === undefined
-          ? required ? violation(out, name, -1, "required", "is required") : out
-          : check(value as never, out, name, -1);
+        value === undefined ? (required ? violation(out, name, -1, "required", "is required") : out) : check(value as never, out, name, -1);
     }
     case "message": {
       if (typeRules?.case !== undefined) throw ruleError(field, `${typeRules.case} rules do not apply to a message field`);
@@ -252,7 +237,11 @@ function compileField(field: DescField, rules: FieldRules | undefined, child: En
   }
 }
 
-function compileList(field: DescField & { fieldKind: "list" }, rules: FieldRules | undefined, child: Entry | undefined): FieldCheck | undefined {
+function compileList(
+  field: DescField & { fieldKind: "list" },
+  rules: FieldRules | undefined,
+  child: Entry | undefined,
+): FieldCheck | undefined {
   const typeRules = rules?.type;
   if (typeRules?.case !== undefined && typeRules.case !== "repeated") {
     throw ruleError(field, `${typeRules.case} rules do not apply to a repeated field (use repeated.items)`);
@@ -358,7 +347,10 @@ function compileString(field: DescField, rules: StringRules, where: string): Val
     try {
       pattern = new RegExp(rules.pattern, "u");
     } catch (error) {
-      throw ruleError(field, `${where}string.pattern ${JSON.stringify(rules.pattern)} is not a valid regular expression: ${(error as Error).message}`);
+      throw ruleError(
+        field,
+        `${where}string.pattern ${JSON.stringify(rules.pattern)} is not a valid regular expression: ${(error as Error).message}`,
+      );
     }
   }
   if (minLen === undefined && maxLen === undefined && pattern === undefined && !email && !uuid) return undefined;

@@ -1,4 +1,14 @@
-import { getOption, hasOption, ScalarType, type DescField, type DescMessage, type DescMethod, type DescService, type JsonObject, type JsonValue } from "@bufbuild/protobuf";
+import {
+  getOption,
+  hasOption,
+  ScalarType,
+  type DescField,
+  type DescMessage,
+  type DescMethod,
+  type DescService,
+  type JsonObject,
+  type JsonValue,
+} from "@bufbuild/protobuf";
 import { http } from "@trellis/kit/gen/google/api/annotations_pb.js";
 import type { HttpRule } from "@trellis/kit/gen/google/api/http_pb.js";
 import { compilePathTemplate, type PathTemplate } from "./path-template.js";
@@ -104,12 +114,18 @@ function fieldPath(message: DescMessage, path: string, where: string): DescField
  * parameters, each at its field path and converted from text by the field's
  * type. Unknown query parameters are refused, as Envoy's transcoder does.
  */
-export function requestJson(binding: RestBinding, variables: ReadonlyMap<string, string>, query: URLSearchParams, body: JsonValue | undefined): JsonObject {
+export function requestJson(
+  binding: RestBinding,
+  variables: ReadonlyMap<string, string>,
+  query: URLSearchParams,
+  body: JsonValue | undefined,
+): JsonObject {
   const input = binding.method.input;
   let json: JsonObject = {};
   if (binding.body === "*") {
     if (body !== undefined) {
-      if (typeof body !== "object" || body === null || Array.isArray(body)) throw new RestRequestError(`the body must be a JSON object (${input.typeName})`);
+      if (typeof body !== "object" || body === null || Array.isArray(body))
+        throw new RestRequestError(`the body must be a JSON object (${input.typeName})`);
       json = { ...body };
     }
   } else if (binding.body !== "") {
@@ -130,13 +146,18 @@ function setAt(json: JsonObject, message: DescMessage, path: string, values: rea
   try {
     fields = fieldPath(message, path, message.typeName);
   } catch {
-    throw new RestRequestError(from === "query" ? `unknown query parameter "${path}": ${message.typeName} has no such field` : `no field "${path}" in ${message.typeName}`);
+    throw new RestRequestError(
+      from === "query"
+        ? `unknown query parameter "${path}": ${message.typeName} has no such field`
+        : `no field "${path}" in ${message.typeName}`,
+    );
   }
   let target = json;
   for (const field of fields.slice(0, -1)) {
     if (field.fieldKind !== "message") throw new RestRequestError(`"${path}": ${field.name} is not a message`);
     const next = target[field.jsonName] ?? target[field.name];
-    if (next !== undefined && (typeof next !== "object" || next === null || Array.isArray(next))) throw new RestRequestError(`"${path}": ${field.name} is not an object`);
+    if (next !== undefined && (typeof next !== "object" || next === null || Array.isArray(next)))
+      throw new RestRequestError(`"${path}": ${field.name} is not an object`);
     const object: JsonObject = (next as JsonObject | undefined) ?? {};
     delete target[field.name];
     target[field.jsonName] = object;
@@ -145,7 +166,9 @@ function setAt(json: JsonObject, message: DescMessage, path: string, values: rea
   const last = fields[fields.length - 1]!;
   delete target[last.name];
   if (last.fieldKind === "list") {
-    target[last.jsonName] = values.flatMap((v) => (last.listKind === "scalar" ? [scalarJson(last.scalar, v, path)] : last.listKind === "enum" ? [enumJson(v)] : []));
+    target[last.jsonName] = values.flatMap((v) =>
+      last.listKind === "scalar" ? [scalarJson(last.scalar, v, path)] : last.listKind === "enum" ? [enumJson(v)] : [],
+    );
     if (last.listKind === "message") throw new RestRequestError(`"${path}" is a list of messages: send it in the body`);
     return;
   }

@@ -38,16 +38,32 @@ export async function serveRest(
     return true;
   };
   if (found.kind === "wrong-method") {
-    return refuse(405, Code.UNIMPLEMENTED, `${httpMethod} is not allowed on ${path}; it allows ${found.allowed.join(", ")}`, "method_not_allowed", { allow: found.allowed.join(", ") });
+    return refuse(
+      405,
+      Code.UNIMPLEMENTED,
+      `${httpMethod} is not allowed on ${path}; it allows ${found.allowed.join(", ")}`,
+      "method_not_allowed",
+      { allow: found.allowed.join(", ") },
+    );
   }
   const { binding, variables } = found;
   const method = binding.method;
   const stream = method.methodKind === "server_streaming";
-  if (method.methodKind !== "unary" && !stream) return refuse(501, Code.UNIMPLEMENTED, `${path} streams requests, which REST cannot carry`, "client_stream_unsupported");
+  if (method.methodKind !== "unary" && !stream)
+    return refuse(501, Code.UNIMPLEMENTED, `${path} streams requests, which REST cannot carry`, "client_stream_unsupported");
   const timeoutMs = parseGrpcTimeout(request.headers["grpc-timeout"], context.limits.maxTimeoutMs);
-  if (Number.isNaN(timeoutMs)) return refuse(400, Code.INVALID_ARGUMENT, `malformed grpc-timeout "${String(request.headers["grpc-timeout"])}"`, "malformed");
+  if (Number.isNaN(timeoutMs))
+    return refuse(400, Code.INVALID_ARGUMENT, `malformed grpc-timeout "${String(request.headers["grpc-timeout"])}"`, "malformed");
   const admitted = context.gate.enter(stream);
-  if (admitted !== "ok") return refuse(429, Code.RESOURCE_EXHAUSTED, admitted === "too_many_calls" ? "the edge has too many calls in progress; retry later" : "the edge has too many open response streams; retry later", admitted);
+  if (admitted !== "ok")
+    return refuse(
+      429,
+      Code.RESOURCE_EXHAUSTED,
+      admitted === "too_many_calls"
+        ? "the edge has too many calls in progress; retry later"
+        : "the edge has too many open response streams; retry later",
+      admitted,
+    );
   try {
     let message: Uint8Array;
     try {
@@ -65,9 +81,12 @@ export async function serveRest(
     } catch (error) {
       if (error instanceof BodyError) {
         if (error.kind === "aborted") return true;
-        return error.kind === "too-large" ? refuse(413, Code.RESOURCE_EXHAUSTED, error.message, "body_too_large") : refuse(408, Code.DEADLINE_EXCEEDED, error.message, "body_timeout");
+        return error.kind === "too-large"
+          ? refuse(413, Code.RESOURCE_EXHAUSTED, error.message, "body_too_large")
+          : refuse(408, Code.DEADLINE_EXCEEDED, error.message, "body_timeout");
       }
-      if (error instanceof RestRequestError || error instanceof JsonCodecError) return refuse(400, Code.INVALID_ARGUMENT, error.message, "malformed");
+      if (error instanceof RestRequestError || error instanceof JsonCodecError)
+        return refuse(400, Code.INVALID_ARGUMENT, error.message, "malformed");
       throw error;
     }
     const options = callOptionsFor(request, response, timeoutMs);
@@ -110,7 +129,10 @@ export async function serveRest(
       },
     );
     const failure: CallFailure | undefined = ended === "stalled" ? undefined : call.failure;
-    context.metrics.handled(PROTOCOL, ended === "closed" ? "CANCELLED" : ended === "stalled" ? "RESOURCE_EXHAUSTED" : failure === undefined ? "OK" : codeName(failure.code));
+    context.metrics.handled(
+      PROTOCOL,
+      ended === "closed" ? "CANCELLED" : ended === "stalled" ? "RESOURCE_EXHAUSTED" : failure === undefined ? "OK" : codeName(failure.code),
+    );
     if (ended !== "ended") {
       response.destroy();
       return true;
@@ -125,7 +147,10 @@ export async function serveRest(
     }
     if (failure !== undefined) {
       // Mid-stream, the status line is gone: end the response incomplete (no closing "]") so the client sees a failure.
-      context.logger.info({ "rpc.grpc.status_code": failure.code, "url.path": path }, `REST stream ended with ${codeName(failure.code)}: ${failure.message}`);
+      context.logger.info(
+        { "rpc.grpc.status_code": failure.code, "url.path": path },
+        `REST stream ended with ${codeName(failure.code)}: ${failure.message}`,
+      );
       response.destroy();
       return true;
     }
@@ -137,11 +162,22 @@ export async function serveRest(
 }
 
 /** A google.rpc.Status JSON body under `status`. */
-export function sendStatus(response: EdgeResponse, codec: JsonCodec, status: number, failure: CallFailure, headers: Record<string, string> = {}): void {
+export function sendStatus(
+  response: EdgeResponse,
+  codec: JsonCodec,
+  status: number,
+  failure: CallFailure,
+  headers: Record<string, string> = {},
+): void {
   if (response.destroyed || response.headersSent) {
     if (!response.writableEnded) response.end();
     return;
   }
-  response.writeHead(status, { ...headerRecord(failure.header), ...headerRecord(failure.trailer), ...headers, "content-type": "application/json" });
+  response.writeHead(status, {
+    ...headerRecord(failure.header),
+    ...headerRecord(failure.trailer),
+    ...headers,
+    "content-type": "application/json",
+  });
   response.end(JSON.stringify(codec.status(failure.code, failure.message, failure.details)));
 }
