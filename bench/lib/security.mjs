@@ -18,7 +18,6 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { createTestIssuer, createTestPki, createTempDir } from "@trellis/kit/testing";
 import { startProcess } from "./peers.mjs";
 import { h2load } from "./tools.mjs";
 import { cpuSeconds, run, summarize, tail } from "./util.mjs";
@@ -86,6 +85,8 @@ async function load({ port, call, mode, rate, concurrency, settings, deadlineMs 
 
 /** Runs both parts; `calls` are run.mjs' unary call descriptions. */
 export async function runSecurity({ peersDir, freePort, settings, calls, progress, checkCall }) {
+  // Loaded here, not at the top: run.mjs imports this module before it builds the kit.
+  const { createTestIssuer, createTestPki, createTempDir } = await import("@trellis/kit/testing");
   const started = [];
   const dir = createTempDir("trellis-bench-security-");
   try {
