@@ -38,3 +38,10 @@ export function createCallGate(
     },
   };
 }
+
+/** What a caller is told when the gate is full (the same words over every protocol). */
+export function gateRefusalMessage(full: "too_many_calls" | "too_many_streams"): string {
+  return full === "too_many_calls"
+    ? "the edge has too many calls in progress; retry later"
+    : "the edge has too many open response streams; retry later";
+}

@@ -1,6 +1,7 @@
 import type { DescMethod, JsonValue } from "@bufbuild/protobuf";
 import { Code, codeName } from "@trellis/kit/errors";
 import type { CallFailure } from "./backends.js";
+import { gateRefusalMessage } from "./call-gate.js";
 import { callOptionsFor, isRefusal, relayStream, resolveMethod, type EdgeContext, type Refusal } from "./edge-context.js";
 import { encodeEnvelope, EnvelopeError, FLAG_COMPRESSED, FLAG_CONNECT_END, parseEnvelopes } from "./envelope.js";
 import { headerRecord } from "./grpc-web.js";
@@ -99,10 +100,7 @@ export async function serveConnect(
   if (admitted !== "ok") {
     return refuse({
       code: Code.RESOURCE_EXHAUSTED,
-      message:
-        admitted === "too_many_calls"
-          ? "the edge has too many calls in progress; retry later"
-          : "the edge has too many open response streams; retry later",
+      message: gateRefusalMessage(admitted),
       reason: admitted,
     });
   }

@@ -1,4 +1,5 @@
 import type { JsonValue } from "@bufbuild/protobuf";
+import { gateRefusalMessage } from "../call-gate.js";
 import { Code, codeName } from "@trellis/kit/errors";
 import type { CallFailure } from "../backends.js";
 import { callOptionsFor, relayStream, type EdgeContext } from "../edge-context.js";
@@ -55,15 +56,7 @@ export async function serveRest(
   if (Number.isNaN(timeoutMs))
     return refuse(400, Code.INVALID_ARGUMENT, `malformed grpc-timeout "${String(request.headers["grpc-timeout"])}"`, "malformed");
   const admitted = context.gate.enter(stream);
-  if (admitted !== "ok")
-    return refuse(
-      429,
-      Code.RESOURCE_EXHAUSTED,
-      admitted === "too_many_calls"
-        ? "the edge has too many calls in progress; retry later"
-        : "the edge has too many open response streams; retry later",
-      admitted,
-    );
+  if (admitted !== "ok") return refuse(429, Code.RESOURCE_EXHAUSTED, gateRefusalMessage(admitted), admitted);
   try {
     let message: Uint8Array;
     try {
